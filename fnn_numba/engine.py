@@ -1,0 +1,207 @@
+"""Jitted drivers that compose the per-equation kernels into passes and steps.
+
+Nothing here computes a formula of its own: forward propagation is
+:func:`~fnn_numba.kernels.z_forward` then
+:func:`~fnn_numba.kernels.activation_forward`, layer by layer; backward
+propagation is the seed (or the fused output delta), then
+:func:`~fnn_numba.kernels.dz_backward`, :func:`~fnn_numba.kernels.dw_db_backward`
+and :func:`~fnn_numba.kernels.da_prev_backward`, layer by layer; a training
+step adds :func:`~fnn_numba.kernels.gradient_descent_update`. The drivers are
+``@njit`` functions, so a run of many batches is one call from Python with no
+allocation per batch.
+
+Data layout (plain arrays, no objects):
+
+- ``params`` and ``grads``: flat vectors [W1, b1, W2, b2, ...]; W[l] starts at
+  ``w_off[l-1]`` (C-ordered (n[l], n[l-1])), b[l] at ``b_off[l-1]``.
+- ``sizes``: int64 [n0, n1, ..., nL]; ``act_codes``: int64, one per layer.
+- ``ws``: one flat workspace; ``ws_off[role, l]`` is where layer l's matrix
+  of that role starts (roles below), each sized for ``capacity`` examples.
+- ``wcols``: flat, W[l] stored F-ordered at ``w_off[l-1]`` (for P1 (21)).
+"""
+import numpy as np
+from numba import njit
+
+from .kernels import (
+    activation_forward,
+    copy_matrix,
+    cost_seed,
+    da_prev_backward,
+    dw_db_backward,
+    dz_backward,
+    example_losses,
+    gradient_descent_update,
+    l2_penalty,
+    mean_of,
+    output_delta_fused,
+    step_is_finite,
+    z_forward,
+)
+
+# workspace roles
+A, Z, DA, DZ, DZ_ROWS, A_ROWS, Y_BATCH = range(7)
+N_ROLES = 7
+
+
+def workspace_layout(sizes, capacity):
+    """Offsets ``ws_off[role, l]`` and the total length of a workspace that
+    holds every role's (n[l], capacity) matrix for l = 0..L."""
+    L1 = len(sizes)
+    ws_off = np.zeros((N_ROLES, L1), dtype=np.int64)
+    total = 0
+    for role in range(N_ROLES):
+        for l in range(L1):
+            ws_off[role, l] = total
+            total += int(sizes[l]) * capacity
+    return ws_off, total
+
+
+def parameter_layout(sizes):
+    """Offsets of W[l] and b[l] in the flat parameter vector, and its length."""
+    L = len(sizes) - 1
+    w_off = np.zeros(L, dtype=np.int64)
+    b_off = np.zeros(L, dtype=np.int64)
+    total = 0
+    for l in range(L):
+        w_off[l] = total
+        total += int(sizes[l + 1]) * int(sizes[l])
+        b_off[l] = total
+        total += int(sizes[l + 1])
+    return w_off, b_off, total
+
+
+@njit(cache=True)
+def view_f(buf, off, n, m):
+    """The (n, m) F-ordered matrix stored at buf[off:off + n m]."""
+    return buf[off:off + n * m].reshape((m, n)).T
+
+
+@njit(cache=True)
+def view_c(buf, off, n, m):
+    """The (n, m) C-ordered matrix stored at buf[off:off + n m]."""
+    return buf[off:off + n * m].reshape((n, m))
+
+
+@njit(cache=True)
+def forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off):
+    """P1 (7), (1), (2), (8): A[0] = x, then z and a for l = 1..L.
+
+    x is (n0, mb), F-ordered; Z[l], A[l] go to the workspace. Returns A[L].
+    """
+    L = sizes.shape[0] - 1
+    mb = x.shape[1]
+    a_prev = x
+    for l in range(1, L + 1):
+        n, K = sizes[l], sizes[l - 1]
+        w = view_c(params, w_off[l - 1], n, K)
+        b = params[b_off[l - 1]:b_off[l - 1] + n]
+        z = view_f(ws, ws_off[Z, l], n, mb)
+        a = view_f(ws, ws_off[A, l], n, mb)
+        z_forward(w, b, a_prev, z)
+        activation_forward(act_codes[l - 1], z, a)
+        a_prev = a
+    return a_prev
+
+
+@njit(cache=True)
+def batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses):
+    """J = (1/m) sum_i L_i (+ the L2 term) of the batch whose forward pass is in ws."""
+    L = sizes.shape[0] - 1
+    mb = y.shape[1]
+    n = sizes[L]
+    z = view_f(ws, ws_off[Z, L], n, mb)
+    a = view_f(ws, ws_off[A, L], n, mb)
+    example_losses(cost_code, act_codes[L - 1], fused, z, a, y, losses[:mb])
+    J = mean_of(losses[:mb])
+    if l2 > 0:
+        w_sizes = sizes[1:] * sizes[:-1]
+        J += l2_penalty(params, w_off, w_sizes, l2)
+    return J
+
+
+@njit(cache=True)
+def backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+                  l2, x, y, ws, ws_off, need_dx):
+    """Backpropagation of one batch whose forward pass is in ws.
+
+    Seed dJ/dA[L] and P1 (17) at the output (or the fused dJ/dZ[L]); then for
+    l = L..1: P1 (13), (14) into grads, and P1 (21) for dJ/dA[l-1], down to
+    dJ/dX (stored at role DA, layer 0) when ``need_dx``.
+    """
+    L = sizes.shape[0] - 1
+    mb = x.shape[1]
+    n = sizes[L]
+    a = view_f(ws, ws_off[A, L], n, mb)
+    z = view_f(ws, ws_off[Z, L], n, mb)
+    dz = view_f(ws, ws_off[DZ, L], n, mb)
+    if fused:
+        output_delta_fused(act_codes[L - 1], a, y, dz)
+    else:
+        da = view_f(ws, ws_off[DA, L], n, mb)
+        cost_seed(cost_code, a, y, da)
+        dz_backward(act_codes[L - 1], z, a, da, dz)
+    for l in range(L, 0, -1):
+        n, K = sizes[l], sizes[l - 1]
+        dz = view_f(ws, ws_off[DZ, l], n, mb)
+        if l < L:
+            dz_backward(act_codes[l - 1], view_f(ws, ws_off[Z, l], n, mb),
+                        view_f(ws, ws_off[A, l], n, mb),
+                        view_f(ws, ws_off[DA, l], n, mb), dz)
+        a_prev = x if l == 1 else view_f(ws, ws_off[A, l - 1], K, mb)
+        dz_rows = view_c(ws, ws_off[DZ_ROWS, l], n, mb)
+        a_prev_rows = view_c(ws, ws_off[A_ROWS, l - 1], K, mb)
+        copy_matrix(dz, dz_rows)
+        copy_matrix(a_prev, a_prev_rows)
+        w = view_c(params, w_off[l - 1], n, K)
+        dw = view_c(grads, w_off[l - 1], n, K)
+        db = grads[b_off[l - 1]:b_off[l - 1] + n]
+        dw_db_backward(dz_rows, a_prev_rows, w, w.dtype.type(l2), dw, db)
+        if l > 1 or need_dx:
+            w_cols = view_f(wcols, w_off[l - 1], n, K)
+            copy_matrix(w, w_cols)
+            da_prev_backward(w_cols, dz, view_f(ws, ws_off[DA, l - 1], K, mb))
+
+
+@njit(cache=True)
+def gather_columns(src, order, start, stop, dst):
+    """dst[:, c] = src[:, order[start + c]]: one mini-batch, F-ordered."""
+    n = src.shape[0]
+    for c in range(stop - start):
+        col = order[start + c]
+        for r in range(n):
+            dst[r, c] = src[r, col]
+
+
+@njit(cache=True)
+def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+                  learning_rate, X, Y, order, batch_size, first_batch, stop_batch,
+                  x_buf, ws, ws_off, losses, batch_costs):
+    """Mini-batch gradient descent over batches [first_batch, stop_batch) of
+    one epoch whose example order is ``order``.
+
+    For each batch: gather its columns, forward pass, J, backward pass, and
+    the update, unless J or any updated parameter would be non-finite: then
+    nothing is written and the batch's index is returned. Returns -1 when all
+    batches ran. batch_costs[b] receives batch b's J (before its update).
+    """
+    L = sizes.shape[0] - 1
+    m = X.shape[1]
+    for bi in range(first_batch, stop_batch):
+        start = bi * batch_size
+        stop = min(start + batch_size, m)
+        mb = stop - start
+        x = view_f(x_buf, 0, sizes[0], mb)
+        y = view_f(ws, ws_off[Y_BATCH, L], sizes[L], mb)
+        gather_columns(X, order, start, stop, x)
+        gather_columns(Y, order, start, stop, y)
+        forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
+        J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
+        if not np.isfinite(J):
+            return bi
+        backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+                      l2, x, y, ws, ws_off, False)
+        if not step_is_finite(params, grads, learning_rate):
+            return bi
+        gradient_descent_update(params, grads, learning_rate)
+        batch_costs[bi] = J
+    return -1

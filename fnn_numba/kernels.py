@@ -1,0 +1,374 @@
+"""The fast CPU kernels: one function per equation of the derivation.
+
+Each kernel is an explicit loop over the derivation's own indices, compiled by
+Numba with ``parallel=True``; ``prange`` runs over an index whose iterations
+are independent, and every output element is written by exactly one
+iteration in a fixed summation order, so results are bit-identical for any
+number of threads (no racing reductions).
+
+Storage layout (the indices in the code are always the derivation's):
+
+- ``w`` (n, K) is C-ordered: w[j, k] is contiguous in k.
+- Activations and their gradients ``a``, ``z``, ``da``, ``dz`` (n, m) are
+  F-ordered: each example's column is contiguous in j. This is the layout of
+  ``X_samples_by_features.T``, so users' data needs no copy.
+- Each GEMM-shaped sum wants its summed index contiguous: P1 (1) sums over k
+  (contiguous in w and in F-ordered a); P1 (13) sums over i, so it reads
+  ``dz_rows`` and ``a_prev_rows``, the same matrices stored C-ordered; P1 (21)
+  sums over j, so it reads ``w_cols``, w stored F-ordered. The copies cost
+  O(n m) next to the O(n m K) sums (:func:`copy_matrix`).
+
+The GEMM-shaped kernels compute a 4 x 4 tile of outputs with sixteen scalar
+accumulators that stay in registers, the summed index innermost (measured in
+``shared/design.md``: 100-200 GFLOP/s against 1-4 for the naive order).
+Edge tiles fall back to one plain dot product per element.
+
+The reference twins that read exactly like the equations are in
+:mod:`fnn_numba.reference`; the CUDA twins in :mod:`fnn_numba.cuda_kernels`.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .activations import SIGMOID, SOFTMAX, activation_slope, activation_value
+from .costs import (
+    BINARY_CROSS_ENTROPY,
+    CATEGORICAL_CROSS_ENTROPY,
+    fused_loss_term,
+    loss_slope,
+    loss_term,
+)
+
+#: Reassociation lets LLVM vectorise the k-, i- and j-sums; it changes the
+#: summation order at compile time only, never with the thread count.
+GEMM_FASTMATH = {"reassoc", "contract"}
+TILE = 4
+
+
+@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+def z_forward(w, b, a_prev, z):
+    """P1 (1): z[j,i] = sum_k w[j,k] a_prev[k,i] + b[j].
+
+    Layout: w C-ordered (k contiguous), a_prev and z F-ordered (k and j
+    contiguous). ``prange`` over 4 x 4 tiles of (j, i); in each tile sixteen
+    scalar accumulators, k innermost.
+    """
+    n, K = w.shape
+    m = a_prev.shape[1]
+    zero = w.dtype.type(0)
+    tiles_j = (n + TILE - 1) // TILE
+    tiles_i = (m + TILE - 1) // TILE
+    for t in prange(tiles_j * tiles_i):
+        j0 = (t % tiles_j) * TILE
+        i0 = (t // tiles_j) * TILE
+        if j0 + TILE <= n and i0 + TILE <= m:
+            s00 = s01 = s02 = s03 = zero
+            s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = zero
+            s30 = s31 = s32 = s33 = zero
+            for k in range(K):
+                w0 = w[j0, k]; w1 = w[j0 + 1, k]; w2 = w[j0 + 2, k]; w3 = w[j0 + 3, k]
+                a0 = a_prev[k, i0]; a1 = a_prev[k, i0 + 1]; a2 = a_prev[k, i0 + 2]; a3 = a_prev[k, i0 + 3]
+                s00 += w0 * a0; s01 += w0 * a1; s02 += w0 * a2; s03 += w0 * a3
+                s10 += w1 * a0; s11 += w1 * a1; s12 += w1 * a2; s13 += w1 * a3
+                s20 += w2 * a0; s21 += w2 * a1; s22 += w2 * a2; s23 += w2 * a3
+                s30 += w3 * a0; s31 += w3 * a1; s32 += w3 * a2; s33 += w3 * a3
+            z[j0, i0] = s00 + b[j0]; z[j0, i0 + 1] = s01 + b[j0]
+            z[j0, i0 + 2] = s02 + b[j0]; z[j0, i0 + 3] = s03 + b[j0]
+            z[j0 + 1, i0] = s10 + b[j0 + 1]; z[j0 + 1, i0 + 1] = s11 + b[j0 + 1]
+            z[j0 + 1, i0 + 2] = s12 + b[j0 + 1]; z[j0 + 1, i0 + 3] = s13 + b[j0 + 1]
+            z[j0 + 2, i0] = s20 + b[j0 + 2]; z[j0 + 2, i0 + 1] = s21 + b[j0 + 2]
+            z[j0 + 2, i0 + 2] = s22 + b[j0 + 2]; z[j0 + 2, i0 + 3] = s23 + b[j0 + 2]
+            z[j0 + 3, i0] = s30 + b[j0 + 3]; z[j0 + 3, i0 + 1] = s31 + b[j0 + 3]
+            z[j0 + 3, i0 + 2] = s32 + b[j0 + 3]; z[j0 + 3, i0 + 3] = s33 + b[j0 + 3]
+        else:
+            for i in range(i0, min(i0 + TILE, m)):
+                for j in range(j0, min(j0 + TILE, n)):
+                    s = zero
+                    for k in range(K):
+                        s += w[j, k] * a_prev[k, i]
+                    z[j, i] = s + b[j]
+
+
+@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+def dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db):
+    """P1 (13) and (14) in one pass, with the L2 term:
+    dw[j,k] = sum_i dz[j,i] a_prev[k,i] + l2 w[j,k];  db[j] = sum_i dz[j,i].
+
+    Layout: ``dz_rows`` (n, m) and ``a_prev_rows`` (K, m) C-ordered (i
+    contiguous), w and dw C-ordered. ``prange`` over 4 x 4 tiles of (j, k),
+    sixteen scalar accumulators, i innermost; the tiles with k0 == 0 also sum
+    db, so each db[j] is written by one iteration.
+    """
+    n, K = dw.shape
+    m = dz_rows.shape[1]
+    zero = dw.dtype.type(0)
+    tiles_j = (n + TILE - 1) // TILE
+    tiles_k = (K + TILE - 1) // TILE
+    for t in prange(tiles_j * tiles_k):
+        j0 = (t // tiles_k) * TILE
+        k0 = (t % tiles_k) * TILE
+        if k0 == 0:
+            for j in range(j0, min(j0 + TILE, n)):
+                s = zero
+                for i in range(m):
+                    s += dz_rows[j, i]
+                db[j] = s
+        if j0 + TILE <= n and k0 + TILE <= K:
+            s00 = s01 = s02 = s03 = zero
+            s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = zero
+            s30 = s31 = s32 = s33 = zero
+            for i in range(m):
+                d0 = dz_rows[j0, i]; d1 = dz_rows[j0 + 1, i]; d2 = dz_rows[j0 + 2, i]; d3 = dz_rows[j0 + 3, i]
+                a0 = a_prev_rows[k0, i]; a1 = a_prev_rows[k0 + 1, i]; a2 = a_prev_rows[k0 + 2, i]; a3 = a_prev_rows[k0 + 3, i]
+                s00 += d0 * a0; s01 += d0 * a1; s02 += d0 * a2; s03 += d0 * a3
+                s10 += d1 * a0; s11 += d1 * a1; s12 += d1 * a2; s13 += d1 * a3
+                s20 += d2 * a0; s21 += d2 * a1; s22 += d2 * a2; s23 += d2 * a3
+                s30 += d3 * a0; s31 += d3 * a1; s32 += d3 * a2; s33 += d3 * a3
+            dw[j0, k0] = s00 + l2 * w[j0, k0]; dw[j0, k0 + 1] = s01 + l2 * w[j0, k0 + 1]
+            dw[j0, k0 + 2] = s02 + l2 * w[j0, k0 + 2]; dw[j0, k0 + 3] = s03 + l2 * w[j0, k0 + 3]
+            dw[j0 + 1, k0] = s10 + l2 * w[j0 + 1, k0]; dw[j0 + 1, k0 + 1] = s11 + l2 * w[j0 + 1, k0 + 1]
+            dw[j0 + 1, k0 + 2] = s12 + l2 * w[j0 + 1, k0 + 2]; dw[j0 + 1, k0 + 3] = s13 + l2 * w[j0 + 1, k0 + 3]
+            dw[j0 + 2, k0] = s20 + l2 * w[j0 + 2, k0]; dw[j0 + 2, k0 + 1] = s21 + l2 * w[j0 + 2, k0 + 1]
+            dw[j0 + 2, k0 + 2] = s22 + l2 * w[j0 + 2, k0 + 2]; dw[j0 + 2, k0 + 3] = s23 + l2 * w[j0 + 2, k0 + 3]
+            dw[j0 + 3, k0] = s30 + l2 * w[j0 + 3, k0]; dw[j0 + 3, k0 + 1] = s31 + l2 * w[j0 + 3, k0 + 1]
+            dw[j0 + 3, k0 + 2] = s32 + l2 * w[j0 + 3, k0 + 2]; dw[j0 + 3, k0 + 3] = s33 + l2 * w[j0 + 3, k0 + 3]
+        else:
+            for j in range(j0, min(j0 + TILE, n)):
+                for k in range(k0, min(k0 + TILE, K)):
+                    s = zero
+                    for i in range(m):
+                        s += dz_rows[j, i] * a_prev_rows[k, i]
+                    dw[j, k] = s + l2 * w[j, k]
+
+
+@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+def da_prev_backward(w_cols, dz, da_prev):
+    """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]  (dJ/dA[l-1], or dJ/dX).
+
+    Layout: ``w_cols`` is w stored F-ordered (j contiguous), dz and da_prev
+    F-ordered. ``prange`` over 4 x 4 tiles of (k, i), sixteen scalar
+    accumulators, j innermost.
+    """
+    n, K = w_cols.shape
+    m = dz.shape[1]
+    zero = dz.dtype.type(0)
+    tiles_k = (K + TILE - 1) // TILE
+    tiles_i = (m + TILE - 1) // TILE
+    for t in prange(tiles_k * tiles_i):
+        k0 = (t % tiles_k) * TILE
+        i0 = (t // tiles_k) * TILE
+        if k0 + TILE <= K and i0 + TILE <= m:
+            s00 = s01 = s02 = s03 = zero
+            s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = zero
+            s30 = s31 = s32 = s33 = zero
+            for j in range(n):
+                w0 = w_cols[j, k0]; w1 = w_cols[j, k0 + 1]; w2 = w_cols[j, k0 + 2]; w3 = w_cols[j, k0 + 3]
+                d0 = dz[j, i0]; d1 = dz[j, i0 + 1]; d2 = dz[j, i0 + 2]; d3 = dz[j, i0 + 3]
+                s00 += w0 * d0; s01 += w0 * d1; s02 += w0 * d2; s03 += w0 * d3
+                s10 += w1 * d0; s11 += w1 * d1; s12 += w1 * d2; s13 += w1 * d3
+                s20 += w2 * d0; s21 += w2 * d1; s22 += w2 * d2; s23 += w2 * d3
+                s30 += w3 * d0; s31 += w3 * d1; s32 += w3 * d2; s33 += w3 * d3
+            da_prev[k0, i0] = s00; da_prev[k0, i0 + 1] = s01
+            da_prev[k0, i0 + 2] = s02; da_prev[k0, i0 + 3] = s03
+            da_prev[k0 + 1, i0] = s10; da_prev[k0 + 1, i0 + 1] = s11
+            da_prev[k0 + 1, i0 + 2] = s12; da_prev[k0 + 1, i0 + 3] = s13
+            da_prev[k0 + 2, i0] = s20; da_prev[k0 + 2, i0 + 1] = s21
+            da_prev[k0 + 2, i0 + 2] = s22; da_prev[k0 + 2, i0 + 3] = s23
+            da_prev[k0 + 3, i0] = s30; da_prev[k0 + 3, i0 + 1] = s31
+            da_prev[k0 + 3, i0 + 2] = s32; da_prev[k0 + 3, i0 + 3] = s33
+        else:
+            for i in range(i0, min(i0 + TILE, m)):
+                for k in range(k0, min(k0 + TILE, K)):
+                    s = zero
+                    for j in range(n):
+                        s += dz[j, i] * w_cols[j, k]
+                    da_prev[k, i] = s
+
+
+@njit(parallel=True, cache=True)
+def activation_forward(code, z, a):
+    """P1 (2): a[j,i] = g(z[:,i])_j, for every activation.
+
+    Element-wise g (P2 (1), (3), (5) and the rest): a[j,i] = g(z[j,i]).
+    Softmax, P2 (7), stable: a[j,i] = exp(z[j,i] - c_i) / sum_p exp(z[p,i] - c_i)
+    with c_i = max_p z[p,i], which leaves a unchanged and keeps every exp <= 1.
+    Layout: z, a F-ordered; ``prange`` over examples i, j innermost.
+    """
+    n, m = z.shape
+    for i in prange(m):
+        if code == SOFTMAX:
+            c = z[0, i]
+            for p in range(1, n):
+                c = max(c, z[p, i])
+            s = z.dtype.type(0)
+            for p in range(n):
+                e = math.exp(z[p, i] - c)
+                a[p, i] = e
+                s += e
+            for j in range(n):
+                a[j, i] = a[j, i] / s
+        else:
+            for j in range(n):
+                a[j, i] = activation_value(code, z[j, i])
+
+
+@njit(parallel=True, cache=True)
+def dz_backward(code, z, a, da, dz):
+    """P1 (17): dz[j,i] = sum_p da[p,i] (da[p,i]/dz[j,i]), in closed form.
+
+    Element-wise g (the Jacobian is diagonal; P2 (2), (4), (6) and the rest):
+    dz[j,i] = da[j,i] * g'(z[j,i]).
+    Softmax, P2 (8), the cross-sum over p:
+    dz[j,i] = a[j,i] (da[j,i] - sum_p da[p,i] a[p,i]).
+    Layout: all F-ordered; ``prange`` over examples i, j and p innermost.
+    """
+    n, m = z.shape
+    for i in prange(m):
+        if code == SOFTMAX:
+            s = z.dtype.type(0)
+            for p in range(n):
+                s += da[p, i] * a[p, i]
+            for j in range(n):
+                dz[j, i] = a[j, i] * (da[j, i] - s)
+        else:
+            for j in range(n):
+                dz[j, i] = da[j, i] * activation_slope(code, z[j, i], a[j, i])
+
+
+@njit(parallel=True, cache=True)
+def example_losses(cost_code, out_code, fused, z, a, y, losses):
+    """L_i for every example i (seeds README, "Costs"): losses[i] = sum_j term.
+
+    General path: term = loss_term(a[j,i], y[j,i]) (y_hat clipped in the
+    cross-entropies, see :mod:`fnn_numba.costs`). Fused paths (``fused``),
+    computed from the logits z so that they are exact for any z:
+    sigmoid + binary CE, fused_loss_term(z[j,i], y[j,i]);
+    softmax + categorical CE, -sum_j y[j,i] (z[j,i] - c_i - log sum_p exp(z[p,i] - c_i)).
+    Layout: F-ordered; ``prange`` over i, j innermost.
+    """
+    n, m = a.shape
+    for i in prange(m):
+        s = a.dtype.type(0)
+        if fused and out_code == SOFTMAX and cost_code == CATEGORICAL_CROSS_ENTROPY:
+            c = z[0, i]
+            for p in range(1, n):
+                c = max(c, z[p, i])
+            e = z.dtype.type(0)
+            for p in range(n):
+                e += math.exp(z[p, i] - c)
+            log_sum = c + math.log(e)
+            for j in range(n):
+                if y[j, i] != 0:
+                    s -= y[j, i] * (z[j, i] - log_sum)
+        elif fused and out_code == SIGMOID and cost_code == BINARY_CROSS_ENTROPY:
+            for j in range(n):
+                s += fused_loss_term(cost_code, z[j, i], y[j, i])
+        else:
+            for j in range(n):
+                s += loss_term(cost_code, a[j, i], y[j, i])
+        losses[i] = s
+
+
+@njit(cache=True)
+def mean_of(values):
+    """(1/m) sum_i values[i], summed in index order (deterministic)."""
+    s = 0.0
+    for i in range(values.shape[0]):
+        s += values[i]
+    return s / values.shape[0]
+
+
+@njit(parallel=True, cache=True)
+def cost_seed(cost_code, a, y, da):
+    """The seed of backpropagation, dJ/dA[L][j,i] = (1/m) dL_i/dy_hat[j,i].
+
+    squared error: (a - y)/m; binary CE: (a - y)/(a (1 - a) m);
+    categorical CE: -y/(a m); a clipped as documented in :mod:`fnn_numba.costs`.
+    Layout: F-ordered; ``prange`` over i.
+    """
+    n, m = a.shape
+    inv_m = a.dtype.type(1.0 / m)
+    for i in prange(m):
+        for j in range(n):
+            da[j, i] = loss_slope(cost_code, a[j, i], y[j, i]) * inv_m
+
+
+@njit(parallel=True, cache=True)
+def output_delta_fused(out_code, a, y, dz):
+    """dJ/dZ[L] where the output activation and the cost cancel.
+
+    sigmoid + binary CE: dz[j,i] = (a[j,i] - y[j,i]) / m.
+    softmax + categorical CE: dz[j,i] = (a[j,i] sum_p y[p,i] - y[j,i]) / m,
+    which is (a - y)/m for one-hot or probability columns of y and stays the
+    exact gradient of the cost for any y.
+    Both equal the general path, P2 (4)/(8) applied to the seed, without
+    dividing by a or 1 - a. Layout: F-ordered; ``prange`` over i.
+    """
+    n, m = a.shape
+    inv_m = a.dtype.type(1.0 / m)
+    for i in prange(m):
+        if out_code == SOFTMAX:
+            s = a.dtype.type(0)
+            for p in range(n):
+                s += y[p, i]
+            for j in range(n):
+                dz[j, i] = (a[j, i] * s - y[j, i]) * inv_m
+        else:
+            for j in range(n):
+                dz[j, i] = (a[j, i] - y[j, i]) * inv_m
+
+
+@njit(parallel=True, cache=True)
+def copy_matrix(src, dst):
+    """dst[r, c] = src[r, c]: the same matrix in another storage order.
+
+    Used to give each GEMM-shaped sum its summed index contiguous. Blocked
+    32 x 32 so that both the strided reads and the contiguous writes stay in
+    cache; ``prange`` over row blocks.
+    """
+    rows, cols = src.shape
+    blocks = (rows + 31) // 32
+    for rb in prange(blocks):
+        r0 = rb * 32
+        for c0 in range(0, cols, 32):
+            for r in range(r0, min(r0 + 32, rows)):
+                for c in range(c0, min(c0 + 32, cols)):
+                    dst[r, c] = src[r, c]
+
+
+@njit(cache=True)
+def l2_penalty(params, w_offsets, w_sizes, l2):
+    """The L2 term (lambda/2) sum_l ||W[l]||_F^2; biases are not penalised."""
+    s = 0.0
+    for l in range(w_offsets.shape[0]):
+        for q in range(w_offsets[l], w_offsets[l] + w_sizes[l]):
+            s += params[q] * params[q]
+    return 0.5 * l2 * s
+
+
+@njit(cache=True)
+def step_is_finite(params, grads, learning_rate):
+    """True when every p - alpha g is finite: the update would keep the
+    network usable (checked before writing, so a diverging step changes
+    nothing)."""
+    for q in range(params.shape[0]):
+        if not np.isfinite(params[q] - learning_rate * grads[q]):
+            return False
+    return True
+
+
+@njit(parallel=True, cache=True)
+def gradient_descent_update(params, grads, learning_rate):
+    """W <- W - alpha dJ/dW, b <- b - alpha dJ/db over the flat parameter vector.
+
+    With L2 the weight gradients already hold + lambda W (see
+    :func:`dw_db_backward`), so this is the slides' W <- (1 - alpha lambda) W
+    - alpha dJ/dW. ``prange`` over parameters.
+    """
+    alpha = params.dtype.type(learning_rate)
+    for q in prange(params.shape[0]):
+        params[q] -= alpha * grads[q]

@@ -1,0 +1,443 @@
+"""The :class:`Network` class: validation, workspaces and dispatch; no maths.
+
+Every formula runs in the kernels of :mod:`fnn_numba.kernels` through the
+drivers of :mod:`fnn_numba.engine`.
+"""
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validation as V
+from . import engine
+from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
+from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
+from .init import INITIALISERS, initial_parameters
+
+FORMAT_NAME = "fnn_numba.Network"
+FORMAT_VERSION = 1
+
+#: examples per call of the jitted forward pass in forward/predict/cost;
+#: bounds the workspace for large inputs.
+FORWARD_CHUNK = 4096
+
+
+class TrainingDivergedError(FloatingPointError):
+    """``fit`` met a non-finite cost or update. The network keeps the weights of
+    the last finite step; ``history`` holds the completed epochs."""
+
+    def __init__(self, message, epoch, batch, history):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+
+
+@dataclass
+class Gradients:
+    """dJ/dW[l] (``weights[l-1]``), dJ/db[l] (``biases[l-1]``), dJ/dX
+    (``inputs``, shape (n0, m)) and the cost J they belong to."""
+
+    weights: list
+    biases: list
+    inputs: np.ndarray
+    cost: float
+
+
+@dataclass
+class History:
+    """Per-epoch figures of a ``fit``. ``cost[e]`` is the mean over epoch e's
+    batches of the batch cost J (L2 term included) before each update;
+    ``val_cost``/``val_accuracy`` are computed after the epoch when validation
+    data is given (accuracy only for classification costs)."""
+
+    cost: list = field(default_factory=list)
+    val_cost: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def __len__(self):
+        return len(self.cost)
+
+
+class Network:
+    """A fully-connected feedforward network, as derived in the lalin posts.
+
+    Parameters
+    ----------
+    sizes : list of int
+        [n0, n1, ..., nL]: input size, hidden sizes, output size.
+    activations : list of str, optional
+        One per layer l = 1..L, from identity, sigmoid, tanh, relu,
+        leaky_relu, elu, selu, softmax. Default: relu for hidden layers and
+        the output activation that matches ``cost`` (softmax for categorical
+        cross-entropy, sigmoid for binary cross-entropy, identity for squared
+        error).
+    cost : str
+        squared_error, binary_cross_entropy or categorical_cross_entropy
+        (aliases mse, bce, cce).
+    init : str
+        zeros, normal (N(0, 0.01^2)), xavier, he, or auto (he when the first
+        hidden activation is of the relu family, else xavier).
+    dtype : float32 or float64
+    seed : int, optional
+        Seeds the initial weights and the shuffling of ``fit``.
+    l2 : float
+        lambda of the L2 term (lambda/2) sum ||W[l]||_F^2 (biases excluded).
+
+    Data follow the derivation: X has shape (n0, m), columns are examples.
+    ``X_samples_by_features.T`` is accepted without a copy.
+    """
+
+    def __init__(self, sizes, activations=None, cost="categorical_cross_entropy", init="auto",
+                 dtype=np.float64, seed=None, l2=0.0):
+        self.sizes = V.check_sizes(sizes)
+        self.cost_name = V.check_choice("cost", cost, COSTS, COST_ALIASES)
+        L = len(self.sizes) - 1
+        if activations is None:
+            out = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+                   "squared_error": "identity"}[self.cost_name]
+            activations = ["relu"] * (L - 1) + [out]
+        if isinstance(activations, str) or not hasattr(activations, "__len__"):
+            raise ValueError(f"activations: expected a list of {L} activation names, got {activations!r}")
+        if len(activations) != L:
+            raise ValueError(f"activations: expected {L} names (one per layer with weights), "
+                             f"got {len(activations)}: {list(activations)!r}")
+        self.activations = [V.check_choice("activations", a, ACTIVATIONS) for a in activations]
+        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
+                self.activations[-1] not in UNIT_INTERVAL_OUTPUT:
+            raise ValueError(
+                f"activations: {self.cost_name} needs an output in (0, 1) by construction "
+                f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}")
+        self.dtype = V.check_dtype(dtype)
+        self.l2 = V.check_positive("l2", l2, allow_zero=True)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed: expected None or a non-negative integer, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.init = V.check_choice("init", init, set(INITIALISERS) | {"auto"})
+        if self.init == "auto":
+            self.init = "he" if L > 1 and self.activations[0] in ("relu", "leaky_relu") else "xavier"
+
+        self._sizes = np.asarray(self.sizes, dtype=np.int64)
+        self._act_codes = np.asarray([ACTIVATIONS[a] for a in self.activations], dtype=np.int64)
+        self._cost_code = COSTS[self.cost_name]
+        self._fused = (self.activations[-1], self.cost_name) in FUSED_PAIRS
+        self._w_off, self._b_off, n_params = engine.parameter_layout(self.sizes)
+        self._rng = np.random.default_rng(self.seed)
+        self._params = np.empty(n_params, dtype=self.dtype)
+        initial_parameters(self.init, self.sizes, self._rng, self._params, self._w_off, self._b_off)
+        self._lock = threading.RLock()
+        self._workspaces = {}
+
+    # ------------------------------------------------------------------ params
+    @property
+    def n_layers(self):
+        """L, the number of layers with weights."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_parameters(self):
+        return self._params.size
+
+    def _w_view(self, buf, l):
+        n, K = self.sizes[l + 1], self.sizes[l]
+        return buf[self._w_off[l]:self._w_off[l] + n * K].reshape(n, K)
+
+    def _b_view(self, buf, l):
+        return buf[self._b_off[l]:self._b_off[l] + self.sizes[l + 1]]
+
+    @property
+    def weights(self):
+        """[W[1], ..., W[L]], W[l] of shape (n[l], n[l-1]); views of the
+        network's parameters (writing to them changes the network)."""
+        return [self._w_view(self._params, l) for l in range(self.n_layers)]
+
+    @weights.setter
+    def weights(self, values):
+        self._set_parameters(values, None)
+
+    @property
+    def biases(self):
+        """[b[1], ..., b[L]], b[l] of shape (n[l],); views of the parameters."""
+        return [self._b_view(self._params, l) for l in range(self.n_layers)]
+
+    @biases.setter
+    def biases(self, values):
+        self._set_parameters(None, values)
+
+    def _set_parameters(self, weights, biases):
+        new = self._params.copy()
+        for name, values, view, shape in (
+                ("weights", weights, self._w_view, lambda l: (self.sizes[l + 1], self.sizes[l])),
+                ("biases", biases, self._b_view, lambda l: (self.sizes[l + 1],))):
+            if values is None:
+                continue
+            if len(values) != self.n_layers:
+                raise ValueError(f"{name}: expected {self.n_layers} arrays, got {len(values)}")
+            for l, v in enumerate(values):
+                arr = np.asarray(v)
+                if arr.shape != shape(l):
+                    raise ValueError(f"{name}[{l}]: expected shape {shape(l)}, got {arr.shape}")
+                if not np.issubdtype(arr.dtype, np.number):
+                    raise TypeError(f"{name}[{l}]: expected a numeric array, got dtype {arr.dtype}")
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"{name}[{l}]: contains NaN or inf")
+                view(new, l)[...] = arr
+        self._params[...] = new
+
+    def get_parameters(self):
+        """A copy of the flat parameter vector [W1, b1, W2, b2, ...]."""
+        return self._params.copy()
+
+    def __repr__(self):
+        return (f"Network(sizes={self.sizes}, activations={self.activations}, cost={self.cost_name!r}, "
+                f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")
+
+    # ---------------------------------------------------------------- checking
+    def _check_x(self, X, name="X"):
+        return V.as_float_matrix(name, X, self.dtype, rows=self.sizes[0])
+
+    def _check_y(self, Y, m, name="Y"):
+        nL = self.sizes[-1]
+        arr = np.asarray(Y)
+        if arr.ndim == 1 and self.cost_name == "categorical_cross_entropy":
+            return self._one_hot(arr, m, name)
+        if arr.ndim == 1 and nL == 1:
+            arr = arr.reshape(1, -1)
+        y = V.as_float_matrix(name, arr, self.dtype, rows=nL)
+        if y.shape[1] != m:
+            raise ValueError(f"{name}: expected {m} columns (as many examples as X), got {y.shape[1]}")
+        if self.cost_name != "squared_error" and (np.any(y < 0) or np.any(y > 1)):
+            raise ValueError(f"{name}: {self.cost_name} needs targets in [0, 1], got values in "
+                             f"[{y.min()}, {y.max()}]")
+        return y
+
+    def _one_hot(self, labels, m, name):
+        if labels.dtype == object or not (np.issubdtype(labels.dtype, np.integer) or
+                                          np.issubdtype(labels.dtype, np.floating)):
+            raise TypeError(f"{name}: expected integer class labels, got dtype {labels.dtype}")
+        if labels.shape[0] != m:
+            raise ValueError(f"{name}: expected {m} labels (as many examples as X), got {labels.shape[0]}")
+        if np.issubdtype(labels.dtype, np.floating):
+            if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+                raise ValueError(f"{name}: expected integer class labels, got non-integer values")
+        nL = self.sizes[-1]
+        if labels.size and (labels.min() < 0 or labels.max() >= nL):
+            raise ValueError(f"{name}: labels must lie in [0, {nL}), got values in "
+                             f"[{labels.min()}, {labels.max()}]")
+        y = np.zeros((nL, m), dtype=self.dtype, order="F")
+        y[labels.astype(np.int64), np.arange(m)] = 1
+        return y
+
+    # --------------------------------------------------------------- workspace
+    def _workspace(self, capacity, purpose):
+        """Buffers for batches of up to ``capacity`` examples, allocated once
+        and reused while the capacity stays the same; one set per purpose
+        ("fit", "forward") so that validating during fit allocates nothing."""
+        ws = self._workspaces.get(purpose)
+        if ws is None or ws["capacity"] != capacity:
+            ws_off, total = engine.workspace_layout(self.sizes, capacity)
+            ws = dict(capacity=capacity, ws_off=ws_off, ws=np.zeros(total, dtype=self.dtype),
+                      x_buf=np.zeros(self.sizes[0] * capacity, dtype=self.dtype),
+                      losses=np.zeros(capacity, dtype=self.dtype),
+                      grads=np.zeros_like(self._params), wcols=np.zeros_like(self._params))
+            self._workspaces[purpose] = ws
+        return ws
+
+    # ----------------------------------------------------------------- forward
+    def _forward_chunks(self, X, with_cost_y=None):
+        m = X.shape[1]
+        cap = min(m, FORWARD_CHUNK)
+        with self._lock:
+            ws = self._workspace(cap, "forward")
+            out = np.empty((self.sizes[-1], m), dtype=self.dtype, order="F")
+            loss_sum = 0.0
+            for s in range(0, m, cap):
+                e = min(s + cap, m)
+                a = engine.forward_pass(self._params, self._sizes, self._w_off, self._b_off,
+                                        self._act_codes, X[:, s:e], ws["ws"], ws["ws_off"])
+                out[:, s:e] = a
+                if with_cost_y is not None:
+                    J = engine.batch_cost(self._params, self._sizes, self._w_off, self._act_codes,
+                                          self._cost_code, self._fused, 0.0, with_cost_y[:, s:e],
+                                          ws["ws"], ws["ws_off"], ws["losses"])
+                    loss_sum += J * (e - s)
+        return out, loss_sum / m
+
+    def forward(self, X):
+        """Y_hat = A[L] for inputs X of shape (n0, m); returns (n[L], m)."""
+        X = self._check_x(X)
+        return self._forward_chunks(X)[0]
+
+    def cost(self, X, Y):
+        """J = (1/m) sum_i L_i, plus (lambda/2) sum ||W||^2 when l2 > 0."""
+        X = self._check_x(X)
+        Y = self._check_y(Y, X.shape[1])
+        return self._cost_checked(X, Y)
+
+    def _cost_checked(self, X, Y):
+        J = self._forward_chunks(X, with_cost_y=Y)[1]
+        if self.l2 > 0:
+            J += 0.5 * self.l2 * float(sum(np.sum(w.astype(np.float64) ** 2) for w in self.weights))
+        return float(J)
+
+    def predict(self, X):
+        """Class indices (argmax over j) for categorical cross-entropy, 0/1 at
+        0.5 for binary cross-entropy, Y_hat for squared error."""
+        Y_hat = self.forward(X)
+        if self.cost_name == "categorical_cross_entropy":
+            return np.argmax(Y_hat, axis=0)
+        if self.cost_name == "binary_cross_entropy":
+            return (Y_hat > 0.5).astype(np.int64)
+        return Y_hat
+
+    def accuracy(self, X, Y):
+        """Fraction of examples classified correctly (classification costs)."""
+        X = self._check_x(X)
+        Y = self._check_y(Y, X.shape[1])
+        return self._accuracy_checked(X, Y)
+
+    def _accuracy_checked(self, X, Y):
+        if self.cost_name == "squared_error":
+            return float("nan")
+        Y_hat = self._forward_chunks(X)[0]
+        if self.cost_name == "categorical_cross_entropy":
+            return float(np.mean(np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)))
+        return float(np.mean((Y_hat > 0.5) == (Y > 0.5)))
+
+    # ---------------------------------------------------------------- backward
+    def gradients(self, X, Y):
+        """dJ/dW[l], dJ/db[l] (L2 term included) and dJ/dX for the whole batch X."""
+        X = self._check_x(X)
+        Y = self._check_y(Y, X.shape[1])
+        m = X.shape[1]
+        with self._lock:
+            ws_off, total = engine.workspace_layout(self.sizes, m)
+            ws = np.zeros(total, dtype=self.dtype)
+            grads = np.zeros_like(self._params)
+            wcols = np.zeros_like(self._params)
+            losses = np.zeros(m, dtype=self.dtype)
+            engine.forward_pass(self._params, self._sizes, self._w_off, self._b_off, self._act_codes,
+                                X, ws, ws_off)
+            J = engine.batch_cost(self._params, self._sizes, self._w_off, self._act_codes, self._cost_code,
+                                  self._fused, self.l2, Y, ws, ws_off, losses)
+            engine.backward_pass(self._params, grads, wcols, self._sizes, self._w_off, self._b_off,
+                                 self._act_codes, self._cost_code, self._fused, self.l2, X, Y, ws, ws_off,
+                                 True)
+            dX = engine.view_f(ws, ws_off[engine.DA, 0], self.sizes[0], m).copy(order="F")
+        return Gradients([self._w_view(grads, l) for l in range(self.n_layers)],
+                         [self._b_view(grads, l) for l in range(self.n_layers)], dX, float(J))
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, Y, epochs=10, batch_size=32, learning_rate=0.1, shuffle=True,
+            validation_data=None, verbose=False):
+        """Train with (mini-batch) gradient descent.
+
+        batch_size=None is full-batch GD, 1 is SGD. Examples are shuffled
+        each epoch by the network's seeded generator when ``shuffle``.
+        Returns a :class:`History`. Raises :class:`TrainingDivergedError`
+        (a FloatingPointError) if the cost or an update becomes non-finite;
+        the network then keeps the weights of the last finite step.
+        """
+        X = self._check_x(X)
+        m = X.shape[1]
+        Y = self._check_y(Y, m)
+        epochs = V.check_positive("epochs", epochs, integer=True)
+        if batch_size is None:
+            batch_size = m
+        batch_size = min(V.check_positive("batch_size", batch_size, integer=True), m)
+        learning_rate = V.check_positive("learning_rate", learning_rate)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data: expected a pair (X_val, Y_val)")
+            Xv = self._check_x(validation_data[0], "validation_data[0]")
+            Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
+        history = History()
+        n_batches = (m + batch_size - 1) // batch_size
+        with self._lock:
+            ws = self._workspace(batch_size, "fit")
+            batch_costs = np.zeros(n_batches, dtype=np.float64)
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                order = self._rng.permutation(m) if shuffle else np.arange(m)
+                bad = engine.train_batches(
+                    self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off, self._b_off,
+                    self._act_codes, self._cost_code, self._fused, self.l2, learning_rate, X, Y,
+                    order.astype(np.int64), batch_size, 0, n_batches, ws["x_buf"], ws["ws"],
+                    ws["ws_off"], ws["losses"], batch_costs)
+                if bad >= 0:
+                    raise TrainingDivergedError(
+                        f"training diverged at epoch {epoch + 1}, batch {bad + 1} of {n_batches}: "
+                        f"the cost or an updated parameter became NaN or inf (learning_rate="
+                        f"{learning_rate} may be too large); the weights of the last finite step "
+                        f"are kept", epoch + 1, bad + 1, history)
+                sizes = np.full(n_batches, batch_size)
+                sizes[-1] = m - batch_size * (n_batches - 1)
+                history.cost.append(float(np.dot(batch_costs, sizes) / m))
+                if validation_data is not None:
+                    history.val_cost.append(self._cost_checked(Xv, Yv))
+                    history.val_accuracy.append(self._accuracy_checked(Xv, Yv))
+                history.epoch_seconds.append(time.perf_counter() - t0)
+                if verbose:
+                    line = f"epoch {epoch + 1:4d}/{epochs}  cost {history.cost[-1]:.6f}"
+                    if validation_data is not None:
+                        line += f"  val_cost {history.val_cost[-1]:.6f}"
+                        if self.cost_name != "squared_error":
+                            line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
+                    print(line, flush=True)
+        return history
+
+    # ------------------------------------------------------------- save/load
+    def _metadata(self):
+        return dict(format=FORMAT_NAME, version=FORMAT_VERSION, sizes=self.sizes,
+                    activations=self.activations, cost=self.cost_name, init=self.init,
+                    dtype=np.dtype(self.dtype).name, l2=self.l2, seed=self.seed)
+
+    def save(self, path):
+        """Write the network to ``path`` (.npz), atomically: a temporary file in
+        the same directory is written, flushed and renamed over ``path``."""
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".fnn-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, metadata=np.frombuffer(json.dumps(self._metadata()).encode(), dtype=np.uint8),
+                         params=self._params)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by :meth:`save`; the round trip is exact."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as data:
+                meta = json.loads(bytes(data["metadata"]).decode())
+                params = data["params"]
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"path: {path!s} is not a readable fnn_numba model file ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ValueError(f"path: {path!s} is not an fnn_numba model file")
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"path: {path!s} has format version {meta.get('version')!r}; "
+                             f"this fnn_numba reads version {FORMAT_VERSION}")
+        net = cls(meta["sizes"], meta["activations"], meta["cost"], meta["init"], meta["dtype"],
+                  meta["seed"], meta["l2"])
+        if params.shape != net._params.shape or params.dtype != net._params.dtype:
+            raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
+                             f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
+        net._params[...] = params
+        return net

@@ -1,0 +1,300 @@
+"""The index-level reference: the derivation, loop by loop, in plain Python.
+
+Every function here reads like its equation in ``shared/seeds`` (loops over
+j, k, i, p; no vectorisation, no Numba, no speed tricks) and is never
+optimised: it is the witness that the fast kernels (:mod:`fnn_numba.kernels`,
+:mod:`fnn_numba.cuda_kernels`) and the vectorised NumPy forms
+(:mod:`fnn_numba.vectorized`) are checked against. It is slow; use it on small
+shapes. Arrays follow the derivation: Z, A have shape (n, m), columns are
+examples; W has shape (n[l], n[l-1]).
+
+Nothing here imports :mod:`fnn_numba.kernels`: the formulas are written out
+again on purpose, so that a slip in a kernel's formula cannot hide in both.
+"""
+import math
+
+import numpy as np
+
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+LEAKY_SLOPE = 0.01
+ELU_ALPHA = 1.0
+
+
+def z_reference(w, b, a_prev):
+    """P1 (1): z[j,i] = sum_k w[j,k] a_prev[k,i] + b[j]."""
+    n, K = w.shape
+    m = a_prev.shape[1]
+    z = np.zeros((n, m))
+    for j in range(n):
+        for i in range(m):
+            s = 0.0
+            for k in range(K):
+                s += w[j, k] * a_prev[k, i]
+            z[j, i] = s + b[j]
+    return z
+
+
+def _g(name, z):
+    """The element-wise g of P1 (2) for one z."""
+    if name == "identity":
+        return z
+    if name == "sigmoid":  # P2 (3)
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    if name == "tanh":  # P2 (5)
+        return math.tanh(z)
+    if name == "relu":  # P2 (1)
+        return max(0.0, z)
+    if name == "leaky_relu":
+        return z if z > 0 else LEAKY_SLOPE * z
+    if name == "elu":
+        return z if z > 0 else ELU_ALPHA * (math.exp(z) - 1.0)
+    if name == "selu":
+        return SELU_LAMBDA * (z if z > 0 else SELU_ALPHA * (math.exp(z) - 1.0))
+    raise ValueError(f"unknown element-wise activation {name!r}")
+
+
+def a_reference(name, z):
+    """P1 (2): a[j,i] = g_j(z[1,i], ..., z[n,i]).
+
+    Element-wise activations apply g to z[j,i]; softmax, P2 (7):
+    a[j,i] = exp(z[j,i]) / sum_p exp(z[p,i]), with the column maximum
+    subtracted from every z first (which leaves a unchanged).
+    """
+    n, m = z.shape
+    a = np.zeros((n, m))
+    for i in range(m):
+        if name == "softmax":
+            c = max(z[p, i] for p in range(n))
+            total = 0.0
+            for p in range(n):
+                total += math.exp(z[p, i] - c)
+            for j in range(n):
+                a[j, i] = math.exp(z[j, i] - c) / total
+        else:
+            for j in range(n):
+                a[j, i] = _g(name, z[j, i])
+    return a
+
+
+def jacobian_reference(name, z, a):
+    """da[p,i]/dz[j,i] for every example: an array jac[i, p, j].
+
+    Element-wise g: zero for p != j, and on the diagonal
+    identity 1; sigmoid a(1 - a); tanh 1 - a^2; relu I(z > 0);
+    leaky_relu 1 or 0.01; elu 1 or a + alpha; selu lambda or a + lambda alpha.
+    Softmax (P2, the derivation before (8)): a[p,i] (delta_pj - a[j,i]).
+    """
+    n, m = z.shape
+    jac = np.zeros((m, n, n))
+    for i in range(m):
+        for p in range(n):
+            for j in range(n):
+                if name == "softmax":
+                    delta = 1.0 if p == j else 0.0
+                    jac[i, p, j] = a[p, i] * (delta - a[j, i])
+                elif p == j:
+                    jac[i, p, j] = _slope(name, z[j, i], a[j, i])
+    return jac
+
+
+def _slope(name, z, a):
+    if name == "identity":
+        return 1.0
+    if name == "sigmoid":
+        return a * (1.0 - a)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return 1.0 if z > 0 else 0.0
+    if name == "leaky_relu":
+        return 1.0 if z > 0 else LEAKY_SLOPE
+    if name == "elu":
+        return 1.0 if z > 0 else a + ELU_ALPHA
+    if name == "selu":
+        return SELU_LAMBDA if z > 0 else a + SELU_LAMBDA * SELU_ALPHA
+    raise ValueError(f"unknown element-wise activation {name!r}")
+
+
+def dz_general_reference(name, z, a, da):
+    """P1 (17), the general Jacobian form:
+    dz[j,i] = sum_p da[p,i] da[p,i]/dz[j,i], contracting :func:`jacobian_reference`."""
+    n, m = z.shape
+    jac = jacobian_reference(name, z, a)
+    dz = np.zeros((n, m))
+    for i in range(m):
+        for j in range(n):
+            s = 0.0
+            for p in range(n):
+                s += da[p, i] * jac[i, p, j]
+            dz[j, i] = s
+    return dz
+
+
+def dz_closed_form_reference(name, z, a, da):
+    """The closed forms derived from P1 (17) in part 2.
+
+    relu P2 (2): da I(z > 0); sigmoid P2 (4): da a (1 - a);
+    tanh P2 (6): da (1 - a a); the other element-wise ones da g'(z);
+    softmax P2 (8): a[j,i] (da[j,i] - sum_p da[p,i] a[p,i]).
+    """
+    n, m = z.shape
+    dz = np.zeros((n, m))
+    for i in range(m):
+        if name == "softmax":
+            cross = 0.0
+            for p in range(n):
+                cross += da[p, i] * a[p, i]
+            for j in range(n):
+                dz[j, i] = a[j, i] * (da[j, i] - cross)
+        else:
+            for j in range(n):
+                dz[j, i] = da[j, i] * _slope(name, z[j, i], a[j, i])
+    return dz
+
+
+def dw_reference(dz, a_prev):
+    """P1 (13): dw[j,k] = sum_i dz[j,i] a_prev[k,i]."""
+    n, m = dz.shape
+    K = a_prev.shape[0]
+    dw = np.zeros((n, K))
+    for j in range(n):
+        for k in range(K):
+            s = 0.0
+            for i in range(m):
+                s += dz[j, i] * a_prev[k, i]
+            dw[j, k] = s
+    return dw
+
+
+def db_reference(dz):
+    """P1 (14): db[j] = sum_i dz[j,i]."""
+    n, m = dz.shape
+    db = np.zeros(n)
+    for j in range(n):
+        for i in range(m):
+            db[j] += dz[j, i]
+    return db
+
+
+def da_prev_reference(w, dz):
+    """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]."""
+    n, K = w.shape
+    m = dz.shape[1]
+    da = np.zeros((K, m))
+    for k in range(K):
+        for i in range(m):
+            s = 0.0
+            for j in range(n):
+                s += dz[j, i] * w[j, k]
+            da[k, i] = s
+    return da
+
+
+def losses_reference(cost, y_hat, y):
+    """L_i for every example (seeds README, "Costs"), without clipping.
+
+    squared_error: 1/2 sum_j (y_hat - y)^2;
+    binary_cross_entropy: -sum_j [y log y_hat + (1 - y) log(1 - y_hat)];
+    categorical_cross_entropy: -sum_j y log y_hat.
+    Terms whose coefficient y or 1 - y is zero are skipped (0 log 0 = 0).
+    """
+    n, m = y_hat.shape
+    losses = np.zeros(m)
+    for i in range(m):
+        s = 0.0
+        for j in range(n):
+            p, t = y_hat[j, i], y[j, i]
+            if cost == "squared_error":
+                s += 0.5 * (p - t) ** 2
+            elif cost == "binary_cross_entropy":
+                if t != 0:
+                    s -= t * math.log(p)
+                if t != 1:
+                    s -= (1 - t) * math.log(1 - p)
+            elif cost == "categorical_cross_entropy":
+                if t != 0:
+                    s -= t * math.log(p)
+            else:
+                raise ValueError(f"unknown cost {cost!r}")
+        losses[i] = s
+    return losses
+
+
+def cost_reference(cost, y_hat, y):
+    """J = (1/m) sum_i L_i."""
+    losses = losses_reference(cost, y_hat, y)
+    return sum(losses[i] for i in range(len(losses))) / len(losses)
+
+
+def seed_reference(cost, y_hat, y):
+    """The backprop seed dJ/dA[L][j,i] = (1/m) dL_i/dy_hat[j,i].
+
+    squared_error: (y_hat - y)/m; binary_cross_entropy:
+    (-y/y_hat + (1 - y)/(1 - y_hat))/m; categorical_cross_entropy: -y/(y_hat m).
+    """
+    n, m = y_hat.shape
+    da = np.zeros((n, m))
+    for i in range(m):
+        for j in range(n):
+            p, t = y_hat[j, i], y[j, i]
+            if cost == "squared_error":
+                d = p - t
+            elif cost == "binary_cross_entropy":
+                d = -t / p + (1 - t) / (1 - p)
+            elif cost == "categorical_cross_entropy":
+                d = -t / p
+            else:
+                raise ValueError(f"unknown cost {cost!r}")
+            da[j, i] = d / m
+    return da
+
+
+def l2_reference(weights, l2):
+    """The L2 term (lambda/2) sum_l sum_j sum_k w[l][j,k]^2 (biases excluded)."""
+    s = 0.0
+    for w in weights:
+        n, K = w.shape
+        for j in range(n):
+            for k in range(K):
+                s += w[j, k] ** 2
+    return 0.5 * l2 * s
+
+
+def forward_reference(weights, biases, activations, x):
+    """P1 (7), (1), (2), (8): A[0] = X, then z and a layer by layer.
+
+    Returns the lists zs (zs[l-1] = Z[l]) and As (As[l] = A[l], As[0] = X).
+    """
+    As = [np.array(x, dtype=float)]
+    zs = []
+    for w, b, name in zip(weights, biases, activations):
+        z = z_reference(w, b, As[-1])
+        zs.append(z)
+        As.append(a_reference(name, z))
+    return zs, As
+
+
+def gradients_reference(weights, biases, activations, cost, x, y, l2=0.0):
+    """Backpropagation as derived: seed, then for l = L..1 the general P1 (17),
+    P1 (13), (14) (+ lambda W with L2) and P1 (21), down to dJ/dX.
+
+    Returns (J, dWs, dbs, dX), J including the L2 term.
+    """
+    zs, As = forward_reference(weights, biases, activations, x)
+    y = np.asarray(y, dtype=float)
+    J = cost_reference(cost, As[-1], y) + l2_reference(weights, l2)
+    da = seed_reference(cost, As[-1], y)
+    L = len(weights)
+    dws, dbs = [None] * L, [None] * L
+    for l in range(L, 0, -1):
+        dz = dz_general_reference(activations[l - 1], zs[l - 1], As[l], da)
+        dw = dw_reference(dz, As[l - 1])
+        w = weights[l - 1]
+        for j in range(w.shape[0]):
+            for k in range(w.shape[1]):
+                dw[j, k] += l2 * w[j, k]
+        dws[l - 1] = dw
+        dbs[l - 1] = db_reference(dz)
+        da = da_prev_reference(w, dz)
+    return J, dws, dbs, da

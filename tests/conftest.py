@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+import fnn_numba as fnn
+
+ALL_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softmax"]
+ALL_COSTS = ["squared_error", "binary_cross_entropy", "categorical_cross_entropy"]
+#: output activations allowed with each cost
+OUTPUTS = {
+    "squared_error": ALL_ACTIVATIONS,
+    "binary_cross_entropy": ["sigmoid", "softmax"],
+    "categorical_cross_entropy": ["softmax", "sigmoid"],
+}
+
+
+def targets_for(cost, n, m, rng):
+    """Targets valid for ``cost``: real values, probabilities, or one-hot columns."""
+    if cost == "squared_error":
+        return rng.standard_normal((n, m))
+    if cost == "binary_cross_entropy":
+        return rng.uniform(0, 1, (n, m))
+    y = np.zeros((n, m))
+    y[rng.integers(0, n, m), np.arange(m)] = 1
+    return y
+
+
+def random_network(sizes, activations, cost, seed=0, dtype=np.float64, l2=0.0, scale=0.7):
+    """A network with O(1) random weights and biases (so that every activation
+    sees both signs of z)."""
+    net = fnn.Network(sizes, activations, cost, init="xavier", dtype=dtype, seed=seed, l2=l2)
+    rng = np.random.default_rng(seed + 1000)
+    net.weights = [rng.standard_normal(w.shape) * scale for w in net.weights]
+    net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
+    return net
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
