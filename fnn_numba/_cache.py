@@ -26,10 +26,13 @@ def _cache_dirs():
 
 
 def sources_digest():
+    """SHA-256 over every module of the package that holds jitted code."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        source = path.read_bytes()
+        if b"@njit" in source or b"cuda.jit" in source:
+            digest.update(path.name.encode())
+            digest.update(source)
     return digest.hexdigest()
 
 
