@@ -6,7 +6,8 @@ Nothing here computes a formula of its own: forward propagation is
 propagation is the seed (or the fused output delta), then
 :func:`~fnn_numba.kernels.dz_backward`, :func:`~fnn_numba.kernels.dw_db_backward`
 and :func:`~fnn_numba.kernels.da_prev_backward`, layer by layer; a training
-step adds :func:`~fnn_numba.kernels.gradient_descent_update`. The drivers are
+step adds :func:`~fnn_numba.kernels.optimizer_step` and
+:func:`~fnn_numba.kernels.optimizer_commit`. The drivers are
 ``@njit`` functions, so a run of many batches is one call from Python with no
 allocation per batch.
 
@@ -30,9 +31,11 @@ from .kernels import (
     dw_db_backward,
     dz_backward,
     example_losses,
-    gradient_descent_update,
+    clip_gradient_norm,
     l2_penalty,
     mean_of,
+    optimizer_commit,
+    optimizer_step,
     output_delta_fused,
     step_is_finite,
     z_forward,
@@ -174,15 +177,18 @@ def gather_columns(src, order, start, stop, dst):
 
 @njit(cache=True)
 def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
-                  learning_rate, X, Y, order, batch_size, first_batch, stop_batch,
-                  x_buf, ws, ws_off, losses, batch_costs):
-    """Mini-batch gradient descent over batches [first_batch, stop_batch) of
-    one epoch whose example order is ``order``.
+                  X, Y, order, batch_size, first_batch, stop_batch, x_buf, ws, ws_off, losses,
+                  batch_costs, kind, velocity, second_moment, step, t0, learning_rate, momentum,
+                  beta1, beta2, epsilon, clip_norm):
+    """Mini-batch training over batches [first_batch, stop_batch) of one
+    epoch whose example order is ``order``.
 
-    For each batch: gather its columns, forward pass, J, backward pass, and
-    the update, unless J or any updated parameter would be non-finite: then
-    nothing is written and the batch's index is returned. Returns -1 when all
-    batches ran. batch_costs[b] receives batch b's J (before its update).
+    For each batch: gather its columns, forward pass, J, backward pass,
+    optional clipping of the gradient norm, then the optimizer's step
+    (``kind``, see :data:`~fnn_numba.kernels.OPTIMIZERS`; ``t0`` steps were
+    taken before this call). If J or any updated parameter would be
+    non-finite, nothing is written and the batch's index is returned; -1 when
+    all batches ran. batch_costs[b] receives batch b's J (before its update).
     """
     L = sizes.shape[0] - 1
     m = X.shape[1]
@@ -200,8 +206,14 @@ def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_cod
             return bi
         backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
                       l2, x, y, ws, ws_off, False)
-        if not step_is_finite(params, grads, learning_rate):
+        if clip_norm > 0:
+            clip_gradient_norm(grads, clip_norm)
+        t = t0 + (bi - first_batch) + 1
+        optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1,
+                       beta2, epsilon, step)
+        if not step_is_finite(params, step):
             return bi
-        gradient_descent_update(params, grads, learning_rate)
+        optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
+                         beta1, beta2, step)
         batch_costs[bi] = J
     return -1

@@ -350,25 +350,94 @@ def l2_penalty(params, w_offsets, w_sizes, l2):
     return 0.5 * l2 * s
 
 
+SGD = 0
+MOMENTUM = 1
+NESTEROV = 2
+ADAM = 3
+#: optimizer name -> code used by the update kernels.
+OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
+
+
 @njit(cache=True)
-def step_is_finite(params, grads, learning_rate):
-    """True when every p - alpha g is finite: the update would keep the
-    network usable (checked before writing, so a diverging step changes
-    nothing)."""
+def clip_gradient_norm(grads, max_norm):
+    """Gradient clipping by norm (notes-neural-networks, "exploding gradients"):
+    g <- g * max_norm / ||g|| when the global norm ||g|| = sqrt(sum_q g[q]^2)
+    exceeds max_norm. Summed in index order (deterministic). Returns ||g||
+    before clipping."""
+    s = 0.0
+    for q in range(grads.shape[0]):
+        s += grads[q] * grads[q]
+    norm = math.sqrt(s)
+    if norm > max_norm:
+        scale = grads.dtype.type(max_norm / norm)
+        for q in range(grads.shape[0]):
+            grads[q] *= scale
+    return norm
+
+
+@njit(parallel=True, cache=True)
+def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
+                   epsilon, step):
+    """The update each optimizer would add to the parameters, without
+    changing any state (so a non-finite step can be refused):
+
+    sgd:       step = -alpha g  (the slides' W <- W - alpha dJ/dW)
+    momentum:  v' = mu v - alpha g;  step = v'
+    nesterov:  v' = mu v - alpha g;  step = mu v' - alpha g
+    adam:      m' = beta1 m + (1 - beta1) g;  s' = beta2 s + (1 - beta2) g^2;
+               step = -alpha (m' / (1 - beta1^t)) / (sqrt(s' / (1 - beta2^t)) + eps)
+    ``prange`` over parameters q.
+    """
+    alpha = grads.dtype.type(learning_rate)
+    mu = grads.dtype.type(momentum)
+    b1 = grads.dtype.type(beta1)
+    b2 = grads.dtype.type(beta2)
+    one = grads.dtype.type(1)
+    eps = grads.dtype.type(epsilon)
+    c1 = grads.dtype.type(1.0 - beta1 ** t)
+    c2 = grads.dtype.type(1.0 - beta2 ** t)
+    for q in prange(grads.shape[0]):
+        g = grads[q]
+        if kind == SGD:
+            step[q] = -alpha * g
+        elif kind == MOMENTUM:
+            step[q] = mu * velocity[q] - alpha * g
+        elif kind == NESTEROV:
+            step[q] = mu * (mu * velocity[q] - alpha * g) - alpha * g
+        else:
+            m1 = b1 * velocity[q] + (one - b1) * g
+            m2 = b2 * second_moment[q] + (one - b2) * g * g
+            step[q] = -alpha * (m1 / c1) / (math.sqrt(m2 / c2) + eps)
+
+
+@njit(cache=True)
+def step_is_finite(params, step):
+    """True when every params[q] + step[q] is finite: applying the step keeps
+    the network usable (checked before anything is written)."""
     for q in range(params.shape[0]):
-        if not np.isfinite(params[q] - learning_rate * grads[q]):
+        if not np.isfinite(params[q] + step[q]):
             return False
     return True
 
 
 @njit(parallel=True, cache=True)
-def gradient_descent_update(params, grads, learning_rate):
-    """W <- W - alpha dJ/dW, b <- b - alpha dJ/db over the flat parameter vector.
-
-    With L2 the weight gradients already hold + lambda W (see
-    :func:`dw_db_backward`), so this is the slides' W <- (1 - alpha lambda) W
-    - alpha dJ/dW. ``prange`` over parameters.
-    """
-    alpha = params.dtype.type(learning_rate)
+def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
+                     beta1, beta2, step):
+    """Apply a step computed by :func:`optimizer_step`: params += step, and
+    advance the optimizer's state (v' for momentum and nesterov, m' and s'
+    for adam). With L2 the weight gradients already hold + lambda W (see
+    :func:`dw_db_backward`), so sgd is the slides' W <- (1 - alpha lambda) W
+    - alpha dJ/dW. ``prange`` over parameters q."""
+    alpha = grads.dtype.type(learning_rate)
+    mu = grads.dtype.type(momentum)
+    b1 = grads.dtype.type(beta1)
+    b2 = grads.dtype.type(beta2)
+    one = grads.dtype.type(1)
     for q in prange(params.shape[0]):
-        params[q] -= alpha * grads[q]
+        g = grads[q]
+        if kind == MOMENTUM or kind == NESTEROV:
+            velocity[q] = mu * velocity[q] - alpha * g
+        elif kind == ADAM:
+            velocity[q] = b1 * velocity[q] + (one - b1) * g
+            second_moment[q] = b2 * second_moment[q] + (one - b2) * g * g
+        params[q] += step[q]

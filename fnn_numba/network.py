@@ -17,6 +17,9 @@ from . import engine
 from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
+from .kernels import OPTIMIZERS
+
+SCHEDULES = ("constant", "invscaling", "step", "exponential")
 
 FORMAT_NAME = "fnn_numba.Network"
 FORMAT_VERSION = 1
@@ -53,12 +56,18 @@ class History:
     """Per-epoch figures of a ``fit``. ``cost[e]`` is the mean over epoch e's
     batches of the batch cost J (L2 term included) before each update;
     ``val_cost``/``val_accuracy`` are computed after the epoch when validation
-    data is given (accuracy only for classification costs)."""
+    data is given (accuracy only for classification costs); ``learning_rate``
+    is the rate each epoch used; ``best_epoch`` (1-based) had the lowest
+    monitored cost, ``stopped_epoch`` is where early stopping ended (0: it
+    did not)."""
 
     cost: list = field(default_factory=list)
     val_cost: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
+    learning_rate: list = field(default_factory=list)
     epoch_seconds: list = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_epoch: int = 0
 
     def __getitem__(self, key):
         return getattr(self, key)
@@ -135,6 +144,8 @@ class Network:
         initial_parameters(self.init, self.sizes, self._rng, self._params, self._w_off, self._b_off)
         self._lock = threading.RLock()
         self._workspaces = {}
+        self._optimizer_state = None
+        self._epochs_trained = 0
 
     # ------------------------------------------------------------------ params
     @property
@@ -336,62 +347,229 @@ class Network:
                          [self._b_view(grads, l) for l in range(self.n_layers)], dX, float(J))
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, Y, epochs=10, batch_size=32, learning_rate=0.1, shuffle=True,
-            validation_data=None, verbose=False):
-        """Train with (mini-batch) gradient descent.
+    def fit(self, X, Y, epochs=10, batch_size=32, learning_rate=0.1, *, optimizer="sgd",
+            momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, lr_schedule="constant",
+            power_t=0.5, step_size=10, gamma=None, clip_norm=None, shuffle=True,
+            validation_data=None, validation_fraction=0.0, early_stopping=False, patience=10,
+            min_delta=1e-4, progress=None, callback=None, verbose=False):
+        """Train with mini-batch gradient descent or one of its variants.
 
-        batch_size=None is full-batch GD, 1 is SGD. Examples are shuffled
-        each epoch by the network's seeded generator when ``shuffle``.
-        Returns a :class:`History`. Raises :class:`TrainingDivergedError`
-        (a FloatingPointError) if the cost or an update becomes non-finite;
-        the network then keeps the weights of the last finite step.
+        Parameters
+        ----------
+        X : array of shape (n0, m)
+            Inputs, columns are examples.
+        Y : array of shape (nL, m), or (m,) integer labels for categorical CE
+        epochs : int
+        batch_size : int or None
+            None is full-batch GD, 1 is SGD.
+        learning_rate : float
+            alpha, the initial learning rate of the schedule.
+        optimizer : {"sgd", "momentum", "nesterov", "adam"}
+            sgd is the slides' W <- W - alpha dJ/dW (with L2:
+            (1 - alpha lambda) W - alpha dJ/dW); see
+            :func:`fnn_numba.kernels.optimizer_step` for the others.
+        momentum : float
+            mu of momentum and nesterov, in [0, 1).
+        beta1, beta2, epsilon : float
+            Adam's decay rates and denominator guard.
+        lr_schedule : {"constant", "invscaling", "step", "exponential"}
+            Learning rate of epoch e (0-based): alpha, alpha / (e + 1)^power_t,
+            alpha gamma^(e // step_size), alpha gamma^e.
+        power_t, step_size, gamma : float, int, float
+            Schedule parameters; gamma defaults to 0.5 (step) and 0.95
+            (exponential).
+        clip_norm : float or None
+            Clip the global gradient norm of each batch to this value.
+        shuffle : bool
+            Shuffle the examples each epoch with the network's seeded generator.
+        validation_data : (X_val, Y_val) or None
+        validation_fraction : float
+            When no validation_data is given, hold out this fraction of the
+            examples (a seeded random subset) for validation.
+        early_stopping : bool
+            Stop when the monitored cost (validation cost, else the training
+            cost) has not improved by min_delta for ``patience`` epochs, and
+            restore the weights of the best epoch.
+        progress : bool or None
+            A progress bar (tqdm); None shows it only when stderr is a terminal.
+        callback : callable or None
+            callback(epoch, history) after each epoch (epoch counts from 1).
+        verbose : bool
+            Print one line per epoch.
+
+        Returns
+        -------
+        History
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the cost or an update becomes non-finite; the network keeps the
+            weights of the last finite step.
+
+        Notes
+        -----
+        ``fit`` continues from the current weights (warm start) and starts a
+        fresh optimizer state; :meth:`partial_fit` keeps the state between
+        calls. A KeyboardInterrupt is honoured between batches: the network
+        keeps the weights of the last completed step and the history its
+        completed epochs.
         """
+        plan = self._training_plan(X, Y, epochs, batch_size, learning_rate, optimizer, momentum,
+                                   beta1, beta2, epsilon, lr_schedule, power_t, step_size, gamma,
+                                   clip_norm, validation_data, validation_fraction, early_stopping,
+                                   patience, min_delta, callback)
+        self._optimizer_state = None
+        return self._run_epochs(plan, shuffle, progress, verbose)
+
+    def partial_fit(self, X, Y, batch_size=32, learning_rate=0.1, *, optimizer="sgd", momentum=0.9,
+                    beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, shuffle=True):
+        """One epoch of training that keeps the optimizer's state (velocity,
+        Adam moments and step count) from the previous ``partial_fit``.
+        Returns the epoch's :class:`History`."""
+        plan = self._training_plan(X, Y, 1, batch_size, learning_rate, optimizer, momentum, beta1,
+                                   beta2, epsilon, "constant", 0.5, 10, None, clip_norm, None, 0.0,
+                                   False, 10, 1e-4, None)
+        return self._run_epochs(plan, shuffle, False, False)
+
+    def _training_plan(self, X, Y, epochs, batch_size, learning_rate, optimizer, momentum, beta1,
+                       beta2, epsilon, lr_schedule, power_t, step_size, gamma, clip_norm,
+                       validation_data, validation_fraction, early_stopping, patience, min_delta,
+                       callback):
+        """Validate every argument before anything changes."""
         X = self._check_x(X)
         m = X.shape[1]
         Y = self._check_y(Y, m)
-        epochs = V.check_positive("epochs", epochs, integer=True)
-        if batch_size is None:
-            batch_size = m
-        batch_size = min(V.check_positive("batch_size", batch_size, integer=True), m)
-        learning_rate = V.check_positive("learning_rate", learning_rate)
+        p = dict(epochs=V.check_positive("epochs", epochs, integer=True))
+        p["batch_size"] = m if batch_size is None else V.check_positive("batch_size", batch_size,
+                                                                         integer=True)
+        p["learning_rate"] = V.check_positive("learning_rate", learning_rate)
+        p["optimizer"] = V.check_choice("optimizer", optimizer, OPTIMIZERS)
+        p["momentum"] = V.check_positive("momentum", momentum, allow_zero=True)
+        for name, value in (("momentum", p["momentum"]), ("beta1", beta1), ("beta2", beta2)):
+            value = V.check_positive(name, value, allow_zero=True)
+            if value >= 1:
+                raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}")
+            p[name] = value
+        p["epsilon"] = V.check_positive("epsilon", epsilon)
+        p["lr_schedule"] = V.check_choice("lr_schedule", lr_schedule, SCHEDULES)
+        p["power_t"] = V.check_positive("power_t", power_t, allow_zero=True)
+        p["step_size"] = V.check_positive("step_size", step_size, integer=True)
+        if gamma is None:
+            gamma = {"step": 0.5, "exponential": 0.95}.get(p["lr_schedule"], 1.0)
+        p["gamma"] = V.check_positive("gamma", gamma)
+        p["clip_norm"] = 0.0 if clip_norm is None else V.check_positive("clip_norm", clip_norm)
+        p["patience"] = V.check_positive("patience", patience, integer=True)
+        p["min_delta"] = V.check_positive("min_delta", min_delta, allow_zero=True)
+        p["early_stopping"] = bool(early_stopping)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback: expected a callable or None, got {callback!r}")
+        p["callback"] = callback
+        fraction = V.check_positive("validation_fraction", validation_fraction, allow_zero=True)
+        Xv = Yv = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a pair (X_val, Y_val)")
+                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got {type(validation_data).__name__}")
             Xv = self._check_x(validation_data[0], "validation_data[0]")
             Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
-        history = History()
+        elif fraction > 0:
+            if fraction >= 1:
+                raise ValueError(f"validation_fraction: expected a value in [0, 1), got {fraction!r}")
+            n_val = int(round(fraction * m))
+            if n_val < 1 or n_val >= m:
+                raise ValueError(f"validation_fraction: {fraction} of {m} examples leaves "
+                                 f"{n_val} for validation and {m - n_val} for training; need at least 1 of each")
+            held = np.sort(self._rng.permutation(m)[:n_val])
+            keep = np.setdiff1d(np.arange(m), held)
+            Xv, Yv = np.asfortranarray(X[:, held]), np.asfortranarray(Y[:, held])
+            X, Y = np.asfortranarray(X[:, keep]), np.asfortranarray(Y[:, keep])
+        p.update(X=X, Y=Y, Xv=Xv, Yv=Yv)
+        p["batch_size"] = min(p["batch_size"], X.shape[1])
+        return p
+
+    def _learning_rate_at(self, p, epoch):
+        alpha, schedule = p["learning_rate"], p["lr_schedule"]
+        if schedule == "invscaling":
+            return alpha / (epoch + 1) ** p["power_t"]
+        if schedule == "step":
+            return alpha * p["gamma"] ** (epoch // p["step_size"])
+        if schedule == "exponential":
+            return alpha * p["gamma"] ** epoch
+        return alpha
+
+    def _run_epochs(self, p, shuffle, progress, verbose):
+        X, Y, Xv, Yv = p["X"], p["Y"], p["Xv"], p["Yv"]
+        m, batch_size = X.shape[1], p["batch_size"]
         n_batches = (m + batch_size - 1) // batch_size
+        kind = OPTIMIZERS[p["optimizer"]]
+        history = History()
+        bar = _progress_bar(p["epochs"], progress)
+        # batches per call of the jitted driver: about 2e8 flops, so that a
+        # KeyboardInterrupt is honoured within a few tens of milliseconds
+        flops_per_batch = 6.0 * self._params.size * batch_size
+        chunk = int(max(1, min(n_batches, 2e8 // flops_per_batch)))
+        best_cost, best_params, best_epoch, waited = np.inf, None, 0, 0
         with self._lock:
             ws = self._workspace(batch_size, "fit")
+            state = self._optimizer_state
+            if state is None or state["kind"] != kind:
+                state = dict(kind=kind, velocity=np.zeros_like(self._params),
+                             second=np.zeros_like(self._params), t=0)
+                self._optimizer_state = state
+            step = np.zeros_like(self._params)
             batch_costs = np.zeros(n_batches, dtype=np.float64)
-            for epoch in range(epochs):
-                t0 = time.perf_counter()
-                order = self._rng.permutation(m) if shuffle else np.arange(m)
-                bad = engine.train_batches(
-                    self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off, self._b_off,
-                    self._act_codes, self._cost_code, self._fused, self.l2, learning_rate, X, Y,
-                    order.astype(np.int64), batch_size, 0, n_batches, ws["x_buf"], ws["ws"],
-                    ws["ws_off"], ws["losses"], batch_costs)
-                if bad >= 0:
-                    raise TrainingDivergedError(
-                        f"training diverged at epoch {epoch + 1}, batch {bad + 1} of {n_batches}: "
-                        f"the cost or an updated parameter became NaN or inf (learning_rate="
-                        f"{learning_rate} may be too large); the weights of the last finite step "
-                        f"are kept", epoch + 1, bad + 1, history)
-                sizes = np.full(n_batches, batch_size)
-                sizes[-1] = m - batch_size * (n_batches - 1)
-                history.cost.append(float(np.dot(batch_costs, sizes) / m))
-                if validation_data is not None:
-                    history.val_cost.append(self._cost_checked(Xv, Yv))
-                    history.val_accuracy.append(self._accuracy_checked(Xv, Yv))
-                history.epoch_seconds.append(time.perf_counter() - t0)
-                if verbose:
-                    line = f"epoch {epoch + 1:4d}/{epochs}  cost {history.cost[-1]:.6f}"
-                    if validation_data is not None:
-                        line += f"  val_cost {history.val_cost[-1]:.6f}"
-                        if self.cost_name != "squared_error":
-                            line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
-                    print(line, flush=True)
+            batch_sizes = np.full(n_batches, batch_size, dtype=np.float64)
+            batch_sizes[-1] = m - batch_size * (n_batches - 1)
+            try:
+                for epoch in range(p["epochs"]):
+                    t_start = time.perf_counter()
+                    lr = self._learning_rate_at(p, self._epochs_trained)
+                    order = (self._rng.permutation(m) if shuffle else np.arange(m)).astype(np.int64)
+                    for first in range(0, n_batches, chunk):
+                        stop = min(first + chunk, n_batches)
+                        bad = engine.train_batches(
+                            self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off,
+                            self._b_off, self._act_codes, self._cost_code, self._fused, self.l2, X, Y,
+                            order, batch_size, first, stop, ws["x_buf"], ws["ws"], ws["ws_off"],
+                            ws["losses"], batch_costs, kind, state["velocity"], state["second"], step,
+                            state["t"], lr, p["momentum"], p["beta1"], p["beta2"], p["epsilon"],
+                            p["clip_norm"])
+                        state["t"] += (stop - first) if bad < 0 else (bad - first)
+                        if bad >= 0:
+                            raise TrainingDivergedError(
+                                f"training diverged at epoch {epoch + 1}, batch {bad + 1} of "
+                                f"{n_batches}: the cost or an updated parameter became NaN or inf "
+                                f"(learning_rate={lr:g} may be too large); the weights of the last "
+                                f"finite step are kept", epoch + 1, bad + 1, history)
+                    self._epochs_trained += 1
+                    history.cost.append(float(np.dot(batch_costs, batch_sizes) / m))
+                    history.learning_rate.append(lr)
+                    if Xv is not None:
+                        history.val_cost.append(self._cost_checked(Xv, Yv))
+                        history.val_accuracy.append(self._accuracy_checked(Xv, Yv))
+                    history.epoch_seconds.append(time.perf_counter() - t_start)
+                    monitored = history.val_cost[-1] if Xv is not None else history.cost[-1]
+                    if monitored < best_cost - p["min_delta"]:
+                        best_cost, best_epoch, waited = monitored, epoch + 1, 0
+                        if p["early_stopping"]:
+                            best_params = self._params.copy()
+                    else:
+                        waited += 1
+                    history.best_epoch = best_epoch
+                    if verbose:
+                        print(_epoch_line(history, epoch + 1, p["epochs"], self.cost_name), flush=True)
+                    if bar is not None:
+                        bar.update(epoch + 1, history)
+                    if p["callback"] is not None:
+                        p["callback"](epoch + 1, history)
+                    if p["early_stopping"] and waited >= p["patience"]:
+                        history.stopped_epoch = epoch + 1
+                        break
+            finally:
+                if bar is not None:
+                    bar.close()
+            if p["early_stopping"] and best_params is not None:
+                self._params[...] = best_params
         return history
 
     # ------------------------------------------------------------- save/load
@@ -441,3 +619,27 @@ class Network:
                              f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
         net._params[...] = params
         return net
+
+
+def _epoch_line(history, epoch, epochs, cost_name):
+    line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
+    if history.val_cost:
+        line += f"  val_cost {history.val_cost[-1]:.6f}"
+        if cost_name != "squared_error":
+            line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
+    return line
+
+
+def _progress_bar(total, enabled):
+    """A progress bar from :mod:`fnn_numba.progress` when asked for (or, with
+    ``enabled=None``, when stderr is a terminal); None otherwise."""
+    if enabled is False:
+        return None
+    try:
+        from .progress import EpochProgress
+    except ImportError:
+        if enabled:
+            raise
+        return None
+    bar = EpochProgress(total, enabled)
+    return bar if getattr(bar, "enabled", True) else None
