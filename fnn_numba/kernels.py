@@ -23,6 +23,15 @@ accumulators that stay in registers, the summed index innermost (measured in
 ``shared/design.md``: 100-200 GFLOP/s against 1-4 for the naive order).
 Edge tiles fall back to one plain dot product per element.
 
+Three tiers, as in stumpy: the kernel (public name, the equation in its
+docstring) decides whether the work is worth the threads, then runs the same
+per-tile or per-column worker under ``prange`` or under a plain ``range``.
+Starting a parallel region costs microseconds (tens of them on a loaded
+2-core machine), more than a whole small layer's work, so work below
+:data:`PARALLEL_MIN_WORK` multiply-adds runs on the calling thread. Either
+way each output element is computed by the same code in the same order, so
+the choice never changes a result.
+
 The reference twins that read exactly like the equations are in
 :mod:`fnn_numba.reference`; the CUDA twins in :mod:`fnn_numba.cuda_kernels`.
 """
@@ -44,149 +53,216 @@ from .costs import (
 #: summation order at compile time only, never with the thread count.
 GEMM_FASTMATH = {"reassoc", "contract"}
 TILE = 4
+#: Below this many multiply-adds (or element updates) a kernel runs on the
+#: calling thread: a parallel region costs more than the work it would split.
+PARALLEL_MIN_WORK = 1 << 18
 
 
-@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+@njit(cache=True)
+def use_threads(work):
+    """True when ``work`` operations are worth a parallel region. (The thread
+    count is not consulted: numba.get_num_threads() would make every kernel
+    uncacheable, and a one-thread parallel region costs under a microsecond.)"""
+    return work >= PARALLEL_MIN_WORK
+
+
+@njit(fastmath=GEMM_FASTMATH, cache=True)
+def z_tile(w, b, a_prev, z, j0, i0):
+    """P1 (1) on the tile j0 <= j < j0 + 4, i0 <= i < i0 + 4 (clipped at the
+    edges): z[j,i] = sum_k w[j,k] a_prev[k,i] + b[j], k innermost."""
+    n, K = w.shape
+    m = a_prev.shape[1]
+    zero = w.dtype.type(0)
+    if j0 + TILE <= n and i0 + TILE <= m:
+        s00 = s01 = s02 = s03 = zero
+        s10 = s11 = s12 = s13 = zero
+        s20 = s21 = s22 = s23 = zero
+        s30 = s31 = s32 = s33 = zero
+        for k in range(K):
+            w0 = w[j0, k]; w1 = w[j0 + 1, k]; w2 = w[j0 + 2, k]; w3 = w[j0 + 3, k]
+            a0 = a_prev[k, i0]; a1 = a_prev[k, i0 + 1]; a2 = a_prev[k, i0 + 2]; a3 = a_prev[k, i0 + 3]
+            s00 += w0 * a0; s01 += w0 * a1; s02 += w0 * a2; s03 += w0 * a3
+            s10 += w1 * a0; s11 += w1 * a1; s12 += w1 * a2; s13 += w1 * a3
+            s20 += w2 * a0; s21 += w2 * a1; s22 += w2 * a2; s23 += w2 * a3
+            s30 += w3 * a0; s31 += w3 * a1; s32 += w3 * a2; s33 += w3 * a3
+        z[j0, i0] = s00 + b[j0]; z[j0, i0 + 1] = s01 + b[j0]
+        z[j0, i0 + 2] = s02 + b[j0]; z[j0, i0 + 3] = s03 + b[j0]
+        z[j0 + 1, i0] = s10 + b[j0 + 1]; z[j0 + 1, i0 + 1] = s11 + b[j0 + 1]
+        z[j0 + 1, i0 + 2] = s12 + b[j0 + 1]; z[j0 + 1, i0 + 3] = s13 + b[j0 + 1]
+        z[j0 + 2, i0] = s20 + b[j0 + 2]; z[j0 + 2, i0 + 1] = s21 + b[j0 + 2]
+        z[j0 + 2, i0 + 2] = s22 + b[j0 + 2]; z[j0 + 2, i0 + 3] = s23 + b[j0 + 2]
+        z[j0 + 3, i0] = s30 + b[j0 + 3]; z[j0 + 3, i0 + 1] = s31 + b[j0 + 3]
+        z[j0 + 3, i0 + 2] = s32 + b[j0 + 3]; z[j0 + 3, i0 + 3] = s33 + b[j0 + 3]
+    else:
+        for i in range(i0, min(i0 + TILE, m)):
+            for j in range(j0, min(j0 + TILE, n)):
+                s = zero
+                for k in range(K):
+                    s += w[j, k] * a_prev[k, i]
+                z[j, i] = s + b[j]
+
+
+@njit(parallel=True, cache=True)
 def z_forward(w, b, a_prev, z):
     """P1 (1): z[j,i] = sum_k w[j,k] a_prev[k,i] + b[j].
 
     Layout: w C-ordered (k contiguous), a_prev and z F-ordered (k and j
-    contiguous). ``prange`` over 4 x 4 tiles of (j, i); in each tile sixteen
-    scalar accumulators, k innermost.
+    contiguous). Loops over 4 x 4 tiles of (j, i) (``prange`` when the layer
+    is large enough), each tile sixteen scalar accumulators with k innermost
+    (:func:`z_tile`).
     """
     n, K = w.shape
     m = a_prev.shape[1]
-    zero = w.dtype.type(0)
     tiles_j = (n + TILE - 1) // TILE
     tiles_i = (m + TILE - 1) // TILE
-    for t in prange(tiles_j * tiles_i):
-        j0 = (t % tiles_j) * TILE
-        i0 = (t // tiles_j) * TILE
-        if j0 + TILE <= n and i0 + TILE <= m:
-            s00 = s01 = s02 = s03 = zero
-            s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = zero
-            s30 = s31 = s32 = s33 = zero
-            for k in range(K):
-                w0 = w[j0, k]; w1 = w[j0 + 1, k]; w2 = w[j0 + 2, k]; w3 = w[j0 + 3, k]
-                a0 = a_prev[k, i0]; a1 = a_prev[k, i0 + 1]; a2 = a_prev[k, i0 + 2]; a3 = a_prev[k, i0 + 3]
-                s00 += w0 * a0; s01 += w0 * a1; s02 += w0 * a2; s03 += w0 * a3
-                s10 += w1 * a0; s11 += w1 * a1; s12 += w1 * a2; s13 += w1 * a3
-                s20 += w2 * a0; s21 += w2 * a1; s22 += w2 * a2; s23 += w2 * a3
-                s30 += w3 * a0; s31 += w3 * a1; s32 += w3 * a2; s33 += w3 * a3
-            z[j0, i0] = s00 + b[j0]; z[j0, i0 + 1] = s01 + b[j0]
-            z[j0, i0 + 2] = s02 + b[j0]; z[j0, i0 + 3] = s03 + b[j0]
-            z[j0 + 1, i0] = s10 + b[j0 + 1]; z[j0 + 1, i0 + 1] = s11 + b[j0 + 1]
-            z[j0 + 1, i0 + 2] = s12 + b[j0 + 1]; z[j0 + 1, i0 + 3] = s13 + b[j0 + 1]
-            z[j0 + 2, i0] = s20 + b[j0 + 2]; z[j0 + 2, i0 + 1] = s21 + b[j0 + 2]
-            z[j0 + 2, i0 + 2] = s22 + b[j0 + 2]; z[j0 + 2, i0 + 3] = s23 + b[j0 + 2]
-            z[j0 + 3, i0] = s30 + b[j0 + 3]; z[j0 + 3, i0 + 1] = s31 + b[j0 + 3]
-            z[j0 + 3, i0 + 2] = s32 + b[j0 + 3]; z[j0 + 3, i0 + 3] = s33 + b[j0 + 3]
-        else:
-            for i in range(i0, min(i0 + TILE, m)):
-                for j in range(j0, min(j0 + TILE, n)):
-                    s = zero
-                    for k in range(K):
-                        s += w[j, k] * a_prev[k, i]
-                    z[j, i] = s + b[j]
+    if use_threads(n * K * m):
+        for t in prange(tiles_j * tiles_i):
+            z_tile(w, b, a_prev, z, (t % tiles_j) * TILE, (t // tiles_j) * TILE)
+    else:
+        for t in range(tiles_j * tiles_i):
+            z_tile(w, b, a_prev, z, (t % tiles_j) * TILE, (t // tiles_j) * TILE)
 
 
-@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+@njit(fastmath=GEMM_FASTMATH, cache=True)
+def dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, j0, k0):
+    """P1 (13) (+ L2) on the tile j0 <= j < j0 + 4, k0 <= k < k0 + 4, and
+    P1 (14) for its rows when k0 == 0: dw[j,k] = sum_i dz[j,i] a_prev[k,i]
+    + l2 w[j,k]; db[j] = sum_i dz[j,i]; i innermost."""
+    n, K = dw.shape
+    m = dz_rows.shape[1]
+    zero = dw.dtype.type(0)
+    if k0 == 0:
+        for j in range(j0, min(j0 + TILE, n)):
+            s = zero
+            for i in range(m):
+                s += dz_rows[j, i]
+            db[j] = s
+    if j0 + TILE <= n and k0 + TILE <= K:
+        s00 = s01 = s02 = s03 = zero
+        s10 = s11 = s12 = s13 = zero
+        s20 = s21 = s22 = s23 = zero
+        s30 = s31 = s32 = s33 = zero
+        for i in range(m):
+            d0 = dz_rows[j0, i]; d1 = dz_rows[j0 + 1, i]; d2 = dz_rows[j0 + 2, i]; d3 = dz_rows[j0 + 3, i]
+            a0 = a_prev_rows[k0, i]; a1 = a_prev_rows[k0 + 1, i]; a2 = a_prev_rows[k0 + 2, i]; a3 = a_prev_rows[k0 + 3, i]
+            s00 += d0 * a0; s01 += d0 * a1; s02 += d0 * a2; s03 += d0 * a3
+            s10 += d1 * a0; s11 += d1 * a1; s12 += d1 * a2; s13 += d1 * a3
+            s20 += d2 * a0; s21 += d2 * a1; s22 += d2 * a2; s23 += d2 * a3
+            s30 += d3 * a0; s31 += d3 * a1; s32 += d3 * a2; s33 += d3 * a3
+        dw[j0, k0] = s00 + l2 * w[j0, k0]; dw[j0, k0 + 1] = s01 + l2 * w[j0, k0 + 1]
+        dw[j0, k0 + 2] = s02 + l2 * w[j0, k0 + 2]; dw[j0, k0 + 3] = s03 + l2 * w[j0, k0 + 3]
+        dw[j0 + 1, k0] = s10 + l2 * w[j0 + 1, k0]; dw[j0 + 1, k0 + 1] = s11 + l2 * w[j0 + 1, k0 + 1]
+        dw[j0 + 1, k0 + 2] = s12 + l2 * w[j0 + 1, k0 + 2]; dw[j0 + 1, k0 + 3] = s13 + l2 * w[j0 + 1, k0 + 3]
+        dw[j0 + 2, k0] = s20 + l2 * w[j0 + 2, k0]; dw[j0 + 2, k0 + 1] = s21 + l2 * w[j0 + 2, k0 + 1]
+        dw[j0 + 2, k0 + 2] = s22 + l2 * w[j0 + 2, k0 + 2]; dw[j0 + 2, k0 + 3] = s23 + l2 * w[j0 + 2, k0 + 3]
+        dw[j0 + 3, k0] = s30 + l2 * w[j0 + 3, k0]; dw[j0 + 3, k0 + 1] = s31 + l2 * w[j0 + 3, k0 + 1]
+        dw[j0 + 3, k0 + 2] = s32 + l2 * w[j0 + 3, k0 + 2]; dw[j0 + 3, k0 + 3] = s33 + l2 * w[j0 + 3, k0 + 3]
+    else:
+        for j in range(j0, min(j0 + TILE, n)):
+            for k in range(k0, min(k0 + TILE, K)):
+                s = zero
+                for i in range(m):
+                    s += dz_rows[j, i] * a_prev_rows[k, i]
+                dw[j, k] = s + l2 * w[j, k]
+
+
+@njit(parallel=True, cache=True)
 def dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db):
     """P1 (13) and (14) in one pass, with the L2 term:
     dw[j,k] = sum_i dz[j,i] a_prev[k,i] + l2 w[j,k];  db[j] = sum_i dz[j,i].
 
     Layout: ``dz_rows`` (n, m) and ``a_prev_rows`` (K, m) C-ordered (i
-    contiguous), w and dw C-ordered. ``prange`` over 4 x 4 tiles of (j, k),
-    sixteen scalar accumulators, i innermost; the tiles with k0 == 0 also sum
-    db, so each db[j] is written by one iteration.
+    contiguous), w and dw C-ordered. Loops over 4 x 4 tiles of (j, k)
+    (``prange`` when large enough), sixteen scalar accumulators, i innermost
+    (:func:`dw_db_tile`); the tiles with k0 == 0 also sum db, so each db[j]
+    is written by one iteration.
     """
     n, K = dw.shape
     m = dz_rows.shape[1]
-    zero = dw.dtype.type(0)
     tiles_j = (n + TILE - 1) // TILE
     tiles_k = (K + TILE - 1) // TILE
-    for t in prange(tiles_j * tiles_k):
-        j0 = (t // tiles_k) * TILE
-        k0 = (t % tiles_k) * TILE
-        if k0 == 0:
-            for j in range(j0, min(j0 + TILE, n)):
+    if use_threads(n * K * m):
+        for t in prange(tiles_j * tiles_k):
+            dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE)
+    else:
+        for t in range(tiles_j * tiles_k):
+            dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE)
+
+
+@njit(fastmath=GEMM_FASTMATH, cache=True)
+def da_prev_tile(w_cols, dz, da_prev, k0, i0):
+    """P1 (21) on the tile k0 <= k < k0 + 4, i0 <= i < i0 + 4:
+    da_prev[k,i] = sum_j dz[j,i] w[j,k], j innermost."""
+    n, K = w_cols.shape
+    m = dz.shape[1]
+    zero = dz.dtype.type(0)
+    if k0 + TILE <= K and i0 + TILE <= m:
+        s00 = s01 = s02 = s03 = zero
+        s10 = s11 = s12 = s13 = zero
+        s20 = s21 = s22 = s23 = zero
+        s30 = s31 = s32 = s33 = zero
+        for j in range(n):
+            w0 = w_cols[j, k0]; w1 = w_cols[j, k0 + 1]; w2 = w_cols[j, k0 + 2]; w3 = w_cols[j, k0 + 3]
+            d0 = dz[j, i0]; d1 = dz[j, i0 + 1]; d2 = dz[j, i0 + 2]; d3 = dz[j, i0 + 3]
+            s00 += w0 * d0; s01 += w0 * d1; s02 += w0 * d2; s03 += w0 * d3
+            s10 += w1 * d0; s11 += w1 * d1; s12 += w1 * d2; s13 += w1 * d3
+            s20 += w2 * d0; s21 += w2 * d1; s22 += w2 * d2; s23 += w2 * d3
+            s30 += w3 * d0; s31 += w3 * d1; s32 += w3 * d2; s33 += w3 * d3
+        da_prev[k0, i0] = s00; da_prev[k0, i0 + 1] = s01
+        da_prev[k0, i0 + 2] = s02; da_prev[k0, i0 + 3] = s03
+        da_prev[k0 + 1, i0] = s10; da_prev[k0 + 1, i0 + 1] = s11
+        da_prev[k0 + 1, i0 + 2] = s12; da_prev[k0 + 1, i0 + 3] = s13
+        da_prev[k0 + 2, i0] = s20; da_prev[k0 + 2, i0 + 1] = s21
+        da_prev[k0 + 2, i0 + 2] = s22; da_prev[k0 + 2, i0 + 3] = s23
+        da_prev[k0 + 3, i0] = s30; da_prev[k0 + 3, i0 + 1] = s31
+        da_prev[k0 + 3, i0 + 2] = s32; da_prev[k0 + 3, i0 + 3] = s33
+    else:
+        for i in range(i0, min(i0 + TILE, m)):
+            for k in range(k0, min(k0 + TILE, K)):
                 s = zero
-                for i in range(m):
-                    s += dz_rows[j, i]
-                db[j] = s
-        if j0 + TILE <= n and k0 + TILE <= K:
-            s00 = s01 = s02 = s03 = zero
-            s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = zero
-            s30 = s31 = s32 = s33 = zero
-            for i in range(m):
-                d0 = dz_rows[j0, i]; d1 = dz_rows[j0 + 1, i]; d2 = dz_rows[j0 + 2, i]; d3 = dz_rows[j0 + 3, i]
-                a0 = a_prev_rows[k0, i]; a1 = a_prev_rows[k0 + 1, i]; a2 = a_prev_rows[k0 + 2, i]; a3 = a_prev_rows[k0 + 3, i]
-                s00 += d0 * a0; s01 += d0 * a1; s02 += d0 * a2; s03 += d0 * a3
-                s10 += d1 * a0; s11 += d1 * a1; s12 += d1 * a2; s13 += d1 * a3
-                s20 += d2 * a0; s21 += d2 * a1; s22 += d2 * a2; s23 += d2 * a3
-                s30 += d3 * a0; s31 += d3 * a1; s32 += d3 * a2; s33 += d3 * a3
-            dw[j0, k0] = s00 + l2 * w[j0, k0]; dw[j0, k0 + 1] = s01 + l2 * w[j0, k0 + 1]
-            dw[j0, k0 + 2] = s02 + l2 * w[j0, k0 + 2]; dw[j0, k0 + 3] = s03 + l2 * w[j0, k0 + 3]
-            dw[j0 + 1, k0] = s10 + l2 * w[j0 + 1, k0]; dw[j0 + 1, k0 + 1] = s11 + l2 * w[j0 + 1, k0 + 1]
-            dw[j0 + 1, k0 + 2] = s12 + l2 * w[j0 + 1, k0 + 2]; dw[j0 + 1, k0 + 3] = s13 + l2 * w[j0 + 1, k0 + 3]
-            dw[j0 + 2, k0] = s20 + l2 * w[j0 + 2, k0]; dw[j0 + 2, k0 + 1] = s21 + l2 * w[j0 + 2, k0 + 1]
-            dw[j0 + 2, k0 + 2] = s22 + l2 * w[j0 + 2, k0 + 2]; dw[j0 + 2, k0 + 3] = s23 + l2 * w[j0 + 2, k0 + 3]
-            dw[j0 + 3, k0] = s30 + l2 * w[j0 + 3, k0]; dw[j0 + 3, k0 + 1] = s31 + l2 * w[j0 + 3, k0 + 1]
-            dw[j0 + 3, k0 + 2] = s32 + l2 * w[j0 + 3, k0 + 2]; dw[j0 + 3, k0 + 3] = s33 + l2 * w[j0 + 3, k0 + 3]
-        else:
-            for j in range(j0, min(j0 + TILE, n)):
-                for k in range(k0, min(k0 + TILE, K)):
-                    s = zero
-                    for i in range(m):
-                        s += dz_rows[j, i] * a_prev_rows[k, i]
-                    dw[j, k] = s + l2 * w[j, k]
+                for j in range(n):
+                    s += dz[j, i] * w_cols[j, k]
+                da_prev[k, i] = s
 
 
-@njit(parallel=True, fastmath=GEMM_FASTMATH, cache=True)
+@njit(parallel=True, cache=True)
 def da_prev_backward(w_cols, dz, da_prev):
     """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]  (dJ/dA[l-1], or dJ/dX).
 
     Layout: ``w_cols`` is w stored F-ordered (j contiguous), dz and da_prev
-    F-ordered. ``prange`` over 4 x 4 tiles of (k, i), sixteen scalar
-    accumulators, j innermost.
+    F-ordered. Loops over 4 x 4 tiles of (k, i) (``prange`` when large
+    enough), sixteen scalar accumulators, j innermost (:func:`da_prev_tile`).
     """
     n, K = w_cols.shape
     m = dz.shape[1]
-    zero = dz.dtype.type(0)
     tiles_k = (K + TILE - 1) // TILE
     tiles_i = (m + TILE - 1) // TILE
-    for t in prange(tiles_k * tiles_i):
-        k0 = (t % tiles_k) * TILE
-        i0 = (t // tiles_k) * TILE
-        if k0 + TILE <= K and i0 + TILE <= m:
-            s00 = s01 = s02 = s03 = zero
-            s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = zero
-            s30 = s31 = s32 = s33 = zero
-            for j in range(n):
-                w0 = w_cols[j, k0]; w1 = w_cols[j, k0 + 1]; w2 = w_cols[j, k0 + 2]; w3 = w_cols[j, k0 + 3]
-                d0 = dz[j, i0]; d1 = dz[j, i0 + 1]; d2 = dz[j, i0 + 2]; d3 = dz[j, i0 + 3]
-                s00 += w0 * d0; s01 += w0 * d1; s02 += w0 * d2; s03 += w0 * d3
-                s10 += w1 * d0; s11 += w1 * d1; s12 += w1 * d2; s13 += w1 * d3
-                s20 += w2 * d0; s21 += w2 * d1; s22 += w2 * d2; s23 += w2 * d3
-                s30 += w3 * d0; s31 += w3 * d1; s32 += w3 * d2; s33 += w3 * d3
-            da_prev[k0, i0] = s00; da_prev[k0, i0 + 1] = s01
-            da_prev[k0, i0 + 2] = s02; da_prev[k0, i0 + 3] = s03
-            da_prev[k0 + 1, i0] = s10; da_prev[k0 + 1, i0 + 1] = s11
-            da_prev[k0 + 1, i0 + 2] = s12; da_prev[k0 + 1, i0 + 3] = s13
-            da_prev[k0 + 2, i0] = s20; da_prev[k0 + 2, i0 + 1] = s21
-            da_prev[k0 + 2, i0 + 2] = s22; da_prev[k0 + 2, i0 + 3] = s23
-            da_prev[k0 + 3, i0] = s30; da_prev[k0 + 3, i0 + 1] = s31
-            da_prev[k0 + 3, i0 + 2] = s32; da_prev[k0 + 3, i0 + 3] = s33
-        else:
-            for i in range(i0, min(i0 + TILE, m)):
-                for k in range(k0, min(k0 + TILE, K)):
-                    s = zero
-                    for j in range(n):
-                        s += dz[j, i] * w_cols[j, k]
-                    da_prev[k, i] = s
+    if use_threads(n * K * m):
+        for t in prange(tiles_k * tiles_i):
+            da_prev_tile(w_cols, dz, da_prev, (t % tiles_k) * TILE, (t // tiles_k) * TILE)
+    else:
+        for t in range(tiles_k * tiles_i):
+            da_prev_tile(w_cols, dz, da_prev, (t % tiles_k) * TILE, (t // tiles_k) * TILE)
+
+
+@njit(cache=True, inline="always")
+def activation_column(code, z, a, i):
+    """P1 (2) for the column of example i (see :func:`activation_forward`)."""
+    n = z.shape[0]
+    if code == SOFTMAX:
+        c = z[0, i]
+        for p in range(1, n):
+            c = max(c, z[p, i])
+        s = z.dtype.type(0)
+        for p in range(n):
+            e = math.exp(z[p, i] - c)
+            a[p, i] = e
+            s += e
+        for j in range(n):
+            a[j, i] = a[j, i] / s
+    else:
+        for j in range(n):
+            a[j, i] = activation_value(code, z[j, i])
 
 
 @njit(parallel=True, cache=True)
@@ -196,24 +272,31 @@ def activation_forward(code, z, a):
     Element-wise g (P2 (1), (3), (5) and the rest): a[j,i] = g(z[j,i]).
     Softmax, P2 (7), stable: a[j,i] = exp(z[j,i] - c_i) / sum_p exp(z[p,i] - c_i)
     with c_i = max_p z[p,i], which leaves a unchanged and keeps every exp <= 1.
-    Layout: z, a F-ordered; ``prange`` over examples i, j innermost.
+    Layout: z, a F-ordered; loops over examples i (``prange`` when large
+    enough), j innermost.
     """
     n, m = z.shape
-    for i in prange(m):
-        if code == SOFTMAX:
-            c = z[0, i]
-            for p in range(1, n):
-                c = max(c, z[p, i])
-            s = z.dtype.type(0)
-            for p in range(n):
-                e = math.exp(z[p, i] - c)
-                a[p, i] = e
-                s += e
-            for j in range(n):
-                a[j, i] = a[j, i] / s
-        else:
-            for j in range(n):
-                a[j, i] = activation_value(code, z[j, i])
+    if use_threads(n * m):
+        for i in prange(m):
+            activation_column(code, z, a, i)
+    else:
+        for i in range(m):
+            activation_column(code, z, a, i)
+
+
+@njit(cache=True, inline="always")
+def dz_column(code, z, a, da, dz, i):
+    """P1 (17) for the column of example i (see :func:`dz_backward`)."""
+    n = z.shape[0]
+    if code == SOFTMAX:
+        s = z.dtype.type(0)
+        for p in range(n):
+            s += da[p, i] * a[p, i]
+        for j in range(n):
+            dz[j, i] = a[j, i] * (da[j, i] - s)
+    else:
+        for j in range(n):
+            dz[j, i] = da[j, i] * activation_slope(code, z[j, i], a[j, i])
 
 
 @njit(parallel=True, cache=True)
@@ -224,19 +307,41 @@ def dz_backward(code, z, a, da, dz):
     dz[j,i] = da[j,i] * g'(z[j,i]).
     Softmax, P2 (8), the cross-sum over p:
     dz[j,i] = a[j,i] (da[j,i] - sum_p da[p,i] a[p,i]).
-    Layout: all F-ordered; ``prange`` over examples i, j and p innermost.
+    Layout: all F-ordered; loops over examples i (``prange`` when large
+    enough), j and p innermost.
     """
     n, m = z.shape
-    for i in prange(m):
-        if code == SOFTMAX:
-            s = z.dtype.type(0)
-            for p in range(n):
-                s += da[p, i] * a[p, i]
-            for j in range(n):
-                dz[j, i] = a[j, i] * (da[j, i] - s)
-        else:
-            for j in range(n):
-                dz[j, i] = da[j, i] * activation_slope(code, z[j, i], a[j, i])
+    if use_threads(n * m):
+        for i in prange(m):
+            dz_column(code, z, a, da, dz, i)
+    else:
+        for i in range(m):
+            dz_column(code, z, a, da, dz, i)
+
+
+@njit(cache=True, inline="always")
+def loss_of_example(cost_code, out_code, fused, z, a, y, losses, i):
+    """L_i for example i (see :func:`example_losses`)."""
+    n = a.shape[0]
+    s = a.dtype.type(0)
+    if fused and out_code == SOFTMAX and cost_code == CATEGORICAL_CROSS_ENTROPY:
+        c = z[0, i]
+        for p in range(1, n):
+            c = max(c, z[p, i])
+        e = z.dtype.type(0)
+        for p in range(n):
+            e += math.exp(z[p, i] - c)
+        log_sum = c + math.log(e)
+        for j in range(n):
+            if y[j, i] != 0:
+                s -= y[j, i] * (z[j, i] - log_sum)
+    elif fused and out_code == SIGMOID and cost_code == BINARY_CROSS_ENTROPY:
+        for j in range(n):
+            s += fused_loss_term(cost_code, z[j, i], y[j, i])
+    else:
+        for j in range(n):
+            s += loss_term(cost_code, a[j, i], y[j, i])
+    losses[i] = s
 
 
 @njit(parallel=True, cache=True)
@@ -248,29 +353,15 @@ def example_losses(cost_code, out_code, fused, z, a, y, losses):
     computed from the logits z so that they are exact for any z:
     sigmoid + binary CE, fused_loss_term(z[j,i], y[j,i]);
     softmax + categorical CE, -sum_j y[j,i] (z[j,i] - c_i - log sum_p exp(z[p,i] - c_i)).
-    Layout: F-ordered; ``prange`` over i, j innermost.
+    Layout: F-ordered; loops over i (``prange`` when large enough), j innermost.
     """
     n, m = a.shape
-    for i in prange(m):
-        s = a.dtype.type(0)
-        if fused and out_code == SOFTMAX and cost_code == CATEGORICAL_CROSS_ENTROPY:
-            c = z[0, i]
-            for p in range(1, n):
-                c = max(c, z[p, i])
-            e = z.dtype.type(0)
-            for p in range(n):
-                e += math.exp(z[p, i] - c)
-            log_sum = c + math.log(e)
-            for j in range(n):
-                if y[j, i] != 0:
-                    s -= y[j, i] * (z[j, i] - log_sum)
-        elif fused and out_code == SIGMOID and cost_code == BINARY_CROSS_ENTROPY:
-            for j in range(n):
-                s += fused_loss_term(cost_code, z[j, i], y[j, i])
-        else:
-            for j in range(n):
-                s += loss_term(cost_code, a[j, i], y[j, i])
-        losses[i] = s
+    if use_threads(n * m):
+        for i in prange(m):
+            loss_of_example(cost_code, out_code, fused, z, a, y, losses, i)
+    else:
+        for i in range(m):
+            loss_of_example(cost_code, out_code, fused, z, a, y, losses, i)
 
 
 @njit(cache=True)
@@ -282,19 +373,46 @@ def mean_of(values):
     return s / values.shape[0]
 
 
+@njit(cache=True, inline="always")
+def seed_column(cost_code, a, y, da, i):
+    """dJ/dA[L] for the column of example i (see :func:`cost_seed`)."""
+    n, m = a.shape
+    inv_m = a.dtype.type(1.0 / m)
+    for j in range(n):
+        da[j, i] = loss_slope(cost_code, a[j, i], y[j, i]) * inv_m
+
+
 @njit(parallel=True, cache=True)
 def cost_seed(cost_code, a, y, da):
     """The seed of backpropagation, dJ/dA[L][j,i] = (1/m) dL_i/dy_hat[j,i].
 
     squared error: (a - y)/m; binary CE: (a - y)/(a (1 - a) m);
     categorical CE: -y/(a m); a clipped as documented in :mod:`fnn_numba.costs`.
-    Layout: F-ordered; ``prange`` over i.
+    Layout: F-ordered; loops over i (``prange`` when large enough).
     """
     n, m = a.shape
+    if use_threads(n * m):
+        for i in prange(m):
+            seed_column(cost_code, a, y, da, i)
+    else:
+        for i in range(m):
+            seed_column(cost_code, a, y, da, i)
+
+
+@njit(cache=True, inline="always")
+def fused_delta_column(out_code, a, y, dz, i):
+    """The fused dJ/dZ[L] for the column of example i (see :func:`output_delta_fused`)."""
+    n, m = a.shape
     inv_m = a.dtype.type(1.0 / m)
-    for i in prange(m):
+    if out_code == SOFTMAX:
+        s = a.dtype.type(0)
+        for p in range(n):
+            s += y[p, i]
         for j in range(n):
-            da[j, i] = loss_slope(cost_code, a[j, i], y[j, i]) * inv_m
+            dz[j, i] = (a[j, i] * s - y[j, i]) * inv_m
+    else:
+        for j in range(n):
+            dz[j, i] = (a[j, i] - y[j, i]) * inv_m
 
 
 @njit(parallel=True, cache=True)
@@ -306,20 +424,25 @@ def output_delta_fused(out_code, a, y, dz):
     which is (a - y)/m for one-hot or probability columns of y and stays the
     exact gradient of the cost for any y.
     Both equal the general path, P2 (4)/(8) applied to the seed, without
-    dividing by a or 1 - a. Layout: F-ordered; ``prange`` over i.
+    dividing by a or 1 - a. Layout: F-ordered; loops over i (``prange`` when large enough).
     """
     n, m = a.shape
-    inv_m = a.dtype.type(1.0 / m)
-    for i in prange(m):
-        if out_code == SOFTMAX:
-            s = a.dtype.type(0)
-            for p in range(n):
-                s += y[p, i]
-            for j in range(n):
-                dz[j, i] = (a[j, i] * s - y[j, i]) * inv_m
-        else:
-            for j in range(n):
-                dz[j, i] = (a[j, i] - y[j, i]) * inv_m
+    if use_threads(n * m):
+        for i in prange(m):
+            fused_delta_column(out_code, a, y, dz, i)
+    else:
+        for i in range(m):
+            fused_delta_column(out_code, a, y, dz, i)
+
+
+@njit(cache=True, inline="always")
+def copy_block(src, dst, r0):
+    """dst[r, c] = src[r, c] for the rows r0 <= r < r0 + 32, 32 columns at a time."""
+    rows, cols = src.shape
+    for c0 in range(0, cols, 32):
+        for r in range(r0, min(r0 + 32, rows)):
+            for c in range(c0, min(c0 + 32, cols)):
+                dst[r, c] = src[r, c]
 
 
 @njit(parallel=True, cache=True)
@@ -328,16 +451,16 @@ def copy_matrix(src, dst):
 
     Used to give each GEMM-shaped sum its summed index contiguous. Blocked
     32 x 32 so that both the strided reads and the contiguous writes stay in
-    cache; ``prange`` over row blocks.
+    cache; loops over row blocks (``prange`` when large enough).
     """
     rows, cols = src.shape
     blocks = (rows + 31) // 32
-    for rb in prange(blocks):
-        r0 = rb * 32
-        for c0 in range(0, cols, 32):
-            for r in range(r0, min(r0 + 32, rows)):
-                for c in range(c0, min(c0 + 32, cols)):
-                    dst[r, c] = src[r, c]
+    if use_threads(rows * cols):
+        for rb in prange(blocks):
+            copy_block(src, dst, rb * 32)
+    else:
+        for rb in range(blocks):
+            copy_block(src, dst, rb * 32)
 
 
 @njit(cache=True)
@@ -375,6 +498,20 @@ def clip_gradient_norm(grads, max_norm):
     return norm
 
 
+@njit(cache=True, inline="always")
+def step_element(kind, g, v, s, alpha, mu, b1, b2, one, eps, c1, c2):
+    """One parameter's step for :func:`optimizer_step`."""
+    if kind == SGD:
+        return -alpha * g
+    if kind == MOMENTUM:
+        return mu * v - alpha * g
+    if kind == NESTEROV:
+        return mu * (mu * v - alpha * g) - alpha * g
+    m1 = b1 * v + (one - b1) * g
+    m2 = b2 * s + (one - b2) * g * g
+    return -alpha * (m1 / c1) / (math.sqrt(m2 / c2) + eps)
+
+
 @njit(parallel=True, cache=True)
 def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
                    epsilon, step):
@@ -386,7 +523,7 @@ def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momen
     nesterov:  v' = mu v - alpha g;  step = mu v' - alpha g
     adam:      m' = beta1 m + (1 - beta1) g;  s' = beta2 s + (1 - beta2) g^2;
                step = -alpha (m' / (1 - beta1^t)) / (sqrt(s' / (1 - beta2^t)) + eps)
-    ``prange`` over parameters q.
+    Loops over parameters q (``prange`` when there are enough).
     """
     alpha = grads.dtype.type(learning_rate)
     mu = grads.dtype.type(momentum)
@@ -396,18 +533,14 @@ def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momen
     eps = grads.dtype.type(epsilon)
     c1 = grads.dtype.type(1.0 - beta1 ** t)
     c2 = grads.dtype.type(1.0 - beta2 ** t)
-    for q in prange(grads.shape[0]):
-        g = grads[q]
-        if kind == SGD:
-            step[q] = -alpha * g
-        elif kind == MOMENTUM:
-            step[q] = mu * velocity[q] - alpha * g
-        elif kind == NESTEROV:
-            step[q] = mu * (mu * velocity[q] - alpha * g) - alpha * g
-        else:
-            m1 = b1 * velocity[q] + (one - b1) * g
-            m2 = b2 * second_moment[q] + (one - b2) * g * g
-            step[q] = -alpha * (m1 / c1) / (math.sqrt(m2 / c2) + eps)
+    if use_threads(grads.shape[0]):
+        for q in prange(grads.shape[0]):
+            step[q] = step_element(kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2,
+                                   one, eps, c1, c2)
+    else:
+        for q in range(grads.shape[0]):
+            step[q] = step_element(kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2,
+                                   one, eps, c1, c2)
 
 
 @njit(cache=True)
@@ -420,6 +553,18 @@ def step_is_finite(params, step):
     return True
 
 
+@njit(cache=True, inline="always")
+def commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step):
+    """One parameter of :func:`optimizer_commit`."""
+    g = grads[q]
+    if kind == MOMENTUM or kind == NESTEROV:
+        velocity[q] = mu * velocity[q] - alpha * g
+    elif kind == ADAM:
+        velocity[q] = b1 * velocity[q] + (one - b1) * g
+        second_moment[q] = b2 * second_moment[q] + (one - b2) * g * g
+    params[q] += step[q]
+
+
 @njit(parallel=True, cache=True)
 def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
                      beta1, beta2, step):
@@ -427,17 +572,23 @@ def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate
     advance the optimizer's state (v' for momentum and nesterov, m' and s'
     for adam). With L2 the weight gradients already hold + lambda W (see
     :func:`dw_db_backward`), so sgd is the slides' W <- (1 - alpha lambda) W
-    - alpha dJ/dW. ``prange`` over parameters q."""
+    - alpha dJ/dW. Loops over parameters q (``prange`` when there are enough)."""
     alpha = grads.dtype.type(learning_rate)
     mu = grads.dtype.type(momentum)
     b1 = grads.dtype.type(beta1)
     b2 = grads.dtype.type(beta2)
     one = grads.dtype.type(1)
-    for q in prange(params.shape[0]):
-        g = grads[q]
-        if kind == MOMENTUM or kind == NESTEROV:
-            velocity[q] = mu * velocity[q] - alpha * g
-        elif kind == ADAM:
-            velocity[q] = b1 * velocity[q] + (one - b1) * g
-            second_moment[q] = b2 * second_moment[q] + (one - b2) * g * g
-        params[q] += step[q]
+    if kind == SGD:
+        if use_threads(params.shape[0]):
+            for q in prange(params.shape[0]):
+                params[q] += step[q]
+        else:
+            for q in range(params.shape[0]):
+                params[q] += step[q]
+        return
+    if use_threads(params.shape[0]):
+        for q in prange(params.shape[0]):
+            commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step)
+    else:
+        for q in range(params.shape[0]):
+            commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step)
