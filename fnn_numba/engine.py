@@ -178,17 +178,19 @@ def gather_columns(src, order, start, stop, dst):
 @njit(cache=True)
 def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                   X, Y, order, batch_size, first_batch, stop_batch, x_buf, ws, ws_off, losses,
-                  batch_costs, kind, velocity, second_moment, step, t0, learning_rate, momentum,
-                  beta1, beta2, epsilon, clip_norm):
+                  batch_costs, kind, velocity, second_moment, step, step_count, learning_rate,
+                  momentum, beta1, beta2, epsilon, clip_norm):
     """Mini-batch training over batches [first_batch, stop_batch) of one
     epoch whose example order is ``order``.
 
     For each batch: gather its columns, forward pass, J, backward pass,
     optional clipping of the gradient norm, then the optimizer's step
-    (``kind``, see :data:`~fnn_numba.kernels.OPTIMIZERS`; ``t0`` steps were
-    taken before this call). If J or any updated parameter would be
-    non-finite, nothing is written and the batch's index is returned; -1 when
-    all batches ran. batch_costs[b] receives batch b's J (before its update).
+    (``kind``, see :data:`~fnn_numba.kernels.OPTIMIZERS`). ``step_count[0]``
+    counts the steps taken so far (Adam's t) and is advanced with each commit,
+    so that it always agrees with the parameters, even when Python interrupts
+    right after a call. If J or any updated parameter would be non-finite,
+    nothing is written and the batch's index is returned; -1 when all
+    batches ran. batch_costs[b] receives batch b's J (before its update).
     """
     L = sizes.shape[0] - 1
     m = X.shape[1]
@@ -208,12 +210,13 @@ def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_cod
                       l2, x, y, ws, ws_off, False)
         if clip_norm > 0:
             clip_gradient_norm(grads, clip_norm)
-        t = t0 + (bi - first_batch) + 1
+        t = step_count[0] + 1
         optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1,
                        beta2, epsilon, step)
         if not step_is_finite(params, step):
             return bi
         optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
                          beta1, beta2, step)
+        step_count[0] = t
         batch_costs[bi] = J
     return -1

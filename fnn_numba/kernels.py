@@ -331,10 +331,12 @@ def loss_of_example(cost_code, out_code, fused, z, a, y, losses, i):
         e = z.dtype.type(0)
         for p in range(n):
             e += math.exp(z[p, i] - c)
-        log_sum = c + math.log(e)
+        # (z - c) - log e, not z - (c + log e): c + log e would round away
+        # log e when |c| is large
+        log_e = math.log(e)
         for j in range(n):
             if y[j, i] != 0:
-                s -= y[j, i] * (z[j, i] - log_sum)
+                s -= y[j, i] * ((z[j, i] - c) - log_e)
     elif fused and out_code == SIGMOID and cost_code == BINARY_CROSS_ENTROPY:
         for j in range(n):
             s += fused_loss_term(cost_code, z[j, i], y[j, i])

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _validation as V
 from . import engine
+from ._threading import kernel_section
 from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
@@ -100,14 +101,19 @@ class Network:
         Seeds the initial weights and the shuffling of ``fit``.
     l2 : float
         lambda of the L2 term (lambda/2) sum ||W[l]||_F^2 (biases excluded).
+    device : {"cpu", "cuda"}
+        Where forward, cost, gradients, fit and predict run. "cuda" runs the
+        CUDA twins of the kernels (:mod:`fnn_numba.gpu_kernels`) and needs
+        ``pip install "fnn-numba[cuda]"`` and an NVIDIA GPU; see :meth:`to`.
 
     Data follow the derivation: X has shape (n0, m), columns are examples.
     ``X_samples_by_features.T`` is accepted without a copy.
     """
 
     def __init__(self, sizes, activations=None, cost="categorical_cross_entropy", init="auto",
-                 dtype=np.float64, seed=None, l2=0.0):
+                 dtype=np.float64, seed=None, l2=0.0, device="cpu"):
         self.sizes = V.check_sizes(sizes)
+        device = _check_device(device)
         self.cost_name = V.check_choice("cost", cost, COSTS, COST_ALIASES)
         L = len(self.sizes) - 1
         if activations is None:
@@ -146,6 +152,9 @@ class Network:
         self._workspaces = {}
         self._optimizer_state = None
         self._epochs_trained = 0
+        self._gpu = None  # the gpu_engine.DeviceNetwork while device == "cuda"
+        if device == "cuda":
+            self.to("cuda")
 
     # ------------------------------------------------------------------ params
     @property
@@ -207,6 +216,36 @@ class Network:
         """A copy of the flat parameter vector [W1, b1, W2, b2, ...]."""
         return self._params.copy()
 
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self):
+        """"cpu" or "cuda": where the network's computations run."""
+        return "cpu" if self._gpu is None else "cuda"
+
+    def to(self, device):
+        """Run on ``device`` ("cpu" or "cuda") from now on; returns self.
+
+        On "cuda" the parameters are uploaded to the GPU; ``weights``,
+        ``biases`` and :meth:`get_parameters` keep reading (and writing) the
+        host copy, which every device call uploads first and ``fit`` refreshes
+        after each epoch, so ``save`` and the weights are always current.
+        Raises ``fnn_numba.gpu_engine.CudaUnavailableError`` (a RuntimeError)
+        saying why and what to install when no usable CUDA GPU is present; the
+        network then stays where it was.
+        """
+        device = _check_device(device)
+        with self._lock:
+            if device == "cpu":
+                self._gpu = None
+            elif self._gpu is None:
+                from .gpu_engine import DeviceNetwork
+
+                gpu = DeviceNetwork(self.sizes, self._act_codes, self._cost_code, self._fused,
+                                    self.dtype)
+                gpu.upload_params(self._params)
+                self._gpu = gpu
+        return self
+
     def __repr__(self):
         return (f"Network(sizes={self.sizes}, activations={self.activations}, cost={self.cost_name!r}, "
                 f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")
@@ -266,7 +305,10 @@ class Network:
     def _forward_chunks(self, X, with_cost_y=None):
         m = X.shape[1]
         cap = min(m, FORWARD_CHUNK)
-        with self._lock:
+        with self._lock, kernel_section():
+            if self._gpu is not None:
+                self._gpu.upload_params(self._params)
+                return self._gpu.forward_chunks(X, with_cost_y, FORWARD_CHUNK)
             ws = self._workspace(cap, "forward")
             out = np.empty((self.sizes[-1], m), dtype=self.dtype, order="F")
             loss_sum = 0.0
@@ -329,7 +371,12 @@ class Network:
         X = self._check_x(X)
         Y = self._check_y(Y, X.shape[1])
         m = X.shape[1]
-        with self._lock:
+        with self._lock, kernel_section():
+            if self._gpu is not None:
+                self._gpu.upload_params(self._params)
+                grads, dX, J = self._gpu.gradients(X, Y, self.l2)
+                return Gradients([self._w_view(grads, l) for l in range(self.n_layers)],
+                                 [self._b_view(grads, l) for l in range(self.n_layers)], dX, J)
             ws_off, total = engine.workspace_layout(self.sizes, m)
             ws = np.zeros(total, dtype=self.dtype)
             grads = np.zeros_like(self._params)
@@ -503,20 +550,28 @@ class Network:
         n_batches = (m + batch_size - 1) // batch_size
         kind = OPTIMIZERS[p["optimizer"]]
         history = History()
+        # kept on the network too, so that it survives an interrupted fit
+        self.history = history
         bar = _progress_bar(p["epochs"], progress)
         # batches per call of the jitted driver: about 2e8 flops, so that a
         # KeyboardInterrupt is honoured within a few tens of milliseconds
         flops_per_batch = 6.0 * self._params.size * batch_size
         chunk = int(max(1, min(n_batches, 2e8 // flops_per_batch)))
+        if self._gpu is not None:
+            chunk = n_batches  # one call per epoch: the GPU syncs with the host only per epoch
         best_cost, best_params, best_epoch, waited = np.inf, None, 0, 0
-        with self._lock:
+        with self._lock, kernel_section():
             ws = self._workspace(batch_size, "fit")
             state = self._optimizer_state
             if state is None or state["kind"] != kind:
                 state = dict(kind=kind, velocity=np.zeros_like(self._params),
-                             second=np.zeros_like(self._params), t=0)
+                             second=np.zeros_like(self._params), t=np.zeros(1, dtype=np.int64))
                 self._optimizer_state = state
             step = np.zeros_like(self._params)
+            gpu_fit = None
+            if self._gpu is not None:
+                self._gpu.upload_params(self._params)
+                gpu_fit = self._gpu.begin_fit(X, Y, batch_size, state["velocity"], state["second"])
             batch_costs = np.zeros(n_batches, dtype=np.float64)
             batch_sizes = np.full(n_batches, batch_size, dtype=np.float64)
             batch_sizes[-1] = m - batch_size * (n_batches - 1)
@@ -527,14 +582,22 @@ class Network:
                     order = (self._rng.permutation(m) if shuffle else np.arange(m)).astype(np.int64)
                     for first in range(0, n_batches, chunk):
                         stop = min(first + chunk, n_batches)
-                        bad = engine.train_batches(
-                            self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off,
-                            self._b_off, self._act_codes, self._cost_code, self._fused, self.l2, X, Y,
-                            order, batch_size, first, stop, ws["x_buf"], ws["ws"], ws["ws_off"],
-                            ws["losses"], batch_costs, kind, state["velocity"], state["second"], step,
-                            state["t"], lr, p["momentum"], p["beta1"], p["beta2"], p["epsilon"],
-                            p["clip_norm"])
-                        state["t"] += (stop - first) if bad < 0 else (bad - first)
+                        if gpu_fit is not None:
+                            bad = self._gpu.train_batches(
+                                gpu_fit, order, first, stop, batch_costs, kind, int(state["t"][0]), lr,
+                                p["momentum"], p["beta1"], p["beta2"], p["epsilon"],
+                                p["clip_norm"], self.l2, state["velocity"], state["second"],
+                                self._params)
+                            # the CPU driver advances state["t"] itself, step by step
+                            state["t"] += (stop - first) if bad < 0 else (bad - first)
+                        else:
+                            bad = engine.train_batches(
+                                self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off,
+                                self._b_off, self._act_codes, self._cost_code, self._fused, self.l2,
+                                X, Y, order, batch_size, first, stop, ws["x_buf"], ws["ws"],
+                                ws["ws_off"], ws["losses"], batch_costs, kind, state["velocity"],
+                                state["second"], step, state["t"], lr, p["momentum"], p["beta1"],
+                                p["beta2"], p["epsilon"], p["clip_norm"])
                         if bad >= 0:
                             raise TrainingDivergedError(
                                 f"training diverged at epoch {epoch + 1}, batch {bad + 1} of "
@@ -597,8 +660,10 @@ class Network:
             raise
 
     @classmethod
-    def load(cls, path):
-        """Read a network written by :meth:`save`; the round trip is exact."""
+    def load(cls, path, device="cpu"):
+        """Read a network written by :meth:`save` (on any device); the round
+        trip is exact. ``device`` says where the loaded network runs."""
+        device = _check_device(device)
         try:
             with np.load(os.fspath(path), allow_pickle=False) as data:
                 meta = json.loads(bytes(data["metadata"]).decode())
@@ -618,7 +683,13 @@ class Network:
             raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
                              f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
         net._params[...] = params
-        return net
+        return net.to(device) if device != "cpu" else net
+
+
+def _check_device(device):
+    if isinstance(device, str) and device.lower() in ("cpu", "cuda"):
+        return device.lower()
+    raise ValueError(f"device: expected one of cpu, cuda; got {device!r}")
 
 
 def _epoch_line(history, epoch, epochs, cost_name):
