@@ -246,6 +246,25 @@ class Network:
                 self._gpu = gpu
         return self
 
+    def __getstate__(self):
+        """Pickle support: the lock, the workspaces and any device copy are
+        rebuilt on unpickling, not stored."""
+        state = self.__dict__.copy()
+        for transient in ("_lock", "_workspaces", "_gpu"):
+            state.pop(transient, None)
+        state["_device"] = self.device
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        device = state.pop("_device", "cpu")
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._workspaces = {}
+        self._gpu = None
+        if device != "cpu":
+            self.to(device)
+
     def __repr__(self):
         return (f"Network(sizes={self.sizes}, activations={self.activations}, cost={self.cost_name!r}, "
                 f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")

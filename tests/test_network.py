@@ -202,3 +202,16 @@ def test_initialisers_are_seeded_and_scaled(init):
     assert all(np.all(b == 0) for b in a.biases)
     if init != "zeros":
         assert not np.array_equal(a.weights[0], c.weights[0])
+
+
+def test_pickle_round_trip_keeps_training_state():
+    import pickle
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 30)), rng.integers(0, 3, 30)
+    a = fnn.Network([4, 6, 3], seed=2)
+    a.partial_fit(X, y, batch_size=10, optimizer="adam", learning_rate=0.01)
+    b = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(a.get_parameters(), b.get_parameters())
+    for net in (a, b):
+        net.partial_fit(X, y, batch_size=10, optimizer="adam", learning_rate=0.01)
+    assert np.array_equal(a.get_parameters(), b.get_parameters())
