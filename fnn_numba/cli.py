@@ -1,9 +1,33 @@
-"""The ``fnn-numba`` command line (also ``python -m fnn_numba``)."""
+"""The ``fnn-numba`` command line (also ``python -m fnn_numba``).
+
+Commands: ``train`` (a network on a bundled data set or a user file),
+``predict`` (a saved model on new data), ``info`` (a saved model's layers and
+parameter counts), ``crosscheck`` and ``bench``. Bad arguments, missing or
+malformed files get one line on stderr and exit status 2, never a traceback.
+"""
 import argparse
+import inspect
+import math
+import os
 import sys
 import time
 
 import numpy as np
+
+#: the subcommands whose arguments live in their own modules, imported only
+#: when the subcommand is asked for (they may pull in heavier dependencies).
+DELEGATED = {
+    "crosscheck": ("fnn_numba.crosscheck",
+                   "compare every fast kernel with the index-level reference and the vectorised forms"),
+    "bench": ("fnn_numba.bench", "time training and the kernels"),
+}
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+LR_SCHEDULES = ("constant", "invscaling", "step", "exponential")
+#: fit keywords the command line passes only when the user gives them, so
+#: that the defaults stay those of Network.fit.
+OPTIONAL_FIT_ARGS = ("optimizer", "momentum", "beta1", "beta2", "epsilon", "lr_schedule", "power_t",
+                     "step_size", "gamma", "clip_norm", "validation_fraction", "early_stopping",
+                     "patience", "min_delta", "progress")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -13,59 +37,571 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _train(args):
+class CommandError(Exception):
+    """A bad argument found after parsing; ``main`` prints it on one line and
+    exits with status 2."""
+
+
+# ------------------------------------------------------------ value checks
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _real(low, high=math.inf, low_open=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        inside = (value > low if low_open else value >= low) and value < high
+        if not inside:
+            interval = f"{'(' if low_open else '['}{low}, {high})"
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text!r}")
+        return value
+    return parse
+
+
+def _column(text):
+    """--target-column: an index, or a header name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+# -------------------------------------------------------------------- data
+def _data_kind(path):
+    lower = os.fspath(path).lower()
+    if lower.endswith(".npz"):
+        return "npz"
+    if lower.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    return "idx"
+
+
+def _read_table(args, path, option):
+    """X, y from a .npz or .csv file named by ``option``; y is None when
+    ``--y-key`` / ``--target-column`` is None."""
     from . import datasets
+
+    kind = _data_kind(path)
+    if kind == "npz":
+        return datasets.load_npz(path, x_key=args.x_key, y_key=args.y_key,
+                                 samples_by_features=not args.columns_are_examples, dtype=args.np_dtype)
+    if kind == "csv":
+        delimiter = args.delimiter or ("\t" if path.lower().endswith(".tsv") else ",")
+        return datasets.load_csv(path, target_column=args.target_column,
+                                 delimiter=delimiter, dtype=args.np_dtype)
+    raise CommandError(f"{option}: expected a .npz or .csv file (IDX files go with --images and "
+                       f"--labels), got {path}")
+
+
+def _training_data(args):
+    """(name, X_train, y_train, X_test, y_test, n_classes or None)."""
+    from . import datasets
+
+    if args.dataset_pos and args.dataset and args.dataset_pos != args.dataset:
+        raise CommandError(f"dataset: given twice, as {args.dataset_pos!r} and --dataset {args.dataset!r}")
+    bundled = args.dataset_pos or args.dataset
+    files = args.data or args.images or args.labels
+    if bundled and files:
+        raise CommandError("--data/--images: give either a bundled data set or a file, not both")
+    if args.data and (args.images or args.labels):
+        raise CommandError("--data: give either --data or --images/--labels, not both")
+    if bool(args.images) != bool(args.labels):
+        raise CommandError("--images/--labels: IDX data need both files")
+    if bool(args.test_images) != bool(args.test_labels):
+        raise CommandError("--test-images/--test-labels: IDX test data need both files")
+    if not files and (args.test_data or args.test_images):
+        raise CommandError("--test-data/--test-images: only with --data or --images")
+    if not files:
+        name = bundled or "digits"
+        Xtr, ytr, Xte, yte, n_classes = datasets.load(name, test_fraction=args.test_fraction,
+                                                      seed=args.seed, dtype=args.np_dtype)
+        return name, Xtr, ytr, Xte, yte, n_classes
+    if args.data:
+        name = os.path.basename(args.data)
+        X, y = _read_table(args, args.data, "--data")
+    else:
+        name = os.path.basename(args.images)
+        X, y = datasets.load_idx_pair(args.images, args.labels, dtype=args.np_dtype)
+    if args.test_data:
+        Xte, yte = _read_table(args, args.test_data, "--test-data")
+        Xtr, ytr = X, y
+    elif args.test_images:
+        Xte, yte = datasets.load_idx_pair(args.test_images, args.test_labels, dtype=args.np_dtype)
+        Xtr, ytr = X, y
+    else:
+        Xtr, ytr, Xte, yte = datasets.split(X, y, args.test_fraction, args.seed)
+    if Xte.shape[0] != Xtr.shape[0]:
+        raise CommandError(f"--test-data: the test examples have {Xte.shape[0]} features, the "
+                           f"training examples {Xtr.shape[0]}")
+    n_classes = None
+    if ytr.ndim == 1 and np.issubdtype(ytr.dtype, np.integer):
+        labels = np.concatenate([ytr, yte]) if yte is not None else ytr
+        if labels.min() < 0:
+            raise CommandError(f"data: class labels must be non-negative integers, got {labels.min()}")
+        n_classes = int(labels.max()) + 1
+    return name, Xtr, ytr, Xte, yte, n_classes
+
+
+# ------------------------------------------------------------------ models
+def _resolve_cost(requested, y):
+    from .costs import COST_ALIASES
+
+    if requested == "auto":
+        return "categorical_cross_entropy" if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) \
+            else "squared_error"
+    return COST_ALIASES.get(requested, requested)
+
+
+def _targets(cost, y, n_classes, dtype):
+    """(n_outputs, a function mapping y to what fit takes) for ``cost``.
+
+    Class labels feed categorical cross-entropy as they are; binary
+    cross-entropy takes them as a single 0/1 output for two classes and as
+    one-hot columns otherwise. Squared error regresses the target values.
+    """
+    from . import datasets
+
+    labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+    if cost == "squared_error":
+        n_out = 1 if y.ndim == 1 else y.shape[0]
+        return n_out, lambda t: np.asarray(t, dtype=dtype).reshape(n_out, -1)
+    if not labels:
+        if y.ndim == 1:
+            raise CommandError(f"--cost: {cost} needs integer class labels or a target matrix in "
+                               f"[0, 1]; these targets are real values (use --cost squared_error)")
+        return y.shape[0], lambda t: t
+    if cost == "binary_cross_entropy" and n_classes <= 2:
+        return 1, lambda t: t
+    if cost == "binary_cross_entropy":
+        return n_classes, lambda t: datasets.one_hot(t, n_classes, dtype)
+    return n_classes, lambda t: t
+
+
+def _score(net, X, y):
+    """("accuracy", fraction correct) for the cross-entropies, ("RMSE",
+    root mean squared error over all outputs) for squared error."""
+    Y_hat = net.forward(X)
+    if net.cost_name == "squared_error":
+        target = np.asarray(y, dtype=np.float64).reshape(Y_hat.shape)
+        return "RMSE", float(np.sqrt(np.mean((Y_hat - target) ** 2)))
+    if y.ndim == 1:
+        predicted = np.argmax(Y_hat, axis=0) if Y_hat.shape[0] > 1 else (Y_hat[0] > 0.5)
+        return "accuracy", float(np.mean(predicted == y))
+    if Y_hat.shape[0] > 1:
+        return "accuracy", float(np.mean(np.argmax(Y_hat, axis=0) == np.argmax(y, axis=0)))
+    return "accuracy", float(np.mean((Y_hat > 0.5) == (y > 0.5)))
+
+
+def _activations(args, n_hidden):
+    given = args.activation
+    if given is None:
+        return ["relu"] * n_hidden + [None]
+    if len(given) == 1 and n_hidden:
+        return given * n_hidden + [None]
+    if len(given) == n_hidden:
+        return list(given) + [None]
+    if len(given) == n_hidden + 1:
+        return list(given)
+    raise CommandError(f"--activation: expected 1, {n_hidden} (one per hidden layer) or {n_hidden + 1} "
+                       f"(and the output layer's) names for {n_hidden} hidden layers, got {len(given)}")
+
+
+def _accepts(func, name):
+    params = inspect.signature(func).parameters
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _train(args):
     from .network import Network
 
-    dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
-    Xtr, ytr, Xte, yte, n_classes = datasets.load(args.dataset, seed=args.seed, dtype=dtype)
-    sizes = [Xtr.shape[0]] + list(args.hidden) + [n_classes]
-    activations = [args.activation] * len(args.hidden) + ["softmax"]
-    net = Network(sizes, activations, "categorical_cross_entropy", init=args.init, dtype=dtype,
-                  seed=args.seed, l2=args.l2)
-    print(f"{args.dataset}: {Xtr.shape[1]} training and {Xte.shape[1]} test examples; {net}")
+    if args.distributed:
+        from .distributed import _cli_rank_setup
+        _cli_rank_setup(args)
+    args.np_dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
+    name, Xtr, ytr, Xte, yte, n_classes = _training_data(args)
+    cost = _resolve_cost(args.cost, ytr)
+    n_out, fit_targets = _targets(cost, ytr, n_classes, args.np_dtype)
+    activations = _activations(args, len(args.hidden))
+    if activations[-1] is None:
+        activations[-1] = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+                           "squared_error": "identity"}[cost]
+    sizes = [Xtr.shape[0]] + list(args.hidden) + [n_out]
+    net_kwargs = dict(init=args.init, dtype=args.np_dtype, seed=args.seed, l2=args.l2)
+    if args.device is not None:
+        if not _accepts(Network.__init__, "device"):
+            raise CommandError("--device: this installation's Network does not take a device")
+        net_kwargs["device"] = args.device
+    net = Network(sizes, activations, cost, **net_kwargs)
+
+    fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      verbose=True)
+    has_test = Xte is not None and Xte.shape[1] > 0
+    # The test examples double as the per-epoch validation data, unless fit
+    # is to choose when to stop: then it holds out its own validation
+    # fraction, so that the test accuracy stays a measure of unseen data.
+    if has_test and args.early_stopping is None and args.validation_fraction is None:
+        fit_kwargs["validation_data"] = (Xte, fit_targets(yte))
+    for key in OPTIONAL_FIT_ARGS:
+        value = getattr(args, key)
+        if value is not None:
+            if not _accepts(Network.fit, key):
+                raise CommandError(f"--{key.replace('_', '-')}: this installation's Network.fit does "
+                                   f"not take {key}")
+            fit_kwargs[key] = value
+
+    n_test = Xte.shape[1] if has_test else 0
+    print(f"{name}: {Xtr.shape[1]} training and {n_test} test examples; {net}")
     t0 = time.perf_counter()
-    net.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            validation_data=(Xte, yte), verbose=True)
+    if args.distributed:
+        from .distributed import _fit_for_cli
+        history = _fit_for_cli(net, Xtr, fit_targets(ytr), fit_kwargs, args)
+    else:
+        history = net.fit(Xtr, fit_targets(ytr), **fit_kwargs)
     seconds = time.perf_counter() - t0
-    accuracy = float(np.mean(net.predict(Xte) == yte))
-    print(f"test accuracy {accuracy:.4f} after {args.epochs} epochs in {seconds:.2f} s "
-          f"(including JIT compilation on a cold cache)")
+    epochs_run = len(history.cost)
+    timing = (f"after {epochs_run} epochs in {seconds:.2f} s "
+              f"(including JIT compilation on a cold cache)")
+    if has_test:
+        metric, value = _score(net, Xte, yte)
+        print(f"test {metric} {value:.4f} {timing}")
+    else:
+        print(f"training cost {history.cost[-1]:.6f} {timing}; no test examples")
     if args.output:
         net.save(args.output)
         print(f"model written to {args.output}")
     return 0
 
 
-def build_parser():
-    from .activations import ACTIVATIONS
-    from .datasets import LOADERS
+def _load_model(path, device=None):
+    from .network import Network
 
-    parser = _Parser(prog="fnn-numba", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("train", help="train a classifier on a bundled data set")
-    p.add_argument("--dataset", choices=LOADERS, default="digits")
-    p.add_argument("--hidden", type=int, nargs="*", default=[64], help="hidden layer sizes")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
-    p.add_argument("--init", default="auto", choices=["auto", "zeros", "normal", "xavier", "he"])
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=0.1)
-    p.add_argument("--l2", type=float, default=0.0)
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", help="save the trained model to this .npz path")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"MODEL: no such file: {path}")
+    if device is None:
+        return Network.load(path)
+    if not _accepts(Network.load, "device"):
+        raise CommandError("--device: this installation's Network.load does not take a device")
+    return Network.load(path, device=device)
+
+
+def _predict(args):
+    from . import datasets
+
+    net = _load_model(args.model, args.device)
+    args.np_dtype = net.dtype
+    data = args.data
+    if data in datasets.LOADERS and not os.path.exists(data):
+        # The test split prepared exactly as ``train`` prepares it.
+        _, _, X, y, _ = datasets.load(data, test_fraction=args.test_fraction, seed=args.seed,
+                                      dtype=net.dtype)
+    elif _data_kind(data) == "idx":
+        if args.labels:
+            X, y = datasets.load_idx_pair(data, args.labels, dtype=net.dtype)
+        else:
+            X, y = datasets.load_idx_images(data, dtype=net.dtype), None
+    else:
+        if not os.path.exists(data):
+            raise FileNotFoundError(f"DATA: no such file or bundled data set: {data} "
+                                    f"(bundled: {', '.join(datasets.LOADERS)})")
+        X, y = _read_table(args, data, "DATA")
+    if X.shape[0] != net.sizes[0]:
+        raise CommandError(f"DATA: the examples have {X.shape[0]} features, the model takes "
+                           f"{net.sizes[0]}")
+    values = net.forward(X) if args.outputs else net.predict(X)
+    values = np.asarray(values)
+    # one line per example: a label, or the n[L] outputs of its column
+    rows = values.reshape(-1, 1) if values.ndim == 1 else values.T
+    integer = np.issubdtype(values.dtype, np.integer)
+    summary = None
+    if y is not None:
+        metric, score = _score(net, X, y)
+        summary = f"{metric} {score:.4f} on {X.shape[1]} examples"
+    if args.output:
+        if args.output.lower().endswith(".npz"):
+            np.savez(args.output, predictions=values)
+        else:
+            np.savetxt(args.output, rows, fmt="%d" if integer else "%.9g",
+                       delimiter="," if args.output.lower().endswith(".csv") else " ")
+        print(f"{X.shape[1]} predictions written to {args.output}")
+        if summary:
+            print(summary)
+    else:
+        lines = [" ".join(str(int(v)) if integer else f"{v:.9g}" for v in row) for row in rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+        if summary:
+            # stderr, so that stdout holds the predictions alone
+            print(summary, file=sys.stderr)
+    return 0
+
+
+def _info(args):
+    from .network import FORMAT_VERSION
+
+    net = _load_model(args.model)
+    print(f"{args.model}: fnn_numba.Network (format version {FORMAT_VERSION})")
+    print(f"cost {net.cost_name}, dtype {np.dtype(net.dtype).name}, init {net.init}, l2 {net.l2}, "
+          f"seed {net.seed}")
+    print(f"input: n[0] = {net.sizes[0]} features")
+    header = ("layer", "n[l-1] -> n[l]", "activation", "W[l]: n[l] x n[l-1]", "b[l]", "parameters")
+    rows = []
+    total = 0
+    for l in range(1, net.n_layers + 1):
+        n, K = net.sizes[l], net.sizes[l - 1]
+        count = n * K + n
+        total += count
+        rows.append((str(l), f"{K} -> {n}", net.activations[l - 1], f"{n} x {K} = {n * K}", str(n),
+                     str(count)))
+    widths = [max(len(r[c]) for r in rows + [header]) for c in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(cell.rjust(w) if c in (0, 4, 5) else cell.ljust(w)
+                        for c, (cell, w) in enumerate(zip(r, widths))).rstrip())
+    print(f"total: {total} parameters = sum over l of n[l] * n[l-1] + n[l]")
+    if total != net.n_parameters:  # pragma: no cover - a corrupt layout, not a user error
+        raise RuntimeError(f"parameter count {total} differs from the model's {net.n_parameters}")
+    return 0
+
+
+def _delegate(args):
+    import importlib
+
+    return importlib.import_module(DELEGATED[args.command][0]).cli_main(args)
+
+
+def _delegated_missing(command):
+    """True when ``command`` is delegated to a module this installation lacks.
+
+    The file is looked for rather than the import tried: with numba-cuda
+    installed, importing a missing fnn_numba submodule recurses in
+    numba-cuda's import redirector instead of raising ModuleNotFoundError.
+    """
+    if command not in DELEGATED:
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    return not os.path.exists(os.path.join(here, DELEGATED[command][0].rsplit(".", 1)[1] + ".py"))
+
+
+# ------------------------------------------------------------------ parser
+def _add_table_options(p):
+    g = p.add_argument_group("reading .npz and .csv files")
+    g.add_argument("--x-key", default="X", help=".npz: name of the features array (default X)")
+    g.add_argument("--columns-are-examples", action="store_true",
+                   help=".npz: X is stored as (n_features, m), the library's layout, instead of "
+                        "(m, n_features)")
+    g.add_argument("--delimiter", help=".csv: cell delimiter (default ',', a tab for .tsv)")
+    return g
+
+
+def _add_train(sub):
+    from .activations import ACTIVATIONS
+    from .costs import COST_ALIASES, COSTS
+    from .datasets import LOADERS
+    from .init import INITIALISERS
+
+    p = sub.add_parser(
+        "train", help="train a network on a bundled data set or a file",
+        description="Train a network, print the cost of every epoch and the test accuracy "
+                    "(RMSE for squared error), and optionally save the model.")
+    d = p.add_argument_group("data (default: the bundled digits)")
+    d.add_argument("dataset_pos", nargs="?", choices=LOADERS, metavar="DATASET",
+                   help=f"a data set bundled with scikit-learn: {', '.join(LOADERS)}")
+    d.add_argument("--dataset", choices=LOADERS, help="the same, as an option")
+    d.add_argument("--data", metavar="FILE", help="a .npz or .csv file of features and targets")
+    d.add_argument("--images", metavar="FILE", help="IDX images (MNIST format, may be gzipped)")
+    d.add_argument("--labels", metavar="FILE", help="IDX labels for --images")
+    d.add_argument("--test-data", metavar="FILE", help="test examples for --data (default: a split)")
+    d.add_argument("--test-images", metavar="FILE", help="IDX test images for --images")
+    d.add_argument("--test-labels", metavar="FILE", help="IDX test labels for --test-images")
+    d.add_argument("--test-fraction", type=_real(0, 1), default=0.25,
+                   help="fraction held out for testing when no test file is given (default 0.25)")
+    t = _add_table_options(p)
+    t.add_argument("--y-key", default="y", help=".npz: name of the targets array (default y)")
+    t.add_argument("--target-column", type=_column, default=-1,
+                   help=".csv: index or header name of the target column (default -1, the last)")
+
+    m = p.add_argument_group("network")
+    m.add_argument("--hidden", type=_positive_int, nargs="*", default=[64], metavar="N",
+                   help="hidden layer sizes (default 64; none for no hidden layer)")
+    m.add_argument("--activation", "--activations", nargs="+", choices=sorted(ACTIVATIONS),
+                   metavar="NAME",
+                   help="one name for every hidden layer, one per hidden layer, or one more for the "
+                        f"output layer; from {', '.join(sorted(ACTIVATIONS))} (default relu, and the "
+                        "output activation that matches the cost)")
+    m.add_argument("--cost", choices=["auto"] + sorted(COSTS) + sorted(COST_ALIASES), default="auto",
+                   metavar="NAME",
+                   help="squared_error, binary_cross_entropy, categorical_cross_entropy or an alias "
+                        "(default auto: categorical cross-entropy for class labels, squared error "
+                        "for real targets)")
+    m.add_argument("--init", default="auto", choices=["auto"] + sorted(INITIALISERS))
+    m.add_argument("--l2", type=_real(0), default=0.0, help="L2 penalty lambda (default 0)")
+    m.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    m.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default: the Network's)")
+    m.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="seeds the initial weights, the shuffling and the test split (default 0)")
+
+    o = p.add_argument_group("training (options without a default use Network.fit's)")
+    o.add_argument("--epochs", type=_positive_int, default=30)
+    o.add_argument("--batch-size", type=_positive_int, default=32)
+    o.add_argument("--learning-rate", type=_real(0, low_open=True), default=0.1)
+    o.add_argument("--optimizer", choices=OPTIMIZERS)
+    o.add_argument("--momentum", type=_real(0, 1), help="momentum coefficient")
+    o.add_argument("--beta1", type=_real(0, 1), help="adam: decay of the first moment")
+    o.add_argument("--beta2", type=_real(0, 1), help="adam: decay of the second moment")
+    o.add_argument("--epsilon", type=_real(0, low_open=True), help="adam: denominator offset")
+    o.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="learning rate of epoch e: constant alpha; invscaling alpha / (e + 1)^power_t; "
+                        "step alpha gamma^(e // step_size); exponential alpha gamma^e")
+    o.add_argument("--power-t", type=_real(0), help="invscaling: the exponent power_t")
+    o.add_argument("--step-size", type=_positive_int, help="step: epochs between decays")
+    o.add_argument("--gamma", type=_real(0, 1, low_open=True), help="step, exponential: the decay factor")
+    o.add_argument("--clip-norm", type=_real(0, low_open=True), help="clip the gradient's norm to this")
+    o.add_argument("--validation-fraction", type=_real(0, 1, low_open=True),
+                   help="fraction of the training examples held out for early stopping")
+    o.add_argument("--early-stopping", action="store_const", const=True,
+                   help="stop when the validation cost (on --validation-fraction of the training "
+                        "examples, else the training cost) stops improving; the test examples are "
+                        "then kept out of training altogether")
+    o.add_argument("--patience", type=_positive_int, help="epochs without improvement before stopping")
+    o.add_argument("--min-delta", type=_real(0), help="the smallest decrease of the cost that counts as "
+                                                       "an improvement")
+    o.add_argument("--progress", action=argparse.BooleanOptionalAction, help="show a progress bar")
+    o.add_argument("--output", metavar="MODEL", help="save the trained model to this .npz path")
+    o.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the MPI ranks that run this command (mpiexec -n P "
+                        "fnn-numba train --distributed ...): each trains on its shard, "
+                        "--batch-size is per rank (fnn_numba.distributed)")
     p.set_defaults(func=_train)
+
+
+def _add_predict(sub):
+    p = sub.add_parser(
+        "predict", help="predict with a saved model",
+        description="Print one prediction per example (a class index, or the output values for "
+                    "squared error), or write them to --output. When the data hold targets, the "
+                    "accuracy (or RMSE) goes to stderr.")
+    p.add_argument("model", metavar="MODEL", help="a model saved by train --output or Network.save")
+    p.add_argument("data", metavar="DATA",
+                   help="a .npz or .csv file, IDX images, or a bundled data set name (its test split, "
+                        "prepared as train prepares it)")
+    p.add_argument("--labels", metavar="FILE", help="IDX labels for IDX images, to report the accuracy")
+    t = _add_table_options(p)
+    t.add_argument("--y-key", help=".npz: name of a targets array, to report the accuracy")
+    t.add_argument("--target-column", type=_column,
+                   help=".csv: index or header name of a target column to leave out of the features "
+                        "and score against")
+    p.add_argument("--outputs", action="store_true",
+                   help="print the network's outputs A[L] (probabilities) instead of predictions")
+    p.add_argument("--output", metavar="FILE", help="write the predictions here (.npz, .csv or text)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where to run the model (default cpu)")
+    p.add_argument("--test-fraction", type=_real(0, 1), default=0.25,
+                   help="for a bundled data set: as given to train (default 0.25)")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="for a bundled data set: as given to train (default 0)")
+    p.set_defaults(func=_predict)
+
+
+def _add_info(sub):
+    p = sub.add_parser(
+        "info", help="summarise a saved model",
+        description="Print a saved model's cost, dtype and layers, with the parameters of each "
+                    "layer (W[l] is n[l] x n[l-1], plus n[l] biases) and their total.")
+    p.add_argument("model", metavar="MODEL")
+    p.set_defaults(func=_info)
+
+
+def _add_delegated(sub, command, wanted):
+    import importlib
+
+    module, help_text = DELEGATED[command]
+    if command != wanted:
+        # Listed in the top-level help without importing the module.
+        sub.add_parser(command, help=help_text)
+        return
+    mod = importlib.import_module(module)
+    summary = (mod.__doc__ or help_text).strip().split("\n\n")[0]
+    p = sub.add_parser(command, help=help_text, description=summary)
+    mod.add_cli_arguments(p)
+    p.set_defaults(func=_delegate)
+
+
+def _command_of(argv):
+    # The top-level parser has only flags without values, so the first other
+    # token names the subcommand.
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command=None):
+    """The argument parser; ``command`` names the subcommand whose delegated
+    module (crosscheck, bench) must be imported to add its arguments."""
+    from . import __version__
+
+    parser = _Parser(prog="fnn-numba",
+                     description="Feedforward networks whose every equation is a Numba loop: "
+                                 "train them, predict with them, inspect them, check and time them.",
+                     epilog="Run 'fnn-numba COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"fnn-numba {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    _add_train(sub)
+    _add_predict(sub)
+    _add_info(sub)
+    for name in DELEGATED:
+        _add_delegated(sub, name, command)
     return parser
 
 
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return
+    the exit status: 0 on success, 2 for bad arguments or data, 1 when
+    training diverges, a dependency is missing or the device is unavailable."""
+    from .network import TrainingDivergedError
+
+    argv = sys.argv[1:] if argv is None else [os.fspath(a) for a in argv]
+    command = _command_of(argv)
+    if _delegated_missing(command):
+        print(f"fnn-numba {command}: error: this installation has no {DELEGATED[command][0]} module",
+              file=sys.stderr)
+        return 2
     try:
-        return args.func(args)
-    except (ValueError, TypeError) as exc:
-        print(f"fnn-numba {args.command}: error: {exc}", file=sys.stderr)
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    prefix = f"fnn-numba {args.command}: error:"
+    try:
+        return int(args.func(args) or 0)
+    except TrainingDivergedError as exc:
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # such as no CUDA GPU for --device cuda
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except (CommandError, ValueError, TypeError, OSError) as exc:
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -125,8 +125,8 @@ FUSED_PAIRS = {
 def fused_loss_term(code, z, y):
     """The (j, i) term of L_i computed from the logit z, never from y_hat.
 
-    sigmoid + binary CE: max(z, 0) - z y + log(1 + exp(-|z|)), which equals
-    -[y log sigma(z) + (1 - y) log(1 - sigma(z))] for every finite z.
+    sigmoid + binary CE: ``max(z, 0) - z y + log(1 + exp(-abs(z)))``, which
+    equals ``-[y log sigma(z) + (1 - y) log(1 - sigma(z))]`` for every finite z.
     softmax + categorical CE is handled column-wise by the kernel (it needs
     log sum_p exp(z_p)), so it is not here.
     """

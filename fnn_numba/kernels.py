@@ -518,13 +518,14 @@ def step_element(kind, g, v, s, alpha, mu, b1, b2, one, eps, c1, c2):
 def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
                    epsilon, step):
     """The update each optimizer would add to the parameters, without
-    changing any state (so a non-finite step can be refused):
+    changing any state (so a non-finite step can be refused)::
 
-    sgd:       step = -alpha g  (the slides' W <- W - alpha dJ/dW)
-    momentum:  v' = mu v - alpha g;  step = v'
-    nesterov:  v' = mu v - alpha g;  step = mu v' - alpha g
-    adam:      m' = beta1 m + (1 - beta1) g;  s' = beta2 s + (1 - beta2) g^2;
-               step = -alpha (m' / (1 - beta1^t)) / (sqrt(s' / (1 - beta2^t)) + eps)
+        sgd:       step = -alpha g  (the slides' W <- W - alpha dJ/dW)
+        momentum:  v' = mu v - alpha g;  step = v'
+        nesterov:  v' = mu v - alpha g;  step = mu v' - alpha g
+        adam:      m' = beta1 m + (1 - beta1) g;  s' = beta2 s + (1 - beta2) g^2;
+                   step = -alpha (m' / (1 - beta1^t)) / (sqrt(s' / (1 - beta2^t)) + eps)
+
     Loops over parameters q (``prange`` when there are enough).
     """
     alpha = grads.dtype.type(learning_rate)

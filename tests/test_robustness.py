@@ -135,14 +135,23 @@ def test_keyboard_interrupt_between_batches_leaves_a_consistent_network():
     net = fnn.Network([200, 200, 10], seed=0)
     net.fit(X[:, :64], y[:64], epochs=1)  # compile first
     before = net.get_parameters()
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    timers = []
+
+    def interrupt_soon(epoch, history):
+        # fire once the first epoch is done, so that at least one step ran
+        # however loaded the machine is; the signal lands between batches
+        if epoch == 1:
+            timers.append(threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGINT)))
+            timers[0].start()
+
     history = None
     try:
         with pytest.raises(KeyboardInterrupt):
-            history = net.fit(X, y, epochs=1000, batch_size=16, learning_rate=0.01)
+            history = net.fit(X, y, epochs=1000, batch_size=16, learning_rate=0.01,
+                              callback=interrupt_soon)
     finally:
-        timer.cancel()
+        for t in timers:
+            t.cancel()
     assert history is None
     after = net.get_parameters()
     assert np.all(np.isfinite(after)) and not np.array_equal(after, before)

@@ -1,0 +1,153 @@
+"""Sphinx configuration of the fnn_numba documentation.
+
+Build (what CI runs, warnings are errors)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+The build needs no network access: no intersphinx, MathJax is loaded by the
+reader's browser. Pages and modules written by other parts of the project
+appear when they exist (:class:`OptionalToctree`, :class:`OptionalAutomodule`),
+so that a missing page or an optional dependency (GPU, MPI, matplotlib) never
+breaks the build.
+"""
+import contextlib
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+from docutils.statemachine import StringList
+from sphinx.util import logging
+from sphinx.util.nodes import nested_parse_with_titles
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import fnn_numba  # noqa: E402
+
+project = "fnn_numba"
+author = "the fnn_numba authors"
+copyright = "the fnn_numba authors, MIT licence"
+release = fnn_numba.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "numpydoc"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+nitpicky = False
+html_theme = "alabaster"
+html_static_path = []
+autodoc_member_order = "bysource"
+# numpydoc's per-class member tables would need autosummary stub pages
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+
+log = logging.getLogger(__name__)
+
+
+def _run_nested(directive, lines):
+    node = nodes.Element()
+    node.document = directive.state.document
+    source = directive.state.document.current_source
+    nested_parse_with_titles(directive.state, StringList(lines, source=source), node)
+    return node.children
+
+
+class OptionalToctree(Directive):
+    """A toctree of the pages listed in its content that exist.
+
+    Other contributors add pages (derivation, gpu, benchmarks, ...) on their
+    own schedule; listing a missing page in a plain toctree would fail the
+    ``-W`` build.
+    """
+
+    has_content = True
+    option_spec = {"maxdepth": directives.positive_int, "caption": directives.unchanged}
+
+    def run(self):
+        srcdir = Path(self.state.document.settings.env.srcdir)
+        pages = [p.strip() for p in self.content if p.strip()]
+        present = [p for p in pages if (srcdir / f"{p}.rst").exists()]
+        if not present:
+            return []
+        lines = [".. toctree::", f"   :maxdepth: {self.options.get('maxdepth', 2)}"]
+        if "caption" in self.options:
+            lines.append(f"   :caption: {self.options['caption']}")
+        lines += [""] + [f"   {p}" for p in present]
+        return _run_nested(self, lines)
+
+
+class OptionalAutomodule(Directive):
+    """A section titled with the module's name and its ``automodule``,
+    when the module imports on this machine.
+
+    Modules that need a GPU toolkit, MPI or matplotlib are documented where
+    those import, and left out (with an info message) elsewhere.
+    """
+
+    required_arguments = 1
+
+    def run(self):
+        name = self.arguments[0]
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any import failure means "not on this machine"
+            log.info(f"optional-automodule: {name} left out ({type(exc).__name__}: {exc})")
+            return []
+        title = f"``{name}``"
+        return _run_nested(self, [title, "-" * len(title), "", f".. automodule:: {name}",
+                                  "   :members:", ""])
+
+
+@contextlib.contextmanager
+def _columns(width):
+    # argparse wraps its help to the terminal width; fix it so the page does
+    # not depend on where the docs are built
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+
+
+class CliHelp(Directive):
+    """The ``--help`` text of ``fnn-numba [COMMAND]``, generated from the
+    parser itself so that the page cannot drift from the code."""
+
+    optional_arguments = 1
+
+    def run(self):
+        from fnn_numba.cli import build_parser
+
+        command = self.arguments[0] if self.arguments else None
+        with _columns(88):
+            parser = build_parser(command)
+            if command is not None:
+                sub = next(a for a in parser._actions if a.dest == "command")
+                parser = sub.choices[command]
+            text = parser.format_help()
+        block = nodes.literal_block(text, text)
+        block["language"] = "text"
+        return [block]
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    # scikit-learn generates set_*_request methods on every estimator
+    # subclass; their docstrings cross-reference scikit-learn's own
+    # glossary, which does not exist here
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
+    app.add_directive("optional-toctree", OptionalToctree)
+    app.add_directive("optional-automodule", OptionalAutomodule)
+    app.add_directive("cli-help", CliHelp)
+    return {"parallel_read_safe": True}
