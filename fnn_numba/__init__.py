@@ -16,8 +16,22 @@ invalidate_stale_cache()
 from .activations import ACTIVATIONS  # noqa: E402
 from .costs import COSTS  # noqa: E402
 from .network import Gradients, History, Network, TrainingDivergedError  # noqa: E402
+from .crosscheck import crosscheck  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ACTIVATIONS", "COSTS", "Gradients", "History", "Network", "TrainingDivergedError",
+#: names served on first use, so that ``import fnn_numba`` needs neither
+#: scikit-learn nor matplotlib (optional extras)
+_LAZY = {"FNNClassifier": "estimators", "FNNRegressor": "estimators",
+         "plot_loss_curve": "plotting", "plot_decision_boundary": "plotting"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ACTIVATIONS", "COSTS", "Gradients", "History", "Network", "TrainingDivergedError", "crosscheck",
            "__version__"]

@@ -10,6 +10,19 @@ examples; W has shape (n[l], n[l-1]).
 
 Nothing here imports :mod:`fnn_numba.kernels`: the formulas are written out
 again on purpose, so that a slip in a kernel's formula cannot hide in both.
+
+Equation index: P1 (1) :func:`z_reference`; P1 (2) with P2 (1), (3), (5), (7)
+:func:`a_reference`; P1 (7), (8) :func:`forward_reference`; P1 (13)
+:func:`dw_reference`; P1 (14) :func:`db_reference`; P1 (17) in general
+:func:`jacobian_reference` and :func:`dz_general_reference`, in closed form
+(P2 (2), (4), (6), (8) and the other activations)
+:func:`dz_closed_form_reference`; P1 (21) :func:`da_prev_reference`; each
+cost's L_i :func:`losses_reference`, J :func:`cost_reference`, its seed
+:func:`seed_reference`; the fused pairs :func:`fused_losses_reference`,
+:func:`fused_delta_reference`; the L2 term :func:`l2_reference` and its
+gradient :func:`l2_gradient_reference`; the whole backward pass
+:func:`gradients_reference`. :func:`fnn_numba.crosscheck.crosscheck` compares
+each with the fast kernels.
 """
 import math
 
@@ -298,3 +311,68 @@ def gradients_reference(weights, biases, activations, cost, x, y, l2=0.0):
         dbs[l - 1] = db_reference(dz)
         da = da_prev_reference(w, dz)
     return J, dws, dbs, da
+
+
+def l2_gradient_reference(w, l2):
+    """The L2 term's share of P1 (13): d/dw[j,k] of (lambda/2) sum w^2 = lambda w[j,k]."""
+    n, K = w.shape
+    g = np.zeros((n, K))
+    for j in range(n):
+        for k in range(K):
+            g[j, k] = l2 * w[j, k]
+    return g
+
+
+def fused_losses_reference(name, z, y):
+    """L_i read from the logits z = Z[L] where the output activation and the
+    cost cancel (the fused pairs of :mod:`fnn_numba.costs`).
+
+    sigmoid + binary_cross_entropy: ``sum_j [max(z,0) - z y + log(1 + exp(-|z|))]``,
+    which is -sum_j [y log sigma(z) + (1 - y) log(1 - sigma(z))] rearranged;
+    softmax + categorical_cross_entropy: -sum_j y[j,i] (z[j,i] - log sum_p exp(z[p,i])),
+    which is -sum_j y log softmax(z)_j with the log taken analytically.
+    """
+    n, m = z.shape
+    losses = np.zeros(m)
+    for i in range(m):
+        s = 0.0
+        if name == "sigmoid":
+            for j in range(n):
+                zj = z[j, i]
+                s += max(zj, 0.0) - zj * y[j, i] + math.log(1.0 + math.exp(-abs(zj)))
+        elif name == "softmax":
+            c = max(z[p, i] for p in range(n))
+            total = 0.0
+            for p in range(n):
+                total += math.exp(z[p, i] - c)
+            log_sum = c + math.log(total)
+            for j in range(n):
+                s -= y[j, i] * (z[j, i] - log_sum)
+        else:
+            raise ValueError(f"no fused loss for output activation {name!r}")
+        losses[i] = s
+    return losses
+
+
+def fused_delta_reference(name, a, y):
+    """dJ/dZ[L] where the output activation and the cost cancel.
+
+    sigmoid + binary_cross_entropy: (a[j,i] - y[j,i]) / m, which is P2 (4)
+    applied to the seed (a - y)/(a (1 - a) m);
+    softmax + categorical_cross_entropy: (a[j,i] sum_p y[p,i] - y[j,i]) / m,
+    which is P2 (8) applied to the seed -y/(a m).
+    """
+    n, m = a.shape
+    dz = np.zeros((n, m))
+    for i in range(m):
+        total_y = 0.0
+        for p in range(n):
+            total_y += y[p, i]
+        for j in range(n):
+            if name == "sigmoid":
+                dz[j, i] = (a[j, i] - y[j, i]) / m
+            elif name == "softmax":
+                dz[j, i] = (a[j, i] * total_y - y[j, i]) / m
+            else:
+                raise ValueError(f"no fused delta for output activation {name!r}")
+    return dz

@@ -1,0 +1,468 @@
+"""The cross-check: it passes on every activation, cost and fused pair; it
+fails, on the right equation's row and only on the rows downstream of it,
+when a known slip is planted into a copy of a kernel; its CLI entry; the
+symbolic rows; its argument checks.
+
+Planting a slip: ``crosscheck(..., kernels={name or (name, layer): copy})``
+runs ``copy`` in place of ``fnn_numba.kernels.<name>`` (for that layer). The
+copies below are plain Python: the kernel's own loops with one slip each.
+"""
+import argparse
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+import fnn_numba as fnn
+from fnn_numba import kernels, reference as R
+from fnn_numba.activations import LEAKY_RELU, SOFTMAX, activation_slope
+from fnn_numba.costs import COSTS, loss_slope
+from fnn_numba.crosscheck import (
+    KERNEL_NAMES,
+    TOLERANCES,
+    CrosscheckReport,
+    add_cli_arguments,
+    cli_main,
+    crosscheck,
+)
+
+from conftest import ALL_ACTIVATIONS, OUTPUTS, random_network, targets_for
+
+HAS_SYMPY = importlib.util.find_spec("sympy") is not None
+
+
+def data_for(net, m, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((net.sizes[0], m))
+    return X, targets_for(net.cost_name, net.sizes[-1], m, rng)
+
+
+def failing(report):
+    return {r.quantity for r in report.rows if not r.passed}
+
+
+# ------------------------------------------------------------- it passes
+def _cases():
+    """Every output each cost allows, the hidden layers cycling through every
+    activation: every activation meets every position it can take."""
+    cases, c = [], 0
+    for cost, outs in OUTPUTS.items():
+        for out in outs:
+            hidden = ALL_ACTIVATIONS[c % len(ALL_ACTIVATIONS)]
+            c += 1
+            cases.append((hidden, out, cost))
+    return cases
+
+
+@pytest.mark.parametrize("hidden,out,cost", _cases())
+def test_every_row_passes_on_a_correct_library(hidden, out, cost):
+    net = random_network([3, 5, 4], [hidden, out], cost, seed=2, l2=0.03)
+    X, Y = data_for(net, 3)
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.passed, str(report)
+    # every equation has its row, and the witnesses it should have
+    labels = {r.equation for r in report.rows}
+    assert {"P1 (1)", "P1 (13)", "P1 (14)", "P1 (17)", "P1 (21)", "P1 (9)", "cost", "seed", "L2"} <= labels
+    assert ("fused" in labels) == ((out, cost) in {("sigmoid", "binary_cross_entropy"),
+                                                   ("softmax", "categorical_cross_entropy")})
+    for q in ("dJ/dW[1]", "dJ/db[2]", "dJ/dX"):
+        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+    assert "finite diff" in report.find("da[2]/dz[2] Jacobian").comparisons
+    # the rows are in the order they are computed: forward, cost, seed, backward from L
+    quantities = [r.quantity for r in report.rows]
+    assert quantities.index("Z[1] = W[1] A[0] + b[1]") < quantities.index("dJ/dA[2] = (1/m) dL_i/dy_hat") \
+        < quantities.index("dJ/dW[2]") < quantities.index("dJ/dW[1]") < quantities.index("dJ/dX = dJ/dA[0]")
+
+
+def test_the_fast_chain_is_what_net_gradients_runs():
+    """The kernel-by-kernel chain reproduces the jitted engine bit for bit,
+    so what the report checks is what fit runs."""
+    net = random_network([4, 6, 5, 3], ["elu", "tanh", "softmax"], "categorical_cross_entropy", seed=5, l2=0.1)
+    X, Y = data_for(net, 9)
+    report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    for q in ("dJ/dW[1]", "dJ/dW[3]", "dJ/db[2]", "dJ/dX", "J = "):
+        assert report.find(q).comparisons["net.gradients"].max_abs == 0.0
+
+
+def test_float32_network_is_checked_on_a_float64_copy_and_left_alone():
+    net = random_network([3, 4, 2], ["tanh", "sigmoid"], "binary_cross_entropy", seed=1, dtype=np.float32)
+    before = net.get_parameters()
+    X, Y = data_for(net, 4)
+    report = crosscheck(net, X.astype(np.float32), Y, symbolic=False)
+    assert report.passed, str(report)
+    assert any("float32" in n and "float64" in n for n in report.notes)
+    assert "float32" in str(report)
+    np.testing.assert_array_equal(net.get_parameters(), before)
+    assert net.dtype == np.float32
+
+
+def test_labels_are_accepted_for_categorical_cross_entropy():
+    net = random_network([3, 4, 3], ["relu", "softmax"], "categorical_cross_entropy", seed=4)
+    X = np.random.default_rng(0).standard_normal((3, 5))
+    report = crosscheck(net, X, np.array([0, 2, 1, 1, 0]), symbolic=False, finite_differences=False)
+    assert report.passed
+
+
+def test_l2_argument_overrides_the_network():
+    net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", seed=1, l2=0.0)
+    X, Y = data_for(net, 3)
+    report = crosscheck(net, X, Y, l2=0.5, symbolic=False)
+    assert report.passed, str(report)
+    assert "l2 = 0.5" in report.title and report.find("J = (1/m) sum_i L_i + L2 term")
+    assert net.l2 == 0.0
+
+
+# ------------------------------------------------------- it catches slips
+SLIP_NET = dict(sizes=[4, 6, 5, 3], cost="squared_error")
+
+
+def _slip_report(activations, mapping, seed=11, cost="squared_error", sizes=None):
+    net = random_network(sizes or SLIP_NET["sizes"], activations, cost, seed=seed, l2=0.02)
+    X, Y = data_for(net, 5, seed=seed)
+    return crosscheck(net, X, Y, symbolic=False, kernels=mapping)
+
+
+def _backward_rows_from(report, layer):
+    """Quantities of the rows computed from dJ/dZ[layer] on: those of layer
+    ``layer`` (but its Jacobian) and every dJ/dZ, dW, db, dA below it."""
+    out = set()
+    for l in range(layer, 0, -1):
+        out |= {f"dJ/dZ[{l}] closed form", f"dJ/dZ[{l}] = sum_p", f"dJ/dW[{l}]", f"dJ/db[{l}]",
+                "dJ/dX = dJ/dA[0]" if l == 1 else f"dJ/dA[{l - 1}]"}
+    return {r.quantity for r in report.rows if any(r.quantity.startswith(q) for q in out)}
+
+
+def dz_backward_softmax_derivative_is_softmax(code, z, a, da, dz):
+    """dz_backward with slip (i): softmax's "derivative" taken to be softmax
+    itself (as exp's would be): dz = da * a, no cross-sum over p."""
+    n, m = z.shape
+    for i in range(m):
+        for j in range(n):
+            if code == SOFTMAX:
+                dz[j, i] = da[j, i] * a[j, i]
+            else:
+                dz[j, i] = da[j, i] * activation_slope(code, z[j, i], a[j, i])
+
+
+def test_slip_softmax_derivative_returning_softmax():
+    report = _slip_report(["tanh", "softmax", "identity"], {"dz_backward": dz_backward_softmax_derivative_is_softmax})
+    expected = {"da[2]/dz[2] Jacobian (softmax)"} | _backward_rows_from(report, 2)
+    assert failing(report) == expected, str(report)
+    assert report.first_failure.quantity == "da[2]/dz[2] Jacobian (softmax)"
+    assert report.first_failure.equation == "P1 (17)"
+    assert report.find("dJ/dZ[2] closed form").equation == "P2 (8)"
+    # every independent witness disagrees with the slipped kernel, not just one
+    assert all(not c.passed for c in report.find("dJ/dZ[2] closed form").comparisons.values())
+
+
+def dz_backward_leaky_slope_differs(code, z, a, da, dz):
+    """dz_backward with slip (ii): leaky ReLU's backward slope for z <= 0 is
+    0.1 while its forward pass uses 0.01."""
+    n, m = z.shape
+    if code != LEAKY_RELU:
+        kernels.dz_backward(code, z, a, da, dz)
+        return
+    for i in range(m):
+        for j in range(n):
+            dz[j, i] = da[j, i] * (1.0 if z[j, i] > 0 else 0.1)
+
+
+def test_slip_leaky_relu_backward_slope_differs_from_forward():
+    report = _slip_report(["leaky_relu", "tanh", "identity"], {"dz_backward": dz_backward_leaky_slope_differs})
+    expected = {"da[1]/dz[1] Jacobian (leaky_relu)"} | _backward_rows_from(report, 1)
+    assert failing(report) == expected, str(report)
+    # the finite-difference Jacobian of the forward kernel is what exposes it
+    assert not report.find("da[1]/dz[1] Jacobian").comparisons["finite diff"].passed
+
+
+def dw_db_backward_transposed(dz_rows, a_prev_rows, w, l2, dw, db):
+    """dw_db_backward with slip (iii): dW computed as A[l-1] dZ^T, a (K, n)
+    matrix, poured into the (n, K) buffer (the transpose where n = K)."""
+    n, K = dw.shape
+    m = dz_rows.shape[1]
+    wrong = np.zeros((K, n))
+    for k in range(K):
+        for j in range(n):
+            s = 0.0
+            for i in range(m):
+                s += a_prev_rows[k, i] * dz_rows[j, i]
+            wrong[k, j] = s
+    dw[...] = wrong.reshape(n, K) + l2 * w
+    for j in range(n):
+        db[j] = sum(dz_rows[j, i] for i in range(m))
+
+
+def test_slip_dw_transposed():
+    # W[2] is square (5 x 5): there the slip is exactly the transpose, found by value
+    report = _slip_report(["sigmoid", "relu", "identity"], {"dw_db_backward": dw_db_backward_transposed},
+                          sizes=[4, 5, 5, 3])
+    assert failing(report) == {"dJ/dW[1]", "dJ/dW[2]", "dJ/dW[3]"}, str(report)
+    assert {r.equation for r in report.rows if not r.passed} == {"P1 (13)"}
+
+
+def dw_db_backward_without_mean(dz_rows, a_prev_rows, w, l2, dw, db):
+    """dw_db_backward with slip (iv): the sums over i of dL_i/dz, without the
+    1/m of J = (1/m) sum_i L_i (dJ/dZ carries the 1/m, so this is m dJ/dW)."""
+    n, K = dw.shape
+    m = dz_rows.shape[1]
+    for j in range(n):
+        for k in range(K):
+            dw[j, k] = sum(m * dz_rows[j, i] * a_prev_rows[k, i] for i in range(m)) + l2 * w[j, k]
+        db[j] = sum(m * dz_rows[j, i] for i in range(m))
+
+
+def test_slip_mean_forgotten_in_one_layer():
+    report = _slip_report(["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean})
+    assert failing(report) == {"dJ/dW[2]", "dJ/db[2]"}, str(report)
+    assert report.first_failure.equation == "P1 (13)"
+
+
+def cost_seed_without_mean(cost_code, a, y, da):
+    """cost_seed with the 1/m forgotten: dJ/dA[L] = dL_i/dy_hat."""
+    n, m = a.shape
+    for i in range(m):
+        for j in range(n):
+            da[j, i] = loss_slope(cost_code, a[j, i], y[j, i])
+
+
+def test_slip_mean_forgotten_in_the_seed():
+    report = _slip_report(["tanh", "elu", "identity"], {"cost_seed": cost_seed_without_mean})
+    expected = {"dJ/dA[3] = (1/m) dL_i/dy_hat"} | _backward_rows_from(report, 3)
+    assert failing(report) == expected, str(report)
+    assert report.first_failure.equation == "seed"
+
+
+def output_delta_fused_without_mean(out_code, a, y, dz):
+    kernels.output_delta_fused(out_code, a, y, dz)
+    dz *= a.shape[1]
+
+
+def test_slip_in_the_fused_delta_fails_the_fused_row_and_below_only():
+    report = _slip_report(["relu", "selu", "softmax"], {"output_delta_fused": output_delta_fused_without_mean},
+                          cost="categorical_cross_entropy")
+    # the closed-form rows of layer 3 are the general route (seed, P2 (8)): they still pass
+    below = _backward_rows_from(report, 2) | {"dJ/dW[3]", "dJ/db[3]", "dJ/dA[2]"}
+    assert failing(report) == {"dJ/dZ[3] fused vs general"} | below, str(report)
+
+
+def test_a_forward_slip_fails_its_row_first():
+    def z_forward_without_bias(w, b, a_prev, z):
+        kernels.z_forward(w, np.zeros_like(b), a_prev, z)
+
+    report = _slip_report(["tanh", "sigmoid", "identity"], {("z_forward", 2): z_forward_without_bias})
+    assert report.first_failure.quantity == "Z[2] = W[2] A[1] + b[2]"
+    assert "Z[1] = W[1] A[0] + b[1]" not in failing(report)
+    assert not report.passed
+
+
+# ------------------------------------------------------------------- report
+def test_report_table_names_every_row_and_marks_failures():
+    report = _slip_report(["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean})
+    text = str(report)
+    assert text == report.format()
+    for r in report.rows:
+        assert r.quantity in text
+    failing_lines = [line for line in text.splitlines() if line.rstrip().endswith("FAIL")]
+    assert len(failing_lines) == 2 and all("P1 (13)" in l or "P1 (14)" in l for l in failing_lines)
+    assert "2 FAILED" in text
+    assert isinstance(report, CrosscheckReport)
+    assert report.failures() == [r for r in report.rows if not r.passed]
+    with pytest.raises(KeyError, match="quantity"):
+        report.find("no such quantity")
+
+
+def test_tolerances_are_documented_float64_values():
+    assert TOLERANCES["reference"] == (1e-10, 1e-13)
+    assert TOLERANCES["finite diff"][0] >= 1e-7
+    # a relative slip of 1e-6 in dW is caught by the exact witnesses
+    def dw_db_nudged(dz_rows, a_prev_rows, w, l2, dw, db):
+        kernels.dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db)
+        dw *= 1 + 1e-6
+
+    report = _slip_report(["tanh", "tanh", "identity"], {"dw_db_backward": dw_db_nudged})
+    row = report.find("dJ/dW[1]")
+    assert not row.comparisons["reference"].passed and not row.comparisons["numpy"].passed
+
+
+# ----------------------------------------------------------------- symbolic
+@pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
+def test_symbolic_rows_cover_every_activation_cost_and_fused_pair():
+    from fnn_numba import symbolic as S
+
+    rows = S.verify()
+    assert all(r.verified for r in rows), S.format_rows(rows)
+    text = " ".join(r.statement for r in rows)
+    for name in ALL_ACTIVATIONS:
+        assert name in text
+    for cost in COSTS:
+        assert cost in text
+    assert {"P2 (2)", "P2 (4)", "P2 (6)", "P2 (8)", "P1 (13)", "P1 (14)", "P1 (21)", "fused"} <= \
+        {r.equation for r in rows}
+
+
+@pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
+def test_symbolic_rows_catch_a_kernel_that_departs_from_the_derivative():
+    from fnn_numba import symbolic as S
+
+    rows = S.activation_rows(["leaky_relu", "tanh"], kernels={"dz_backward": dz_backward_leaky_slope_differs})
+    assert [r.verified for r in rows] == [False, True]
+    rows = S.activation_rows(["softmax"], kernels={"dz_backward": dz_backward_softmax_derivative_is_softmax})
+    assert [r.verified for r in rows] == [False, False]
+    rows = S.cost_rows(["squared_error"], kernels={"cost_seed": cost_seed_without_mean})
+    assert not rows[0].verified
+
+
+@pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
+def test_crosscheck_includes_the_networks_symbolic_rows():
+    net = random_network([3, 4, 2], ["relu", "sigmoid"], "binary_cross_entropy", seed=0)
+    X, Y = data_for(net, 3)
+    report = crosscheck(net, X, Y)
+    statements = " ".join(r.statement for r in report.symbolic_rows)
+    assert "relu" in statements and "binary_cross_entropy" in statements and "tanh" not in statements
+    assert any(r.equation == "fused" for r in report.symbolic_rows)
+    assert "symbolic (SymPy)" in str(report)
+    assert report.passed
+
+
+def test_missing_sympy_says_how_to_install(monkeypatch):
+    from fnn_numba import symbolic as S
+
+    monkeypatch.setitem(sys.modules, "sympy", None)
+    with pytest.raises(ImportError, match="pip install sympy"):
+        S.require_sympy()
+    net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", seed=0)
+    X, Y = data_for(net, 3)
+    with pytest.raises(ImportError, match="pip install sympy"):
+        crosscheck(net, X, Y, symbolic=True, finite_differences=False)
+    report = crosscheck(net, X, Y, finite_differences=False)
+    assert report.symbolic_rows == [] and any("SymPy is not installed" in n for n in report.notes)
+
+
+# ---------------------------------------------------------------------- CLI
+def _args(argv):
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_defaults_cover_every_activation_and_cost(capsys):
+    assert cli_main(_args([])) == 0
+    out = capsys.readouterr().out
+    for name in ALL_ACTIVATIONS:
+        assert f"({name})" in out or f"{name}(Z" in out
+    for cost in COSTS:
+        assert f"cost {cost}" in out
+    for label in ("P1 (1)", "P1 (13)", "P1 (14)", "P1 (17)", "P1 (21)", "P2 (2)", "P2 (4)", "P2 (6)",
+                  "P2 (8)", "fused", "seed", "L2"):
+        assert label in out
+    assert "all passed" in out and "FAIL" not in out
+    if HAS_SYMPY:
+        assert "symbolic (SymPy)" in out
+
+
+def test_cli_options(capsys):
+    argv = ["--sizes", "3", "4", "2", "--activations", "selu", "sigmoid", "--cost", "bce", "-m", "2",
+            "--dtype", "float32", "--seed", "3", "--no-symbolic"]
+    assert cli_main(_args(argv)) == 0
+    out = capsys.readouterr().out
+    assert "network 3-4-2, activations [selu, sigmoid], cost binary_cross_entropy, m = 2" in out
+    assert "float32" in out and "symbolic (SymPy)" not in out
+    assert "crosscheck: 1 networks" in out
+
+
+def test_cli_exits_non_zero_when_a_row_fails(capsys):
+    argv = ["--sizes", "3", "4", "2", "--activations", "tanh", "identity", "-m", "3", "--no-symbolic"]
+    assert cli_main(_args(argv), kernels={("dw_db_backward", 1): dw_db_backward_without_mean}) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "2 FAILED" in out
+
+
+@pytest.mark.parametrize("argv,word", [
+    (["--sizes", "3", "4", "2", "--activations", "relu"], "--activations"),
+    (["--sizes", "3", "4", "2", "--activations", "relu", "relu", "--cost", "bce"], "activations"),
+    (["--activations", "swish", "relu", "relu", "relu"], "--activations"),
+    (["--cost", "hinge"], "--cost"),
+    (["-m", "0"], "--examples"),
+    (["--sizes", "3"], "sizes"),
+])
+def test_cli_bad_options_exit_2_naming_the_option(argv, word, capsys):
+    assert cli_main(_args(argv + ["--no-symbolic"])) == 2
+    assert word in capsys.readouterr().err
+
+
+def test_package_attribute_serves_the_cli_entry_points():
+    # fnn_numba.crosscheck is the function; the module's CLI entry points hang off it
+    assert fnn.crosscheck is crosscheck
+    assert fnn.crosscheck.cli_main is cli_main and fnn.crosscheck.add_cli_arguments is add_cli_arguments
+
+
+# ---------------------------------------------------------------- bad input
+def _small():
+    net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", seed=0)
+    return (net,) + data_for(net, 3)
+
+
+@pytest.mark.parametrize("kwargs,exc,word", [
+    (dict(kernels={"z_forwards": kernels.z_forward}), ValueError, "kernels"),
+    (dict(kernels={("z_forward", 3): kernels.z_forward}), ValueError, "kernels"),
+    (dict(kernels={("z_forward", True): kernels.z_forward}), ValueError, "kernels"),
+    (dict(kernels={"z_forward": 3}), TypeError, "kernels"),
+    (dict(kernels=[kernels.z_forward]), TypeError, "kernels"),
+    (dict(l2=-1.0), ValueError, "l2"),
+    (dict(fd_step=0.0), ValueError, "fd_step"),
+    (dict(symbolic="yes"), TypeError, "symbolic"),
+    (dict(finite_differences=1), TypeError, "finite_differences"),
+])
+def test_bad_arguments_name_themselves(kwargs, exc, word):
+    net, X, Y = _small()
+    with pytest.raises(exc, match=word):
+        crosscheck(net, X, Y, **kwargs)
+
+
+def test_bad_network_and_data():
+    net, X, Y = _small()
+    with pytest.raises(TypeError, match="net"):
+        crosscheck("network", X, Y)
+    with pytest.raises(ValueError, match="X"):
+        crosscheck(net, X[:2], Y)
+    with pytest.raises(ValueError, match="Y"):
+        crosscheck(net, X, Y[:, :2])
+
+
+def test_every_kernel_name_can_be_substituted():
+    net, X, Y = _small()
+    calls = []
+
+    def spy(name):
+        def run(*args):
+            calls.append(name)
+            return getattr(kernels, name)(*args)
+        return run
+
+    report = crosscheck(net, X, Y, symbolic=False, finite_differences=False,
+                        kernels={name: spy(name) for name in KERNEL_NAMES})
+    assert report.passed
+    assert set(calls) == set(KERNEL_NAMES) - {"output_delta_fused"}
+
+
+# ----------------------------------------------------- reference additions
+def test_fused_references_equal_the_general_ones_and_the_kernels(rng):
+    for out, cost in (("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy")):
+        z = np.asfortranarray(rng.standard_normal((3, 6)) * 3)
+        a = R.a_reference(out, z)
+        y = np.asfortranarray(targets_for(cost, 3, 6, rng))
+        np.testing.assert_allclose(R.fused_losses_reference(out, z, y), R.losses_reference(cost, a, y),
+                                   rtol=1e-12)
+        general = R.dz_general_reference(out, z, a, R.seed_reference(cost, a, y))
+        np.testing.assert_allclose(R.fused_delta_reference(out, a, y), general, rtol=1e-10, atol=1e-15)
+        dz = np.zeros_like(z)
+        kernels.output_delta_fused(fnn.ACTIVATIONS[out], a, y, dz)
+        np.testing.assert_allclose(dz, R.fused_delta_reference(out, a, y), rtol=1e-12, atol=1e-16)
+    with pytest.raises(ValueError, match="fused"):
+        R.fused_losses_reference("tanh", z, y)
+
+
+def test_l2_gradient_reference(rng):
+    w = rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(R.l2_gradient_reference(w, 0.25), 0.25 * w)
