@@ -33,7 +33,7 @@ way each output element is computed by the same code in the same order, so
 the choice never changes a result.
 
 The reference twins that read exactly like the equations are in
-:mod:`fnn_numba.reference`; the CUDA twins in :mod:`fnn_numba.cuda_kernels`.
+:mod:`fnn_numba.reference`; the CUDA twins in :mod:`fnn_numba.gpu_kernels`.
 """
 import math
 

@@ -3,7 +3,7 @@
 Every function here reads like its equation in ``shared/seeds`` (loops over
 j, k, i, p; no vectorisation, no Numba, no speed tricks) and is never
 optimised: it is the witness that the fast kernels (:mod:`fnn_numba.kernels`,
-:mod:`fnn_numba.cuda_kernels`) and the vectorised NumPy forms
+:mod:`fnn_numba.gpu_kernels`) and the vectorised NumPy forms
 (:mod:`fnn_numba.vectorized`) are checked against. It is slow; use it on small
 shapes. Arrays follow the derivation: Z, A have shape (n, m), columns are
 examples; W has shape (n[l], n[l-1]).
