@@ -662,14 +662,33 @@ class Network:
 
     def save(self, path):
         """Write the network to ``path`` (.npz), atomically: a temporary file in
-        the same directory is written, flushed and renamed over ``path``."""
+        the same directory is written, flushed and renamed over ``path``, so a
+        crash mid-save never leaves a half-written model under that name.
+
+        The file holds a versioned JSON header (format, version, sizes,
+        activations, cost, init, dtype, l2, seed, epochs trained, the state of
+        the shuffling generator, optimizer name), the flat parameter vector [W1, b1, W2, b2, ...] and, after
+        training, the optimizer's state (velocity / first moment, second
+        moment, step count)."""
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".fnn-", suffix=".tmp", dir=directory)
         try:
+            arrays = dict(params=self._params)
+            meta = self._metadata()
+            meta["epochs_trained"] = self._epochs_trained
+            # the shuffling generator's state: training resumed after a load
+            # draws the same batches as it would have without the round trip
+            meta["rng_state"] = self._rng.bit_generator.state
+            state = self._optimizer_state
+            if state is not None:
+                # the optimizer's state, so that partial_fit resumes exactly after a load
+                meta["optimizer"] = next(n for n, c in OPTIMIZERS.items() if c == state["kind"])
+                arrays.update(optimizer_velocity=state["velocity"], optimizer_second=state["second"],
+                              optimizer_steps=state["t"])
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, metadata=np.frombuffer(json.dumps(self._metadata()).encode(), dtype=np.uint8),
-                         params=self._params)
+                np.savez(fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                         **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -687,6 +706,9 @@ class Network:
             with np.load(os.fspath(path), allow_pickle=False) as data:
                 meta = json.loads(bytes(data["metadata"]).decode())
                 params = data["params"]
+                optimizer_arrays = {key: data[key] for key in
+                                    ("optimizer_velocity", "optimizer_second", "optimizer_steps")
+                                    if key in data.files}
         except FileNotFoundError:
             raise
         except Exception as exc:
@@ -702,6 +724,21 @@ class Network:
             raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
                              f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
         net._params[...] = params
+        net._epochs_trained = int(meta.get("epochs_trained", 0))
+        if meta.get("rng_state") is not None:
+            try:
+                net._rng.bit_generator.state = meta["rng_state"]
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"path: {path!s} has an unreadable generator state ({exc})") from exc
+        if meta.get("optimizer") is not None:
+            if meta["optimizer"] not in OPTIMIZERS or len(optimizer_arrays) != 3 or any(
+                    optimizer_arrays[k].shape != params.shape for k in ("optimizer_velocity", "optimizer_second")):
+                raise ValueError(f"path: {path!s} has an incomplete or inconsistent optimizer state")
+            net._optimizer_state = dict(
+                kind=OPTIMIZERS[meta["optimizer"]],
+                velocity=optimizer_arrays["optimizer_velocity"].astype(net.dtype),
+                second=optimizer_arrays["optimizer_second"].astype(net.dtype),
+                t=optimizer_arrays["optimizer_steps"].astype(np.int64).reshape(1))
         return net.to(device) if device != "cpu" else net
 
 

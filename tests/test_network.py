@@ -215,3 +215,15 @@ def test_pickle_round_trip_keeps_training_state():
     for net in (a, b):
         net.partial_fit(X, y, batch_size=10, optimizer="adam", learning_rate=0.01)
     assert np.array_equal(a.get_parameters(), b.get_parameters())
+
+
+def test_save_load_keeps_the_optimizer_state(tmp_path):
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((4, 30)), rng.integers(0, 3, 30)
+    a = fnn.Network([4, 6, 3], seed=2, dtype=np.float32)
+    a.partial_fit(X, y, batch_size=10, optimizer="adam", learning_rate=0.01)
+    a.save(tmp_path / "a.npz")
+    b = fnn.Network.load(tmp_path / "a.npz")
+    for net in (a, b):
+        net.partial_fit(X, y, batch_size=10, optimizer="adam", learning_rate=0.01)
+    assert np.array_equal(a.get_parameters(), b.get_parameters())
