@@ -48,12 +48,18 @@ N_ROLES = 7
 
 def workspace_layout(sizes, capacity):
     """Offsets ``ws_off[role, l]`` and the total length of a workspace that
-    holds every role's (n[l], capacity) matrix for l = 0..L."""
-    L1 = len(sizes)
-    ws_off = np.zeros((N_ROLES, L1), dtype=np.int64)
+    holds, for batches of up to ``capacity`` examples, the (n[l], capacity)
+    matrix of each (role, layer) pair the drivers use, and nothing else:
+    A, Z, DZ and DZ_ROWS for l = 1..L; DA for l = 0..L (l = 0 is dJ/dX);
+    A_ROWS for l = 0..L-1; Y_BATCH for l = L. Pairs never used keep offset
+    0 and take no space."""
+    L = len(sizes) - 1
+    used = {A: range(1, L + 1), Z: range(1, L + 1), DA: range(0, L + 1), DZ: range(1, L + 1),
+            DZ_ROWS: range(1, L + 1), A_ROWS: range(0, L), Y_BATCH: range(L, L + 1)}
+    ws_off = np.zeros((N_ROLES, L + 1), dtype=np.int64)
     total = 0
     for role in range(N_ROLES):
-        for l in range(L1):
+        for l in used[role]:
             ws_off[role, l] = total
             total += int(sizes[l]) * capacity
     return ws_off, total
