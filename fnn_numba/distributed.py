@@ -59,15 +59,8 @@ import numpy as np
 from numba import njit
 
 from . import _validation as V
-from .engine import (
-    Y_BATCH,
-    backward_pass,
-    batch_cost,
-    forward_pass,
-    gather_columns,
-    view_f,
-)
-from .kernels import OPTIMIZERS, clip_gradient_norm, optimizer_commit, optimizer_step, step_is_finite
+from .engine import apply_update, batch_gradient, gather_columns, view_f
+from .kernels import OPTIMIZERS
 from ._threading import kernel_section
 from .network import History, Network, TrainingDivergedError
 
@@ -246,40 +239,16 @@ def _local_gradient(params, buf, wcols, sizes, w_off, b_off, act_codes, cost_cod
         grads[:] = 0
         buf[n_params] = 0
         return
-    L = sizes.shape[0] - 1
-    x = view_f(x_buf, 0, sizes[0], mb)
-    y = view_f(ws, ws_off[Y_BATCH, L], sizes[L], mb)
-    gather_columns(X, order, start, stop, x)
-    gather_columns(Y, order, start, stop, y)
-    forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
-    J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
+    J = batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+                       X, Y, order, start, stop, x_buf, ws, ws_off, losses)
     if not np.isfinite(J):
         grads[:] = 0
         buf[n_params] = np.nan
         return
-    backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
-                  l2, x, y, ws, ws_off, False)
     w = grads.dtype.type(weight)
     for q in range(n_params):
         grads[q] *= w
     buf[n_params] = J * weight
-
-
-@njit(cache=True)
-def _apply_step(params, grads, kind, velocity, second_moment, step, t, learning_rate, momentum,
-                beta1, beta2, epsilon, clip_norm):
-    """The update from the summed gradient, identical on every rank: optional
-    clipping of the global norm, then the optimizer's step, refused (False,
-    nothing written) when a parameter would become non-finite."""
-    if clip_norm > 0:
-        clip_gradient_norm(grads, clip_norm)
-    optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
-                   epsilon, step)
-    if not step_is_finite(params, step):
-        return False
-    optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                     beta1, beta2, step)
-    return True
 
 
 def _local_gradient_gpu(gpu, params, buf, X, Y, order, start, stop, weight, x_host, y_host, v_cache,
@@ -746,7 +715,7 @@ def _train(net, comm, MPI, rank, size, cfg, X, Y, Xv, Yv, shard_sizes, seed, kin
                 _raise_rank_failure(comm, rank, failure, epoch, s)
             J = float(buf[n_params])
             grads = buf[:n_params]
-            if not np.isfinite(J) or not _apply_step(
+            if not np.isfinite(J) or not apply_update(
                     net._params, grads, kind, velocity, second, step_buf, t_steps + 1, lr,
                     cfg["momentum"], cfg["beta1"], cfg["beta2"], cfg["epsilon"], cfg["clip_norm"]):
                 raise TrainingDivergedError(

@@ -182,6 +182,43 @@ def gather_columns(src, order, start, stop, dst):
 
 
 @njit(cache=True)
+def batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+                   X, Y, order, start, stop, x_buf, ws, ws_off, losses):
+    """J and its gradient for the mini-batch of columns order[start:stop]:
+    gather the columns, forward pass, J (L2 term included), and, when J is
+    finite, the backward pass into ``grads``. Returns J."""
+    L = sizes.shape[0] - 1
+    mb = stop - start
+    x = view_f(x_buf, 0, sizes[0], mb)
+    y = view_f(ws, ws_off[Y_BATCH, L], sizes[L], mb)
+    gather_columns(X, order, start, stop, x)
+    gather_columns(Y, order, start, stop, y)
+    forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
+    J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
+    if np.isfinite(J):
+        backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+                      l2, x, y, ws, ws_off, False)
+    return J
+
+
+@njit(cache=True)
+def apply_update(params, grads, kind, velocity, second_moment, step, t, learning_rate, momentum,
+                 beta1, beta2, epsilon, clip_norm):
+    """The update from a gradient: optional clipping of its global norm, then
+    the optimizer's step (``t`` is its 1-based count, Adam's t), refused
+    (False, nothing written) when a parameter would become non-finite."""
+    if clip_norm > 0:
+        clip_gradient_norm(grads, clip_norm)
+    optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
+                   epsilon, step)
+    if not step_is_finite(params, step):
+        return False
+    optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
+                     beta1, beta2, step)
+    return True
+
+
+@njit(cache=True)
 def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                   X, Y, order, batch_size, first_batch, stop_batch, x_buf, ws, ws_off, losses,
                   batch_costs, kind, velocity, second_moment, step, step_count, learning_rate,
@@ -198,31 +235,18 @@ def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_cod
     nothing is written and the batch's index is returned; -1 when all
     batches ran. batch_costs[b] receives batch b's J (before its update).
     """
-    L = sizes.shape[0] - 1
     m = X.shape[1]
     for bi in range(first_batch, stop_batch):
         start = bi * batch_size
         stop = min(start + batch_size, m)
-        mb = stop - start
-        x = view_f(x_buf, 0, sizes[0], mb)
-        y = view_f(ws, ws_off[Y_BATCH, L], sizes[L], mb)
-        gather_columns(X, order, start, stop, x)
-        gather_columns(Y, order, start, stop, y)
-        forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
-        J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
+        J = batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+                           l2, X, Y, order, start, stop, x_buf, ws, ws_off, losses)
         if not np.isfinite(J):
             return bi
-        backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
-                      l2, x, y, ws, ws_off, False)
-        if clip_norm > 0:
-            clip_gradient_norm(grads, clip_norm)
         t = step_count[0] + 1
-        optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1,
-                       beta2, epsilon, step)
-        if not step_is_finite(params, step):
+        if not apply_update(params, grads, kind, velocity, second_moment, step, t, learning_rate,
+                            momentum, beta1, beta2, epsilon, clip_norm):
             return bi
-        optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                         beta1, beta2, step)
         step_count[0] = t
         batch_costs[bi] = J
     return -1

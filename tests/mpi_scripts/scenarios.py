@@ -202,7 +202,7 @@ def scenario_faults():
         D._local_gradient = real
 
     # a replica that drifts by one ulp-sized nudge: verify_replicas must see it
-    real_step = D._apply_step
+    real_step = D.apply_update
 
     def drifting(params, *args):
         ok = real_step(params, *args)
@@ -210,11 +210,11 @@ def scenario_faults():
             params[0] += 1e-12
         return ok
 
-    D._apply_step = drifting
+    D.apply_update = drifting
     try:
         expect_error("verify_replicas_detects_drift", lambda: fit(verify_replicas=True))
     finally:
-        D._apply_step = real_step
+        D.apply_update = real_step
     expect_error("verify_replicas_quiet_when_identical", lambda: fit(verify_replicas=True))
 
     # after all of that, the communicator still works and training agrees
