@@ -5,7 +5,6 @@ figures from a shared machine are not test material."""
 import argparse
 import importlib
 import os
-import sys
 
 import numpy as np
 import pytest
