@@ -34,6 +34,33 @@ def random_network(sizes, activations, cost, seed=0, dtype=np.float64, l2=0.0, s
     return net
 
 
+def finite_difference_gradients(net, X, Y, h=1e-6, inputs=True):
+    """Central differences of net.cost over every parameter and (when
+    ``inputs``) every input; returns (d params, dX or None)."""
+    params = net._params
+    g = np.zeros_like(params)
+    for q in range(params.size):
+        old = params[q]
+        params[q] = old + h
+        jp = net.cost(X, Y)
+        params[q] = old - h
+        jm = net.cost(X, Y)
+        params[q] = old
+        g[q] = (jp - jm) / (2 * h)
+    if not inputs:
+        return g, None
+    dX = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        old = X[idx]
+        X[idx] = old + h
+        jp = net.cost(X, Y)
+        X[idx] = old - h
+        jm = net.cost(X, Y)
+        X[idx] = old
+        dX[idx] = (jp - jm) / (2 * h)
+    return g, dX
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

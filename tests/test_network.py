@@ -7,36 +7,13 @@ import pytest
 import fnn_numba as fnn
 from fnn_numba import reference as R, vectorized as Vec
 
-from conftest import ALL_ACTIVATIONS, ALL_COSTS, OUTPUTS, random_network, targets_for
+from conftest import (ALL_ACTIVATIONS, ALL_COSTS, OUTPUTS, finite_difference_gradients, random_network,
+                      targets_for)
 
 
 def relative_error(a, b):
     a, b = np.ravel(a), np.ravel(b)
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
-
-
-def finite_difference_gradients(net, X, Y, h=1e-6):
-    """Central differences of net.cost over every parameter and every input."""
-    params = net._params
-    g = np.zeros_like(params)
-    for q in range(params.size):
-        old = params[q]
-        params[q] = old + h
-        jp = net.cost(X, Y)
-        params[q] = old - h
-        jm = net.cost(X, Y)
-        params[q] = old
-        g[q] = (jp - jm) / (2 * h)
-    dX = np.zeros_like(X)
-    for idx in np.ndindex(X.shape):
-        old = X[idx]
-        X[idx] = old + h
-        jp = net.cost(X, Y)
-        X[idx] = old - h
-        jm = net.cost(X, Y)
-        X[idx] = old
-        dX[idx] = (jp - jm) / (2 * h)
-    return g, dX
 
 
 def flat(net, g):
