@@ -34,31 +34,26 @@ def random_network(sizes, activations, cost, seed=0, dtype=np.float64, l2=0.0, s
     return net
 
 
+def _central_differences(net, X, Y, array, h):
+    """(J(x + h) - J(x - h)) / 2h for every element x of ``array`` (the
+    network's parameters or the inputs X), restoring each element after."""
+    out = np.zeros_like(array)
+    for idx in np.ndindex(array.shape):
+        old = array[idx]
+        array[idx] = old + h
+        plus = net.cost(X, Y)
+        array[idx] = old - h
+        minus = net.cost(X, Y)
+        array[idx] = old
+        out[idx] = (plus - minus) / (2 * h)
+    return out
+
+
 def finite_difference_gradients(net, X, Y, h=1e-6, inputs=True):
     """Central differences of net.cost over every parameter and (when
     ``inputs``) every input; returns (d params, dX or None)."""
-    params = net._params
-    g = np.zeros_like(params)
-    for q in range(params.size):
-        old = params[q]
-        params[q] = old + h
-        jp = net.cost(X, Y)
-        params[q] = old - h
-        jm = net.cost(X, Y)
-        params[q] = old
-        g[q] = (jp - jm) / (2 * h)
-    if not inputs:
-        return g, None
-    dX = np.zeros_like(X)
-    for idx in np.ndindex(X.shape):
-        old = X[idx]
-        X[idx] = old + h
-        jp = net.cost(X, Y)
-        X[idx] = old - h
-        jm = net.cost(X, Y)
-        X[idx] = old
-        dX[idx] = (jp - jm) / (2 * h)
-    return g, dX
+    g = _central_differences(net, X, Y, net._params, h)
+    return g, (_central_differences(net, X, Y, X, h) if inputs else None)
 
 
 @pytest.fixture
