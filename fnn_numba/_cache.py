@@ -5,9 +5,10 @@ not when a function it inlines from another module does (a kernel in
 kernels.py inlines formulas from activations.py and costs.py; the drivers in
 engine.py call the kernels). After an upgrade or an edit, a stale cache entry
 can call a kernel with a signature that no longer exists and crash the
-process. So: hash every source file of the package at import, and when the
-hash differs from the one stored beside the cache, delete the package's cache
-entries before anything is compiled or loaded.
+process. So: hash every module of the package that holds cached CPU kernels
+(``@njit``) at import, and when the hash differs from the one stored beside
+the cache, delete the package's cache entries before anything is compiled or
+loaded.
 """
 import hashlib
 import os
