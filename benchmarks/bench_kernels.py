@@ -69,23 +69,21 @@ class Kernels:
     def peakmem_dz_backward(self, shape, dtype):
         self.wl.run("dz_backward")
 
-    # P1 (13), (14): dJ/dW and dJ/db, every layer
+    # P1 (13), (14): dJ/dW and dJ/db, every layer (with the layout copies of
+    # dz and a_prev where the batch is long enough for the dot-product order)
     def time_dw_db_backward(self, shape, dtype):
         self.wl.run("dw_db_backward")
 
     def peakmem_dw_db_backward(self, shape, dtype):
         self.wl.run("dw_db_backward")
 
-    # P1 (21): dJ/dA[l-1] for l = L..2 (fit does not need dJ/dX)
+    # P1 (21): dJ/dA[l-1] for l = L..2 (fit does not need dJ/dX), with the
+    # copy of W where the layer is wide enough for the dot-product order
     def time_da_prev_backward(self, shape, dtype):
         self.wl.run("da_prev_backward")
 
     def peakmem_da_prev_backward(self, shape, dtype):
         self.wl.run("da_prev_backward")
-
-    # the layout copies of the backward pass (dz, a_prev row-major; W column-major)
-    def time_copy_matrix(self, shape, dtype):
-        self.wl.run("copy_matrix")
 
     # the SGD update of every parameter
     def time_update(self, shape, dtype):

@@ -148,7 +148,6 @@ class KernelWorkload:
             return np.asfortranarray(rng.standard_normal((n, cols), dtype=np.float32).astype(self.dtype))
 
         self.w, self.b = he_weights(sizes, self.dtype, seed)
-        self.w_cols = [np.asfortranarray(w) for w in self.w]
         self.dw = [np.full_like(w, 0) for w in self.w]
         self.db = [np.zeros_like(b) for b in self.b]
         self.a = [f_mat(n, m) for n in sizes]               # a[0] is the input batch
@@ -181,19 +180,14 @@ class KernelWorkload:
             if l < L:
                 calls.append(("dz_backward", l, self._bind(K.dz_backward, codes[l - 1], self.z[l], self.a[l],
                                                            self.da[l], self.dz[l]), 0.0, None))
-            calls.append(("copy_matrix", l, self._copies(K, [(self.dz[l], self.dz_rows[l]),
-                                                             (self.a[l - 1], self.a_rows[l - 1])]), 0.0, None))
-            calls.append(("dw_db_backward", l, self._bind(K.dw_db_backward, self.dz_rows[l], self.a_rows[l - 1],
-                                                          self.w[l - 1], zero_l2, self.dw[l - 1], self.db[l - 1]),
+            calls.append(("dw_db_backward", l, self._bind(K.dw_db_backward, self.dz[l], self.a[l - 1],
+                                                          self.w[l - 1], zero_l2, self.dw[l - 1], self.db[l - 1],
+                                                          self.dz_rows[l], self.a_rows[l - 1]),
                           gemm_flops(n, k, m), (n, k, m)))
             if l > 1:
-                calls.append(("copy_matrix", l, self._copies(K, [(self.w[l - 1], self.w_cols[l - 1])]), 0.0, None))
-                calls.append(("da_prev_backward", l, self._bind(K.da_prev_backward, self.w_cols[l - 1],
+                calls.append(("da_prev_backward", l, self._bind(K.da_prev_backward, self.w[l - 1],
                                                                 self.dz[l], self.da[l - 1]),
                               gemm_flops(n, k, m), (k, n, m)))
-        self.velocity = np.zeros_like(self.params)
-        self.second_moment = np.zeros_like(self.params)
-        self.step = np.zeros_like(self.params)
         calls.append(("update", 0, self._update_call(K), 0.0, None))
         self.calls = calls
         groups = {}
@@ -224,23 +218,15 @@ class KernelWorkload:
         return call
 
     def _update_call(self, K):
-        """Plain SGD as ``engine.train_batches`` runs it: the step, its
-        finiteness check, the commit."""
+        """Plain SGD as ``engine.train_batches`` runs it (``engine.apply_update``:
+        the finiteness check, then the update)."""
+        from .engine import apply_update
         sgd = K.OPTIMIZERS["sgd"]
+        empty = np.zeros(0, dtype=self.dtype)
 
         def call():
-            K.optimizer_step(sgd, self.grads, self.velocity, self.second_moment, 1, LEARNING_RATE,
-                             0.0, 0.9, 0.999, 1e-8, self.step)
-            K.step_is_finite(self.params, self.step)
-            K.optimizer_commit(sgd, self.params, self.grads, self.velocity, self.second_moment,
-                               LEARNING_RATE, 0.0, 0.9, 0.999, self.step)
-        return call
-
-    @staticmethod
-    def _copies(K, pairs):
-        def call():
-            for src, dst in pairs:
-                K.copy_matrix(src, dst)
+            apply_update(self.params, self.grads, sgd, empty, empty, empty, 1, LEARNING_RATE,
+                         0.0, 0.9, 0.999, 1e-8, 0.0)
         return call
 
     def run(self, group):
@@ -258,9 +244,9 @@ class KernelWorkload:
                 out = np.empty((w.shape[0], a_prev.shape[1]), dtype=self.dtype, order="F")
                 refs[idx] = self._bind(np.matmul, w, a_prev, out)
             elif name == "dw_db_backward":
-                dz_rows, a_rows = self.dz_rows[l], self.a_rows[l - 1]
-                out = np.empty((dz_rows.shape[0], a_rows.shape[0]), dtype=self.dtype)
-                refs[idx] = self._bind(np.matmul, dz_rows, a_rows.T, out)
+                dz, a_prev = self.dz[l], self.a[l - 1]
+                out = np.empty((dz.shape[0], a_prev.shape[0]), dtype=self.dtype)
+                refs[idx] = self._bind(np.matmul, dz, a_prev.T, out)
             elif name == "da_prev_backward":
                 w, dz = self.w[l - 1], self.dz[l]
                 out = np.empty((w.shape[1], dz.shape[1]), dtype=self.dtype, order="F")

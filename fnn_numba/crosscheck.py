@@ -62,10 +62,10 @@ from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 
 #: the kernels crosscheck calls, by the name ``kernels=`` substitutes them under
 KERNEL_NAMES = ("z_forward", "activation_forward", "example_losses", "mean_of", "l2_penalty",
-                "cost_seed", "output_delta_fused", "dz_backward", "copy_matrix", "dw_db_backward",
+                "cost_seed", "output_delta_fused", "dz_backward", "dw_db_backward",
                 "da_prev_backward")
 #: kernels that run once per layer; the others run once per batch (layer L)
-LAYER_KERNELS = ("z_forward", "activation_forward", "dz_backward", "copy_matrix", "dw_db_backward",
+LAYER_KERNELS = ("z_forward", "activation_forward", "dz_backward", "dw_db_backward",
                  "da_prev_backward")
 
 WITNESSES = ("reference", "numpy", "finite diff", "net.gradients")
@@ -367,16 +367,11 @@ class _KernelNet:
             n, K = self.sizes[l], self.sizes[l - 1]
             dz = dz_out if l == self.L else self.dz(l, zs[l], As[l], das[l])
             dzs[l] = dz
-            dz_rows = np.zeros((n, self.m))
-            a_prev_rows = np.zeros((K, self.m))
-            self.k("copy_matrix", l)(dz, dz_rows)
-            self.k("copy_matrix", l)(As[l - 1], a_prev_rows)
             dw, db = np.zeros((n, K)), np.zeros(n)
-            self.k("dw_db_backward", l)(dz_rows, a_prev_rows, self.w[l - 1], np.float64(self.l2), dw, db)
-            w_cols = np.zeros((n, K), order="F")
-            self.k("copy_matrix", l)(self.w[l - 1], w_cols)
+            self.k("dw_db_backward", l)(dz, As[l - 1], self.w[l - 1], np.float64(self.l2), dw, db,
+                                        np.zeros((n, self.m)), np.zeros((K, self.m)))
             da_prev = self._zeros(K)
-            self.k("da_prev_backward", l)(w_cols, dz, da_prev)
+            self.k("da_prev_backward", l)(self.w[l - 1], dz, da_prev)
             dws[l], dbs[l], das[l - 1] = dw, db, da_prev
         return dzs, dws, dbs, das
 
@@ -644,7 +639,8 @@ def _l2_gradient_row(kn, weights, l2, fd_step):
     for l in range(1, kn.L + 1):
         n, K = kn.sizes[l], kn.sizes[l - 1]
         dw, db = np.zeros((n, K)), np.zeros(n)
-        kn.k("dw_db_backward", l)(np.zeros((n, 1)), np.zeros((K, 1)), kn.w[l - 1], np.float64(l2), dw, db)
+        kn.k("dw_db_backward", l)(np.zeros((n, 1), order="F"), np.zeros((K, 1), order="F"), kn.w[l - 1],
+                                  np.float64(l2), dw, db, np.zeros((n, 1)), np.zeros((K, 1)))
         fast.append(dw.ravel())
         ref.append(R.l2_gradient_reference(weights[l - 1], l2).ravel())
     if fd_step is not None:

@@ -223,7 +223,7 @@ def global_batches(shard_sizes, batch_size, seed, epoch, shuffle=True, offsets=N
 
 # ----------------------------------------------------------- jitted drivers
 @njit(cache=True)
-def _local_gradient(params, buf, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+def _local_gradient(params, buf, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                     X, Y, order, start, stop, weight, x_buf, ws, ws_off, losses):
     """This rank's share of one global step, written into ``buf`` =
     [gradient (n_params), weighted cost, failure flag]: the engine's forward
@@ -239,7 +239,7 @@ def _local_gradient(params, buf, wcols, sizes, w_off, b_off, act_codes, cost_cod
         grads[:] = 0
         buf[n_params] = 0
         return
-    J = batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+    J = batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                        X, Y, order, start, stop, x_buf, ws, ws_off, losses)
     if not np.isfinite(J):
         grads[:] = 0
@@ -696,7 +696,7 @@ def _train(net, comm, MPI, rank, size, cfg, X, Y, Xv, Yv, shard_sizes, seed, kin
             weight = (stop - start) / batch_totals[s]
             try:
                 if gpu is None:
-                    _local_gradient(net._params, buf, ws["wcols"], net._sizes, net._w_off,
+                    _local_gradient(net._params, buf, net._sizes, net._w_off,
                                     net._b_off, net._act_codes, net._cost_code, net._fused, net.l2,
                                     X, Y, order, start, stop, weight, ws["x_buf"], ws["ws"],
                                     ws["ws_off"], ws["losses"])

@@ -18,14 +18,13 @@ Data layout (plain arrays, no objects):
 - ``sizes``: int64 [n0, n1, ..., nL]; ``act_codes``: int64, one per layer.
 - ``ws``: one flat workspace; ``ws_off[role, l]`` is where layer l's matrix
   of that role starts (roles below), each sized for ``capacity`` examples.
-- ``wcols``: flat, W[l] stored F-ordered at ``w_off[l-1]`` (for P1 (21)).
+- DZ_ROWS and A_ROWS are the scratch of P1 (13)'s dot-product order (long batches).
 """
 import numpy as np
 from numba import njit
 
 from .kernels import (
     activation_forward,
-    copy_matrix,
     cost_seed,
     da_prev_backward,
     dw_db_backward,
@@ -37,7 +36,10 @@ from .kernels import (
     optimizer_commit,
     optimizer_step,
     output_delta_fused,
+    sgd_update,
+    sgd_update_is_finite,
     step_is_finite,
+    SGD,
     z_forward,
 )
 
@@ -129,7 +131,7 @@ def batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_
 
 
 @njit(cache=True)
-def backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+def backward_pass(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
                   l2, x, y, ws, ws_off, need_dx):
     """Backpropagation of one batch whose forward pass is in ws.
 
@@ -157,18 +159,12 @@ def backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_cod
                         view_f(ws, ws_off[A, l], n, mb),
                         view_f(ws, ws_off[DA, l], n, mb), dz)
         a_prev = x if l == 1 else view_f(ws, ws_off[A, l - 1], K, mb)
-        dz_rows = view_c(ws, ws_off[DZ_ROWS, l], n, mb)
-        a_prev_rows = view_c(ws, ws_off[A_ROWS, l - 1], K, mb)
-        copy_matrix(dz, dz_rows)
-        copy_matrix(a_prev, a_prev_rows)
         w = view_c(params, w_off[l - 1], n, K)
-        dw = view_c(grads, w_off[l - 1], n, K)
-        db = grads[b_off[l - 1]:b_off[l - 1] + n]
-        dw_db_backward(dz_rows, a_prev_rows, w, w.dtype.type(l2), dw, db)
+        dw_db_backward(dz, a_prev, w, w.dtype.type(l2), view_c(grads, w_off[l - 1], n, K),
+                       grads[b_off[l - 1]:b_off[l - 1] + n],
+                       view_c(ws, ws_off[DZ_ROWS, l], n, mb), view_c(ws, ws_off[A_ROWS, l - 1], K, mb))
         if l > 1 or need_dx:
-            w_cols = view_f(wcols, w_off[l - 1], n, K)
-            copy_matrix(w, w_cols)
-            da_prev_backward(w_cols, dz, view_f(ws, ws_off[DA, l - 1], K, mb))
+            da_prev_backward(w, dz, view_f(ws, ws_off[DA, l - 1], K, mb))
 
 
 @njit(cache=True)
@@ -182,7 +178,7 @@ def gather_columns(src, order, start, stop, dst):
 
 
 @njit(cache=True)
-def batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+def batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                    X, Y, order, start, stop, x_buf, ws, ws_off, losses):
     """J and its gradient for the mini-batch of columns order[start:stop]:
     gather the columns, forward pass, J (L2 term included), and, when J is
@@ -196,7 +192,7 @@ def batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_co
     forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
     J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
     if np.isfinite(J):
-        backward_pass(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+        backward_pass(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
                       l2, x, y, ws, ws_off, False)
     return J
 
@@ -206,9 +202,17 @@ def apply_update(params, grads, kind, velocity, second_moment, step, t, learning
                  beta1, beta2, epsilon, clip_norm):
     """The update from a gradient: optional clipping of its global norm, then
     the optimizer's step (``t`` is its 1-based count, Adam's t), refused
-    (False, nothing written) when a parameter would become non-finite."""
+    (False, nothing written) when a parameter would become non-finite.
+    Plain SGD needs no state and no step buffer (``velocity``,
+    ``second_moment`` and ``step`` may be empty): two passes over the
+    parameters instead of three."""
     if clip_norm > 0:
         clip_gradient_norm(grads, clip_norm)
+    if kind == SGD:
+        if not sgd_update_is_finite(params, grads, learning_rate):
+            return False
+        sgd_update(params, grads, learning_rate)
+        return True
     optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
                    epsilon, step)
     if not step_is_finite(params, step):
@@ -219,7 +223,7 @@ def apply_update(params, grads, kind, velocity, second_moment, step, t, learning
 
 
 @njit(cache=True)
-def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
+def train_batches(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
                   X, Y, order, batch_size, first_batch, stop_batch, x_buf, ws, ws_off, losses,
                   batch_costs, kind, velocity, second_moment, step, step_count, learning_rate,
                   momentum, beta1, beta2, epsilon, clip_norm):
@@ -239,7 +243,7 @@ def train_batches(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_cod
     for bi in range(first_batch, stop_batch):
         start = bi * batch_size
         stop = min(start + batch_size, m)
-        J = batch_gradient(params, grads, wcols, sizes, w_off, b_off, act_codes, cost_code, fused,
+        J = batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
                            l2, X, Y, order, start, stop, x_buf, ws, ws_off, losses)
         if not np.isfinite(J):
             return bi

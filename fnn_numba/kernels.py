@@ -12,16 +12,18 @@ Storage layout (the indices in the code are always the derivation's):
 - Activations and their gradients ``a``, ``z``, ``da``, ``dz`` (n, m) are
   F-ordered: each example's column is contiguous in j. This is the layout of
   ``X_samples_by_features.T``, so users' data needs no copy.
-- Each GEMM-shaped sum wants its summed index contiguous: P1 (1) sums over k
-  (contiguous in w and in F-ordered a); P1 (13) sums over i, so it reads
-  ``dz_rows`` and ``a_prev_rows``, the same matrices stored C-ordered; P1 (21)
-  sums over j, so it reads ``w_cols``, w stored F-ordered. The copies cost
-  O(n m) next to the O(n m K) sums (:func:`copy_matrix`).
-
-The GEMM-shaped kernels compute a 4 x 4 tile of outputs with sixteen scalar
-accumulators that stay in registers, the summed index innermost (measured in
-``shared/design.md``: 100-200 GFLOP/s against 1-4 for the naive order).
-Edge tiles fall back to one plain dot product per element.
+- Each GEMM-shaped sum is laid out for its own summed index. P1 (1) sums
+  over k, contiguous in w and in F-ordered a: a dot-product tile, 4 x 4
+  outputs in sixteen scalar accumulators that stay in registers, k innermost
+  (``shared/design.md``: 100-200 GFLOP/s against 1-4 for the naive order).
+  P1 (13) sums over the batch i and P1 (21) over j, both short in the
+  networks people train; they run in outer-product order: a contiguous run
+  of an output row (k) stays in L1 and is updated by a vectorised loop over
+  k, four terms of the sum and four output rows per pass, reading dz, a and
+  w in the layouts above with no copies. For long batches P1 (13) switches
+  to the dot-product tile, i innermost, on C-ordered copies ``dz_rows`` and
+  ``a_prev_rows`` (:func:`copy_matrix`, O(n m) next to the O(n m K) sum).
+  Edge tiles fall back to plain loops.
 
 Three tiers, as in stumpy: the kernel (public name, the equation in its
 docstring) decides whether the work is worth the threads, then runs the same
@@ -56,6 +58,20 @@ TILE = 4
 #: Below this many multiply-adds (or element updates) a kernel runs on the
 #: calling thread: a parallel region costs more than the work it would split.
 PARALLEL_MIN_WORK = 1 << 18
+#: P1 (13) sums over the batch: below this many examples, or for fewer than
+#: DW_DOT_MIN_ROWS rows, it runs in outer-product order, which needs no layout
+#: copies; the dot-product tile's sixteen horizontal reductions and edge
+#: tiles cost more than such short sums. Float32, one thread: 120 against 55
+#: GFLOP/s at (n, K, m) = (128, 784, 64), 105 against 109 at (512, 784, 256),
+#: 79 against 129 at (2048, 2048, 1024); on two threads the tie moved down
+#: to batch 128.
+DW_OUTER_MAX_BATCH = 128
+DW_DOT_MIN_ROWS = 16
+#: Length of the contiguous run of k an outer-product block keeps in L1
+#: (4 rows of it plus 4 input runs: 16 KiB in float32, 32 KiB in float64).
+#: Long runs amortise the sixteen broadcasts of each step over the sum:
+#: 512 ran 2x faster than 256 at (128, 784, 64).
+OUTER_CHUNK = 512
 
 
 @njit(cache=True)
@@ -166,19 +182,115 @@ def dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, j0, k0):
                 dw[j, k] = s + l2 * w[j, k]
 
 
+@njit(fastmath=GEMM_FASTMATH, cache=True, inline="always")
+def rank4_update(o0, o1, o2, o3, x0, x1, x2, x3, d):
+    """o_r[k] += sum_c d[r, c] x_c[k] for r, c < 4: four terms of an
+    outer-product sum into four output runs. The sixteen coefficients are
+    read once; the k loop starts at 0 over contiguous runs (so Numba needs no
+    wraparound guard) and vectorises, each load of x_c serving four outputs
+    and each load and store of o_r four multiply-adds."""
+    d00 = d[0, 0]; d01 = d[0, 1]; d02 = d[0, 2]; d03 = d[0, 3]
+    d10 = d[1, 0]; d11 = d[1, 1]; d12 = d[1, 2]; d13 = d[1, 3]
+    d20 = d[2, 0]; d21 = d[2, 1]; d22 = d[2, 2]; d23 = d[2, 3]
+    d30 = d[3, 0]; d31 = d[3, 1]; d32 = d[3, 2]; d33 = d[3, 3]
+    for k in range(x0.shape[0]):
+        a0 = x0[k]; a1 = x1[k]; a2 = x2[k]; a3 = x3[k]
+        o0[k] += d00 * a0 + d01 * a1 + d02 * a2 + d03 * a3
+        o1[k] += d10 * a0 + d11 * a1 + d12 * a2 + d13 * a3
+        o2[k] += d20 * a0 + d21 * a1 + d22 * a2 + d23 * a3
+        o3[k] += d30 * a0 + d31 * a1 + d32 * a2 + d33 * a3
+
+
+@njit(fastmath=GEMM_FASTMATH, cache=True, inline="always")
+def rank1_update(o0, o1, o2, o3, x, d0, d1, d2, d3):
+    """o_r[k] += d_r x[k] for r < 4: one term of an outer-product sum (the
+    remainder of :func:`rank4_update`'s groups of four)."""
+    for k in range(x.shape[0]):
+        xk = x[k]
+        o0[k] += d0 * xk; o1[k] += d1 * xk; o2[k] += d2 * xk; o3[k] += d3 * xk
+
+
+@njit(fastmath=GEMM_FASTMATH, cache=True)
+def dw_db_outer_block(dz, a_prev, w, l2, dw, db, j0, k0):
+    """P1 (13) (+ L2) on rows j0 <= j < j0 + 4 and the run k0 <= k < k0 +
+    OUTER_CHUNK of dw, in outer-product order, and P1 (14) for its rows when
+    k0 == 0: dw[j, k0:k1] += sum_i dz[j,i] a_prev[k0:k1, i], four examples i
+    at a time, then + l2 w[j, k0:k1].
+
+    The k loop is innermost, contiguous in dw and in a_prev's columns, and
+    vectorised; each load of a_prev serves four rows and each load and store
+    of dw sixteen multiply-adds, and the run of dw stays in L1 across the
+    i loop. dz and a_prev are read in their own F order: no copies."""
+    n, K = dw.shape
+    m = dz.shape[1]
+    zero = dw.dtype.type(0)
+    k1 = min(k0 + OUTER_CHUNK, K)
+    j1 = min(j0 + TILE, n)
+    a_cols = a_prev.T    # (m, K) C-ordered view: a_cols[i] is example i's column
+    if k0 == 0:
+        for j in range(j0, j1):
+            s = zero
+            for i in range(m):
+                s += dz[j, i]
+            db[j] = s
+    if j1 - j0 == TILE:
+        o0 = dw[j0, k0:k1]; o1 = dw[j0 + 1, k0:k1]; o2 = dw[j0 + 2, k0:k1]; o3 = dw[j0 + 3, k0:k1]
+        o0[:] = zero; o1[:] = zero; o2[:] = zero; o3[:] = zero
+        for i in range(0, m - TILE + 1, TILE):
+            rank4_update(o0, o1, o2, o3, a_cols[i, k0:k1], a_cols[i + 1, k0:k1], a_cols[i + 2, k0:k1],
+                         a_cols[i + 3, k0:k1], dz[j0:j0 + TILE, i:i + TILE])
+        for i in range(m - m % TILE, m):
+            rank1_update(o0, o1, o2, o3, a_cols[i, k0:k1], dz[j0, i], dz[j0 + 1, i], dz[j0 + 2, i], dz[j0 + 3, i])
+    else:
+        for j in range(j0, j1):
+            o = dw[j, k0:k1]
+            o[:] = zero
+            for i in range(m):
+                d = dz[j, i]
+                x = a_cols[i, k0:k1]
+                for k in range(x.shape[0]):
+                    o[k] += d * x[k]
+    if l2 != 0:
+        for j in range(j0, j1):
+            o = dw[j, k0:k1]
+            wj = w[j, k0:k1]
+            for k in range(o.shape[0]):
+                o[k] += l2 * wj[k]
+
+
 @njit(parallel=True, cache=True)
-def dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db):
+def dw_db_backward(dz, a_prev, w, l2, dw, db, dz_rows, a_prev_rows):
     """P1 (13) and (14) in one pass, with the L2 term:
     dw[j,k] = sum_i dz[j,i] a_prev[k,i] + l2 w[j,k];  db[j] = sum_i dz[j,i].
 
-    Layout: ``dz_rows`` (n, m) and ``a_prev_rows`` (K, m) C-ordered (i
-    contiguous), w and dw C-ordered. Loops over 4 x 4 tiles of (j, k)
-    (``prange`` when large enough), sixteen scalar accumulators, i innermost
-    (:func:`dw_db_tile`); the tiles with k0 == 0 also sum db, so each db[j]
-    is written by one iteration.
+    Layout: dz (n, m) and a_prev (K, m) F-ordered, w and dw C-ordered. Two
+    loop orders, chosen by the length m of the sum (same result up to
+    rounding; each output written by one iteration in a fixed order):
+
+    - m < DW_OUTER_MAX_BATCH or n < DW_DOT_MIN_ROWS: outer-product order, over blocks of 4 rows
+      j x OUTER_CHUNK columns k (``prange`` when large enough), i outer, k
+      innermost and vectorised (:func:`dw_db_outer_block`); no copies.
+    - otherwise dot-product order: dz and a_prev are first copied C-ordered
+      into ``dz_rows`` and ``a_prev_rows`` (i contiguous, :func:`copy_matrix`),
+      then 4 x 4 tiles of (j, k), sixteen scalar accumulators, i innermost
+      (:func:`dw_db_tile`); the tiles with k0 == 0 also sum db.
     """
     n, K = dw.shape
-    m = dz_rows.shape[1]
+    m = dz.shape[1]
+    if m < DW_OUTER_MAX_BATCH or n < DW_DOT_MIN_ROWS:
+        tiles_j = (n + TILE - 1) // TILE
+        chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
+        if use_threads(n * K * m):
+            for t in prange(tiles_j * chunks_k):
+                dw_db_outer_block(dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE,
+                                  (t % chunks_k) * OUTER_CHUNK)
+        else:
+            for t in range(tiles_j * chunks_k):
+                dw_db_outer_block(dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE,
+                                  (t % chunks_k) * OUTER_CHUNK)
+        return
+    copy_matrix(dz, dz_rows)
+    copy_matrix(a_prev, a_prev_rows)
     tiles_j = (n + TILE - 1) // TILE
     tiles_k = (K + TILE - 1) // TILE
     if use_threads(n * K * m):
@@ -190,59 +302,60 @@ def dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db):
 
 
 @njit(fastmath=GEMM_FASTMATH, cache=True)
-def da_prev_tile(w_cols, dz, da_prev, k0, i0):
-    """P1 (21) on the tile k0 <= k < k0 + 4, i0 <= i < i0 + 4:
-    da_prev[k,i] = sum_j dz[j,i] w[j,k], j innermost."""
-    n, K = w_cols.shape
+def da_prev_outer_block(w, dz, da_prev, k0, i0):
+    """P1 (21) on the run k0 <= k < k0 + OUTER_CHUNK of the columns
+    i0 <= i < i0 + 4 of da_prev, in outer-product order:
+    da_prev[k0:k1, i] = sum_j dz[j,i] w[j, k0:k1], four rows j at a time.
+
+    The k loop is innermost, contiguous in the C-ordered w and in the
+    F-ordered da_prev, and vectorised; each load of w serves four columns
+    and each load and store of da_prev sixteen multiply-adds. No copy of w."""
+    n, K = w.shape
     m = dz.shape[1]
     zero = dz.dtype.type(0)
-    if k0 + TILE <= K and i0 + TILE <= m:
-        s00 = s01 = s02 = s03 = zero
-        s10 = s11 = s12 = s13 = zero
-        s20 = s21 = s22 = s23 = zero
-        s30 = s31 = s32 = s33 = zero
-        for j in range(n):
-            w0 = w_cols[j, k0]; w1 = w_cols[j, k0 + 1]; w2 = w_cols[j, k0 + 2]; w3 = w_cols[j, k0 + 3]
-            d0 = dz[j, i0]; d1 = dz[j, i0 + 1]; d2 = dz[j, i0 + 2]; d3 = dz[j, i0 + 3]
-            s00 += w0 * d0; s01 += w0 * d1; s02 += w0 * d2; s03 += w0 * d3
-            s10 += w1 * d0; s11 += w1 * d1; s12 += w1 * d2; s13 += w1 * d3
-            s20 += w2 * d0; s21 += w2 * d1; s22 += w2 * d2; s23 += w2 * d3
-            s30 += w3 * d0; s31 += w3 * d1; s32 += w3 * d2; s33 += w3 * d3
-        da_prev[k0, i0] = s00; da_prev[k0, i0 + 1] = s01
-        da_prev[k0, i0 + 2] = s02; da_prev[k0, i0 + 3] = s03
-        da_prev[k0 + 1, i0] = s10; da_prev[k0 + 1, i0 + 1] = s11
-        da_prev[k0 + 1, i0 + 2] = s12; da_prev[k0 + 1, i0 + 3] = s13
-        da_prev[k0 + 2, i0] = s20; da_prev[k0 + 2, i0 + 1] = s21
-        da_prev[k0 + 2, i0 + 2] = s22; da_prev[k0 + 2, i0 + 3] = s23
-        da_prev[k0 + 3, i0] = s30; da_prev[k0 + 3, i0 + 1] = s31
-        da_prev[k0 + 3, i0 + 2] = s32; da_prev[k0 + 3, i0 + 3] = s33
+    k1 = min(k0 + OUTER_CHUNK, K)
+    i1 = min(i0 + TILE, m)
+    da_cols = da_prev.T    # (m, K) C-ordered view: da_cols[i] is example i's column
+    if i1 - i0 == TILE:
+        o0 = da_cols[i0, k0:k1]; o1 = da_cols[i0 + 1, k0:k1]
+        o2 = da_cols[i0 + 2, k0:k1]; o3 = da_cols[i0 + 3, k0:k1]
+        o0[:] = zero; o1[:] = zero; o2[:] = zero; o3[:] = zero
+        for j in range(0, n - TILE + 1, TILE):
+            rank4_update(o0, o1, o2, o3, w[j, k0:k1], w[j + 1, k0:k1], w[j + 2, k0:k1], w[j + 3, k0:k1],
+                         dz[j:j + TILE, i0:i0 + TILE].T)
+        for j in range(n - n % TILE, n):
+            rank1_update(o0, o1, o2, o3, w[j, k0:k1], dz[j, i0], dz[j, i0 + 1], dz[j, i0 + 2], dz[j, i0 + 3])
     else:
-        for i in range(i0, min(i0 + TILE, m)):
-            for k in range(k0, min(k0 + TILE, K)):
-                s = zero
-                for j in range(n):
-                    s += dz[j, i] * w_cols[j, k]
-                da_prev[k, i] = s
+        for i in range(i0, i1):
+            o = da_cols[i, k0:k1]
+            o[:] = zero
+            for j in range(n):
+                d = dz[j, i]
+                x = w[j, k0:k1]
+                for k in range(x.shape[0]):
+                    o[k] += d * x[k]
 
 
 @njit(parallel=True, cache=True)
-def da_prev_backward(w_cols, dz, da_prev):
+def da_prev_backward(w, dz, da_prev):
     """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]  (dJ/dA[l-1], or dJ/dX).
 
-    Layout: ``w_cols`` is w stored F-ordered (j contiguous), dz and da_prev
-    F-ordered. Loops over 4 x 4 tiles of (k, i) (``prange`` when large
-    enough), sixteen scalar accumulators, j innermost (:func:`da_prev_tile`).
+    Layout: w C-ordered, dz and da_prev F-ordered. Outer-product order over
+    blocks of OUTER_CHUNK rows k x 4 columns i (``prange`` when large
+    enough), j outer, k innermost and vectorised (:func:`da_prev_outer_block`).
+    (The dot-product order, j innermost, would need w copied F-ordered; it was
+    no faster even at (2048, 2048, 1024), and 2-6x slower on narrow layers.)
     """
-    n, K = w_cols.shape
+    n, K = w.shape
     m = dz.shape[1]
-    tiles_k = (K + TILE - 1) // TILE
+    chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
     tiles_i = (m + TILE - 1) // TILE
     if use_threads(n * K * m):
-        for t in prange(tiles_k * tiles_i):
-            da_prev_tile(w_cols, dz, da_prev, (t % tiles_k) * TILE, (t // tiles_k) * TILE)
+        for t in prange(chunks_k * tiles_i):
+            da_prev_outer_block(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * TILE)
     else:
-        for t in range(tiles_k * tiles_i):
-            da_prev_tile(w_cols, dz, da_prev, (t % tiles_k) * TILE, (t // tiles_k) * TILE)
+        for t in range(chunks_k * tiles_i):
+            da_prev_outer_block(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * TILE)
 
 
 @njit(cache=True, inline="always")
@@ -441,10 +554,15 @@ def output_delta_fused(out_code, a, y, dz):
 def copy_block(src, dst, r0):
     """dst[r, c] = src[r, c] for the rows r0 <= r < r0 + 32, 32 columns at a time."""
     rows, cols = src.shape
+    r1 = min(r0 + 32, rows)
     for c0 in range(0, cols, 32):
-        for r in range(r0, min(r0 + 32, rows)):
-            for c in range(c0, min(c0 + 32, cols)):
-                dst[r, c] = src[r, c]
+        # views, so that the loops start at 0: a loop from r0 or c0 makes
+        # Numba guard every index against wraparound and LLVM gives up on it
+        s = src[r0:r1, c0:min(c0 + 32, cols)]
+        d = dst[r0:r1, c0:min(c0 + 32, cols)]
+        for r in range(s.shape[0]):
+            for c in range(s.shape[1]):
+                d[r, c] = s[r, c]
 
 
 @njit(parallel=True, cache=True)
@@ -546,14 +664,48 @@ def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momen
                                    one, eps, c1, c2)
 
 
-@njit(cache=True)
+@njit(fastmath={"reassoc"}, cache=True)
 def step_is_finite(params, step):
     """True when every params[q] + step[q] is finite: applying the step keeps
-    the network usable (checked before anything is written)."""
+    the network usable (checked before anything is written).
+
+    Sums (params[q] + step[q]) * 0, which is 0 for a finite value and NaN for
+    an infinite or NaN one: a loop without an early exit, which vectorises
+    (``reassoc`` only reorders the sum; without ``nnan`` x * 0 is not folded
+    to 0)."""
+    zero = params.dtype.type(0)
+    acc = zero
     for q in range(params.shape[0]):
-        if not np.isfinite(params[q] + step[q]):
-            return False
-    return True
+        acc += (params[q] + step[q]) * zero
+    return acc == zero
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def sgd_update_is_finite(params, grads, learning_rate):
+    """:func:`step_is_finite` for plain SGD, whose step -alpha g is computed
+    on the fly (no step buffer): True when every params[q] - alpha grads[q]
+    is finite."""
+    alpha = grads.dtype.type(learning_rate)
+    zero = params.dtype.type(0)
+    acc = zero
+    for q in range(params.shape[0]):
+        acc += (params[q] + -alpha * grads[q]) * zero
+    return acc == zero
+
+
+@njit(parallel=True, cache=True)
+def sgd_update(params, grads, learning_rate):
+    """Plain SGD in one pass, the slides' W <- W - alpha dJ/dW (and b):
+    params[q] += -alpha grads[q], the same operations as
+    :func:`optimizer_step` then :func:`optimizer_commit` with ``kind`` sgd,
+    so the same bits. Loops over q (``prange`` when there are enough)."""
+    alpha = grads.dtype.type(learning_rate)
+    if use_threads(params.shape[0]):
+        for q in prange(params.shape[0]):
+            params[q] += -alpha * grads[q]
+    else:
+        for q in range(params.shape[0]):
+            params[q] += -alpha * grads[q]
 
 
 @njit(cache=True, inline="always")

@@ -316,7 +316,7 @@ class Network:
             ws = dict(capacity=capacity, ws_off=ws_off, ws=np.zeros(total, dtype=self.dtype),
                       x_buf=np.zeros(self.sizes[0] * capacity, dtype=self.dtype),
                       losses=np.zeros(capacity, dtype=self.dtype),
-                      grads=np.zeros_like(self._params), wcols=np.zeros_like(self._params))
+                      grads=np.zeros_like(self._params))
             self._workspaces[purpose] = ws
         return ws
 
@@ -399,13 +399,12 @@ class Network:
             ws_off, total = engine.workspace_layout(self.sizes, m)
             ws = np.zeros(total, dtype=self.dtype)
             grads = np.zeros_like(self._params)
-            wcols = np.zeros_like(self._params)
             losses = np.zeros(m, dtype=self.dtype)
             engine.forward_pass(self._params, self._sizes, self._w_off, self._b_off, self._act_codes,
                                 X, ws, ws_off)
             J = engine.batch_cost(self._params, self._sizes, self._w_off, self._act_codes, self._cost_code,
                                   self._fused, self.l2, Y, ws, ws_off, losses)
-            engine.backward_pass(self._params, grads, wcols, self._sizes, self._w_off, self._b_off,
+            engine.backward_pass(self._params, grads, self._sizes, self._w_off, self._b_off,
                                  self._act_codes, self._cost_code, self._fused, self.l2, X, Y, ws, ws_off,
                                  True)
             dX = engine.view_f(ws, ws_off[engine.DA, 0], self.sizes[0], m).copy(order="F")
@@ -583,10 +582,17 @@ class Network:
             ws = self._workspace(batch_size, "fit")
             state = self._optimizer_state
             if state is None or state["kind"] != kind:
-                state = dict(kind=kind, velocity=np.zeros_like(self._params),
-                             second=np.zeros_like(self._params), t=np.zeros(1, dtype=np.int64))
+                state = _new_optimizer_state(kind, self._params, full=self._gpu is not None)
                 self._optimizer_state = state
-            step = np.zeros_like(self._params)
+            elif self._gpu is not None:
+                # state from the CPU keeps only what its optimizer uses; the
+                # arrays it left empty are unused, so zeros lose nothing
+                for key in ("velocity", "second"):
+                    if state[key].size == 0:
+                        state[key] = np.zeros_like(self._params)
+            # plain SGD on the CPU keeps no state and needs no step buffer
+            step = np.zeros(0 if kind == OPTIMIZERS["sgd"] and self._gpu is None else self._params.size,
+                            dtype=self.dtype)
             gpu_fit = None
             if self._gpu is not None:
                 self._gpu.upload_params(self._params)
@@ -611,7 +617,7 @@ class Network:
                             state["t"] += (stop - first) if bad < 0 else (bad - first)
                         else:
                             bad = engine.train_batches(
-                                self._params, ws["grads"], ws["wcols"], self._sizes, self._w_off,
+                                self._params, ws["grads"], self._sizes, self._w_off,
                                 self._b_off, self._act_codes, self._cost_code, self._fused, self.l2,
                                 X, Y, order, batch_size, first, stop, ws["x_buf"], ws["ws"],
                                 ws["ws_off"], ws["losses"], batch_costs, kind, state["velocity"],
@@ -732,7 +738,8 @@ class Network:
                 raise ValueError(f"path: {path!s} has an unreadable generator state ({exc})") from exc
         if meta.get("optimizer") is not None:
             if meta["optimizer"] not in OPTIMIZERS or len(optimizer_arrays) != 3 or any(
-                    optimizer_arrays[k].shape != params.shape for k in ("optimizer_velocity", "optimizer_second")):
+                    optimizer_arrays[k].shape not in (params.shape, (0,))
+                    for k in ("optimizer_velocity", "optimizer_second")):
                 raise ValueError(f"path: {path!s} has an incomplete or inconsistent optimizer state")
             net._optimizer_state = dict(
                 kind=OPTIMIZERS[meta["optimizer"]],
@@ -740,6 +747,18 @@ class Network:
                 second=optimizer_arrays["optimizer_second"].astype(net.dtype),
                 t=optimizer_arrays["optimizer_steps"].astype(np.int64).reshape(1))
         return net.to(device) if device != "cpu" else net
+
+
+def _new_optimizer_state(kind, params, full=False):
+    """Zeroed optimizer state: the velocity (first moment) and second moment
+    the optimizer ``kind`` uses, empty for those it does not (plain SGD uses
+    neither, momentum and nesterov no second moment); ``full`` sizes both
+    (the GPU engine takes both whatever the optimizer)."""
+    uses_velocity = full or kind != OPTIMIZERS["sgd"]
+    uses_second = full or kind == OPTIMIZERS["adam"]
+    return dict(kind=kind, velocity=np.zeros(params.size if uses_velocity else 0, dtype=params.dtype),
+                second=np.zeros(params.size if uses_second else 0, dtype=params.dtype),
+                t=np.zeros(1, dtype=np.int64))
 
 
 def _check_device(device):

@@ -80,7 +80,7 @@ def test_comparison_report_has_the_right_tables(tmp_path, monkeypatch):
                       "kernel / BLAS"]
     kernels = {r[0] for r in rows}
     assert {"z_forward", "activation_forward", "dz_backward", "dw_db_backward", "da_prev_backward",
-            "example_losses", "output_delta_fused", "copy_matrix", "update"} <= kernels
+            "example_losses", "output_delta_fused", "update"} <= kernels
     assert all(r[6] for r in rows if r[0] in ("z_forward", "dw_db_backward", "da_prev_backward"))
     # footnotes: machine, versions, the exact command
     assert "[1] Machine:" in report and "[2] Versions:" in report and "[3] Command:" in report
@@ -108,7 +108,7 @@ def test_bad_options_exit_with_2(capsys):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kernel_workload_covers_every_kernel_of_a_step(dtype):
     wl = bench.KernelWorkload([6, 5, 4, 3], 7, dtype)
-    assert set(wl.groups) == {"z_forward", "activation_forward", "costs", "dz_backward", "copy_matrix",
+    assert set(wl.groups) == {"z_forward", "activation_forward", "costs", "dz_backward",
                               "dw_db_backward", "da_prev_backward", "update"}
     assert [c[1] for c in wl.calls if c[0] == "z_forward"] == [1, 2, 3]
     assert [c[1] for c in wl.calls if c[0] == "da_prev_backward"] == [3, 2]   # not dJ/dX

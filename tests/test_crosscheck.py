@@ -176,21 +176,21 @@ def test_slip_leaky_relu_backward_slope_differs_from_forward():
     assert not report.find("da[1]/dz[1] Jacobian").comparisons["finite diff"].passed
 
 
-def dw_db_backward_transposed(dz_rows, a_prev_rows, w, l2, dw, db):
+def dw_db_backward_transposed(dz, a_prev, w, l2, dw, db, *scratch):
     """dw_db_backward with slip (iii): dW computed as A[l-1] dZ^T, a (K, n)
     matrix, poured into the (n, K) buffer (the transpose where n = K)."""
     n, K = dw.shape
-    m = dz_rows.shape[1]
+    m = dz.shape[1]
     wrong = np.zeros((K, n))
     for k in range(K):
         for j in range(n):
             s = 0.0
             for i in range(m):
-                s += a_prev_rows[k, i] * dz_rows[j, i]
+                s += a_prev[k, i] * dz[j, i]
             wrong[k, j] = s
     dw[...] = wrong.reshape(n, K) + l2 * w
     for j in range(n):
-        db[j] = sum(dz_rows[j, i] for i in range(m))
+        db[j] = sum(dz[j, i] for i in range(m))
 
 
 def test_slip_dw_transposed():
@@ -201,15 +201,15 @@ def test_slip_dw_transposed():
     assert {r.equation for r in report.rows if not r.passed} == {"P1 (13)"}
 
 
-def dw_db_backward_without_mean(dz_rows, a_prev_rows, w, l2, dw, db):
+def dw_db_backward_without_mean(dz, a_prev, w, l2, dw, db, *scratch):
     """dw_db_backward with slip (iv): the sums over i of dL_i/dz, without the
     1/m of J = (1/m) sum_i L_i (dJ/dZ carries the 1/m, so this is m dJ/dW)."""
     n, K = dw.shape
-    m = dz_rows.shape[1]
+    m = dz.shape[1]
     for j in range(n):
         for k in range(K):
-            dw[j, k] = sum(m * dz_rows[j, i] * a_prev_rows[k, i] for i in range(m)) + l2 * w[j, k]
-        db[j] = sum(m * dz_rows[j, i] for i in range(m))
+            dw[j, k] = sum(m * dz[j, i] * a_prev[k, i] for i in range(m)) + l2 * w[j, k]
+        db[j] = sum(m * dz[j, i] for i in range(m))
 
 
 def test_slip_mean_forgotten_in_one_layer():
@@ -276,8 +276,8 @@ def test_tolerances_are_documented_float64_values():
     assert TOLERANCES["reference"] == (1e-10, 1e-13)
     assert TOLERANCES["finite diff"][0] >= 1e-7
     # a relative slip of 1e-6 in dW is caught by the exact witnesses
-    def dw_db_nudged(dz_rows, a_prev_rows, w, l2, dw, db):
-        kernels.dw_db_backward(dz_rows, a_prev_rows, w, l2, dw, db)
+    def dw_db_nudged(dz, a_prev, w, l2, dw, db, *scratch):
+        kernels.dw_db_backward(dz, a_prev, w, l2, dw, db, *scratch)
         dw *= 1 + 1e-6
 
     report = _slip_report(["tanh", "tanh", "identity"], {"dw_db_backward": dw_db_nudged})

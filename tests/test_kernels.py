@@ -12,6 +12,10 @@ from conftest import ALL_ACTIVATIONS, ALL_COSTS, targets_for
 
 SHAPES = [(1, 1, 1), (3, 5, 1), (1, 7, 4), (4, 4, 4), (5, 9, 8), (9, 4, 7), (13, 17, 11)]
 TOL = dict(rtol=1e-12, atol=1e-12)
+#: P1 (13) switches loop order at kernels.DW_OUTER_MAX_BATCH examples and
+#: DW_DOT_MIN_ROWS rows; these shapes run both orders, edge tiles of each,
+#: and a run of k longer than one outer-product chunk
+GEMM_SHAPES = SHAPES + [(6, 530, 9), (5, 9, 259), (16, 7, 256), (17, 9, 257), (19, 6, 260), (130, 9, 6)]
 
 
 def F(a):
@@ -27,24 +31,42 @@ def test_z_forward_p1_1(n, K, m, rng):
     np.testing.assert_allclose(z, Vec.z_vectorized(w, b, a), **TOL)
 
 
-@pytest.mark.parametrize("n,K,m", SHAPES)
+def test_gemm_shapes_run_both_loop_orders():
+    dot = [(n, m) for n, _, m in GEMM_SHAPES
+           if m >= kernels.DW_OUTER_MAX_BATCH and n >= kernels.DW_DOT_MIN_ROWS]
+    assert {n % kernels.TILE for n, _ in dot} >= {0, 1, 3}        # full and edge tiles
+    assert any(m < kernels.DW_OUTER_MAX_BATCH for _, _, m in GEMM_SHAPES)
+    assert max(K for _, K, _ in GEMM_SHAPES) > kernels.OUTER_CHUNK
+
+
+@pytest.mark.parametrize("n,K,m", GEMM_SHAPES)
 def test_dw_db_backward_p1_13_14(n, K, m, rng):
-    dz, a, w = rng.standard_normal((n, m)), rng.standard_normal((K, m)), rng.standard_normal((n, K))
+    dz, a, w = F(rng.standard_normal((n, m))), F(rng.standard_normal((K, m))), rng.standard_normal((n, K))
     dw, db = np.zeros((n, K)), np.zeros(n)
-    kernels.dw_db_backward(np.ascontiguousarray(dz), np.ascontiguousarray(a), w, 0.0, dw, db)
+    scratch = np.zeros((n, m)), np.zeros((K, m))
+    kernels.dw_db_backward(dz, a, w, 0.0, dw, db, *scratch)
     np.testing.assert_allclose(dw, R.dw_reference(dz, a), **TOL)
     np.testing.assert_allclose(dw, Vec.dw_vectorized(dz, a), **TOL)
     np.testing.assert_allclose(db, R.db_reference(dz), **TOL)
     np.testing.assert_allclose(db, Vec.db_vectorized(dz), **TOL)
-    kernels.dw_db_backward(np.ascontiguousarray(dz), np.ascontiguousarray(a), w, 0.3, dw, db)
+    kernels.dw_db_backward(dz, a, w, 0.3, dw, db, *scratch)
     np.testing.assert_allclose(dw, R.dw_reference(dz, a) + 0.3 * w, **TOL)
 
 
-@pytest.mark.parametrize("n,K,m", SHAPES)
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 70), (70, 3), (33, 65)])
+def test_copy_matrix_changes_storage_order_only(rows, cols, rng):
+    src = rng.standard_normal((rows, cols))
+    for a, order in ((src, "F"), (F(src), "C")):
+        dst = np.zeros((rows, cols), order=order)
+        kernels.copy_matrix(a, dst)
+        np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.parametrize("n,K,m", GEMM_SHAPES)
 def test_da_prev_backward_p1_21(n, K, m, rng):
     w, dz = rng.standard_normal((n, K)), F(rng.standard_normal((n, m)))
     da = np.zeros((K, m), order="F")
-    kernels.da_prev_backward(F(w), dz, da)
+    kernels.da_prev_backward(w, dz, da)
     np.testing.assert_allclose(da, R.da_prev_reference(w, dz), **TOL)
     np.testing.assert_allclose(da, Vec.da_prev_vectorized(w, dz), **TOL)
 
