@@ -24,6 +24,8 @@ import numpy as np
 from numba import njit
 
 from .kernels import (
+    DW_DOT_MIN_ROWS,
+    DW_OUTER_MAX_BATCH,
     activation_forward,
     cost_seed,
     da_prev_backward,
@@ -52,18 +54,25 @@ def workspace_layout(sizes, capacity):
     """Offsets ``ws_off[role, l]`` and the total length of a workspace that
     holds, for batches of up to ``capacity`` examples, the (n[l], capacity)
     matrix of each (role, layer) pair the drivers use, and nothing else:
-    A, Z, DZ and DZ_ROWS for l = 1..L; DA for l = 0..L (l = 0 is dJ/dX);
-    A_ROWS for l = 0..L-1; Y_BATCH for l = L. Pairs never used keep offset
-    0 and take no space."""
+    A and Z for l = 1..L; DA for l = 0..L (l = 0 is dJ/dX); Y_BATCH for
+    l = L. DZ[l] shares DA[l]'s storage: dz_backward may write dJ/dZ over
+    dJ/dA (each element is read before it is written, and dJ/dA[l] is not
+    needed afterwards). DZ_ROWS[l] and A_ROWS[l-1], the copies for P1 (13)'s
+    dot-product order, exist only for layers that can take that order
+    (capacity >= kernels.DW_OUTER_MAX_BATCH and n[l] >= kernels.DW_DOT_MIN_ROWS).
+    Pairs never used keep offset 0 and take no space."""
     L = len(sizes) - 1
-    used = {A: range(1, L + 1), Z: range(1, L + 1), DA: range(0, L + 1), DZ: range(1, L + 1),
-            DZ_ROWS: range(1, L + 1), A_ROWS: range(0, L), Y_BATCH: range(L, L + 1)}
+    dot_layers = [l for l in range(1, L + 1)
+                  if capacity >= DW_OUTER_MAX_BATCH and int(sizes[l]) >= DW_DOT_MIN_ROWS]
+    used = {A: range(1, L + 1), Z: range(1, L + 1), DA: range(0, L + 1), DZ: (),
+            DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers], Y_BATCH: range(L, L + 1)}
     ws_off = np.zeros((N_ROLES, L + 1), dtype=np.int64)
     total = 0
     for role in range(N_ROLES):
         for l in used[role]:
             ws_off[role, l] = total
             total += int(sizes[l]) * capacity
+    ws_off[DZ, 1:] = ws_off[DA, 1:]
     return ws_off, total
 
 

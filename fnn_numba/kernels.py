@@ -421,7 +421,9 @@ def dz_backward(code, z, a, da, dz):
     Softmax, P2 (8), the cross-sum over p:
     dz[j,i] = a[j,i] (da[j,i] - sum_p da[p,i] a[p,i]).
     Layout: all F-ordered; loops over examples i (``prange`` when large
-    enough), j and p innermost.
+    enough), j and p innermost. ``dz`` may be ``da`` itself: each column's
+    da is read (the cross-sum first) before its dz is written, which is how
+    the training drivers save a buffer per layer.
     """
     n, m = z.shape
     if use_threads(n * m):

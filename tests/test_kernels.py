@@ -86,6 +86,10 @@ def test_activation_forward_and_dz_backward(name, n, m, rng):
     np.testing.assert_allclose(dz, R.dz_general_reference(name, z, a, da), **TOL)
     np.testing.assert_allclose(dz, R.dz_closed_form_reference(name, z, a, da), **TOL)
     np.testing.assert_allclose(dz, Vec.dz_vectorized(name, z, a, da), **TOL)
+    # in place, as the training drivers run it (dJ/dZ over dJ/dA): the same bits
+    in_place = da.copy(order="F")
+    kernels.dz_backward(ACTIVATIONS[name], z, a, in_place, in_place)
+    np.testing.assert_array_equal(in_place, dz)
 
 
 @pytest.mark.parametrize("cost", ALL_COSTS)
