@@ -37,12 +37,21 @@ Thread layouts:
 
 Every output element is written by exactly one thread, so no kernel races.
 
-Layout differences from the CPU twins, chosen for the GPU: the CPU P1 (13)
-kernel reads C-ordered copies of dz and A[l-1] and the CPU P1 (21) kernel an
-F-ordered copy of W, to put the summed index contiguous for the register
-tile. On the GPU the shared-memory tile is loaded along whichever index is
-contiguous, so :func:`dw_db_backward_cuda` reads the F-ordered dz and A[l-1]
-and :func:`da_prev_backward_cuda` the C-ordered W directly: no copies.
+In Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each thread of a block is
+a Python thread, and numba-cuda's ``cuda.shared.array`` there hands the block
+its array by an unlocked look-up-then-store; a thread switch between the two
+gives two threads private copies of one "shared" tile, and a kernel then
+reads elements nobody wrote into its copy (see
+:func:`_simulator_shared_arrays_per_block`, which this module installs in the
+simulator).
+
+Layout differences from the CPU twins, chosen for the GPU: for long batches
+the CPU P1 (13) kernel reads C-ordered copies of dz and A[l-1], to put the
+summed index contiguous for its register tile (short batches, and P1 (21)
+always, run in outer-product order on the CPU, with no copies). On the GPU
+the shared-memory tile is loaded along whichever index is contiguous, so
+:func:`dw_db_backward_cuda` reads the F-ordered dz and A[l-1] and
+:func:`da_prev_backward_cuda` the C-ordered W directly: no copies.
 Every kernel indexes with the derivation's indices, so any layout gives the
 right numbers; the layout only decides the speed.
 
@@ -59,6 +68,7 @@ a network is moved to the device), and for the fused epoch ``FUSED_EPOCH``,
 (8, 2, 3 and 8 threads) so that tiny inputs span several blocks.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -110,6 +120,62 @@ def _simulated():
     from numba import config
 
     return bool(config.ENABLE_CUDASIM)
+
+
+def _simulator_shared_arrays_per_block():
+    """Make the simulator's ``cuda.shared.array`` give every thread of a
+    launch the same array for one call site, as the hardware does.
+
+    numba-cuda 0.30.4 (``simulator/kernelapi.py``, ``FakeCUDAShared.array``)
+    keys a launch's shared arrays by the caller's (file, line) and does
+    ``res = allocations.get(key)``; ``if res is None: res = np.empty(...);
+    allocations[key] = res`` with no lock. When the first two threads of a
+    launch to reach a ``cuda.shared.array`` line both run the ``get`` before
+    either stores (a GIL switch in between; the simulator tests switch every
+    10 us), each keeps its own ``np.empty`` array for the whole launch: in
+    :func:`dw_db_backward_cuda`, say, a thread stages its share of
+    ``a_tile[ii, r]`` into a private copy and reads, after ``syncthreads``,
+    uninitialised memory where the other threads' shares should be, so its
+    4 x 4 tile of dW comes out wrong; in a reduction a thread's ``buf``
+    misses the others' partial sums. The GEMM kernels, the reductions and
+    the fused epoch all stage through shared arrays, so any result could
+    go wrong; the fits, with the most launches, went wrong most often
+    (0.01-0.3 from the CPU in about half the runs of the simulator tests).
+    Here the look-up and the store run under one lock, so the later thread
+    gets the array the earlier one stored. Dynamic shared memory
+    (``shape == 0``) and ``alignment`` keep numba-cuda's own code."""
+    import threading
+
+    from numba.cuda.simulator import kernelapi
+
+    original = kernelapi.FakeCUDAShared.array
+    if getattr(original, "_fnn_one_array_per_block", False):
+        return
+    if not hasattr(kernelapi.FakeCUDAShared(0), "_allocations"):
+        return  # a numba-cuda that keeps its shared arrays otherwise: not this code
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if alignment is not None or shape == 0:
+            return original(self, shape, dtype, alignment)
+        if isinstance(dtype, kernelapi.types.Type):
+            dtype = kernelapi.numpy_support.as_dtype(dtype)
+        # the same key as numba-cuda's: the calling line
+        frame = sys._getframe(1)
+        caller = (frame.f_code.co_filename, frame.f_lineno)
+        with lock:
+            res = self._allocations.get(caller)
+            if res is None:
+                res = self._allocations[caller] = np.empty(shape, dtype)
+        return res
+
+    array._fnn_one_array_per_block = True
+    array.__doc__ = original.__doc__
+    kernelapi.FakeCUDAShared.array = array
+
+
+if cuda is not None and _simulated():
+    _simulator_shared_arrays_per_block()
 
 
 def _worker(fn):
@@ -229,7 +295,8 @@ def _store_db(db, j, n, s):
 def dw_db_backward_cuda(dz, a_prev, w, l2, dw, db):
     """P1 (13) and (14) with the L2 term:
     dw[j,k] = sum_i dz[j,i] a_prev[k,i] + l2 w[j,k];  db[j] = sum_i dz[j,i].
-    CPU twin: ``dw_db_backward`` (which reads C-ordered copies of dz, a_prev).
+    CPU twin: ``dw_db_backward`` (which, for long batches, reads C-ordered
+    copies of dz, a_prev).
 
     Layout: dz, a_prev F-ordered (j, k contiguous), w and dw C-ordered (k
     contiguous). Block (T, T): threadIdx.x along k, threadIdx.y along j;
@@ -311,7 +378,7 @@ def _store_da(da_prev, k, i, K, m, s):
 @_kernel
 def da_prev_backward_cuda(w, dz, da_prev):
     """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]  (dJ/dA[l-1], or dJ/dX).
-    CPU twin: ``da_prev_backward`` (which reads an F-ordered copy of w).
+    CPU twin: ``da_prev_backward`` (outer-product order on the CPU).
 
     Layout: w C-ordered (k contiguous), dz and da_prev F-ordered (j, k
     contiguous). Block (T, T): threadIdx.x along k, threadIdx.y along i;
