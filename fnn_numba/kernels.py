@@ -72,6 +72,11 @@ DW_DOT_MIN_ROWS = 16
 #: Long runs amortise the sixteen broadcasts of each step over the sum:
 #: 512 ran 2x faster than 256 at (128, 784, 64).
 OUTER_CHUNK = 512
+#: P1 (21) works on panels of this many examples (a parallel task each)...
+DA_PANEL = 32
+#: ... passing over the rows j of w in blocks of this many, which stay in L2
+#: while every group of four columns of the panel uses them.
+DA_ROWS_BLOCK = 128
 
 
 @njit(cache=True)
@@ -210,6 +215,13 @@ def rank1_update(o0, o1, o2, o3, x, d0, d1, d2, d3):
         o0[k] += d0 * xk; o1[k] += d1 * xk; o2[k] += d2 * xk; o3[k] += d3 * xk
 
 
+@njit(fastmath=GEMM_FASTMATH, cache=True, inline="always")
+def axpy_run(o, d, x):
+    """o[k] += d x[k]: one term of an outer-product sum into one output run."""
+    for k in range(x.shape[0]):
+        o[k] += d * x[k]
+
+
 @njit(fastmath=GEMM_FASTMATH, cache=True)
 def dw_db_outer_block(dz, a_prev, w, l2, dw, db, j0, k0):
     """P1 (13) (+ L2) on rows j0 <= j < j0 + 4 and the run k0 <= k < k0 +
@@ -246,10 +258,7 @@ def dw_db_outer_block(dz, a_prev, w, l2, dw, db, j0, k0):
             o = dw[j, k0:k1]
             o[:] = zero
             for i in range(m):
-                d = dz[j, i]
-                x = a_cols[i, k0:k1]
-                for k in range(x.shape[0]):
-                    o[k] += d * x[k]
+                axpy_run(o, dz[j, i], a_cols[i, k0:k1])
     if l2 != 0:
         for j in range(j0, j1):
             o = dw[j, k0:k1]
@@ -302,38 +311,47 @@ def dw_db_backward(dz, a_prev, w, l2, dw, db, dz_rows, a_prev_rows):
 
 
 @njit(fastmath=GEMM_FASTMATH, cache=True)
-def da_prev_outer_block(w, dz, da_prev, k0, i0):
+def da_prev_outer_panel(w, dz, da_prev, k0, i0):
     """P1 (21) on the run k0 <= k < k0 + OUTER_CHUNK of the columns
-    i0 <= i < i0 + 4 of da_prev, in outer-product order:
-    da_prev[k0:k1, i] = sum_j dz[j,i] w[j, k0:k1], four rows j at a time.
+    i0 <= i < i0 + DA_PANEL of da_prev, in outer-product order:
+    da_prev[k0:k1, i] = sum_j dz[j,i] w[j, k0:k1], j ascending, four rows j
+    and four columns i per pass (:func:`rank4_update`).
 
     The k loop is innermost, contiguous in the C-ordered w and in the
-    F-ordered da_prev, and vectorised; each load of w serves four columns
-    and each load and store of da_prev sixteen multiply-adds. No copy of w."""
+    F-ordered da_prev, and vectorised. The rows j go in blocks of
+    DA_ROWS_BLOCK, each block of w (128 x 512 floats) read from L2 by every
+    group of four columns of the panel before the next block: without the
+    blocking each group streamed the whole (n, 512) slab of w from L3.
+    No copy of w."""
     n, K = w.shape
     m = dz.shape[1]
     zero = dz.dtype.type(0)
     k1 = min(k0 + OUTER_CHUNK, K)
-    i1 = min(i0 + TILE, m)
+    i1 = min(i0 + DA_PANEL, m)
+    i4 = i0 + (i1 - i0) // TILE * TILE     # columns [i0, i4) in groups of four
+    n4 = n - n % TILE                       # rows [0, n4) in groups of four
     da_cols = da_prev.T    # (m, K) C-ordered view: da_cols[i] is example i's column
-    if i1 - i0 == TILE:
-        o0 = da_cols[i0, k0:k1]; o1 = da_cols[i0 + 1, k0:k1]
-        o2 = da_cols[i0 + 2, k0:k1]; o3 = da_cols[i0 + 3, k0:k1]
-        o0[:] = zero; o1[:] = zero; o2[:] = zero; o3[:] = zero
-        for j in range(0, n - TILE + 1, TILE):
-            rank4_update(o0, o1, o2, o3, w[j, k0:k1], w[j + 1, k0:k1], w[j + 2, k0:k1], w[j + 3, k0:k1],
-                         dz[j:j + TILE, i0:i0 + TILE].T)
-        for j in range(n - n % TILE, n):
-            rank1_update(o0, o1, o2, o3, w[j, k0:k1], dz[j, i0], dz[j, i0 + 1], dz[j, i0 + 2], dz[j, i0 + 3])
-    else:
-        for i in range(i0, i1):
-            o = da_cols[i, k0:k1]
-            o[:] = zero
-            for j in range(n):
-                d = dz[j, i]
-                x = w[j, k0:k1]
-                for k in range(x.shape[0]):
-                    o[k] += d * x[k]
+    for i in range(i0, i1):
+        da_cols[i, k0:k1] = zero
+    for jb in range(0, n4, DA_ROWS_BLOCK):
+        jb1 = min(jb + DA_ROWS_BLOCK, n4)
+        for c in range(i0, i4, TILE):
+            o0 = da_cols[c, k0:k1]; o1 = da_cols[c + 1, k0:k1]
+            o2 = da_cols[c + 2, k0:k1]; o3 = da_cols[c + 3, k0:k1]
+            for j in range(jb, jb1, TILE):
+                rank4_update(o0, o1, o2, o3, w[j, k0:k1], w[j + 1, k0:k1], w[j + 2, k0:k1],
+                             w[j + 3, k0:k1], dz[j:j + TILE, c:c + TILE].T)
+        for c in range(i4, i1):
+            o = da_cols[c, k0:k1]
+            for j in range(jb, jb1):
+                axpy_run(o, dz[j, c], w[j, k0:k1])
+    for j in range(n4, n):
+        for c in range(i0, i4, TILE):
+            rank1_update(da_cols[c, k0:k1], da_cols[c + 1, k0:k1], da_cols[c + 2, k0:k1],
+                         da_cols[c + 3, k0:k1], w[j, k0:k1], dz[j, c], dz[j, c + 1], dz[j, c + 2],
+                         dz[j, c + 3])
+        for c in range(i4, i1):
+            axpy_run(da_cols[c, k0:k1], dz[j, c], w[j, k0:k1])
 
 
 @njit(parallel=True, cache=True)
@@ -341,21 +359,22 @@ def da_prev_backward(w, dz, da_prev):
     """P1 (21): da_prev[k,i] = sum_j dz[j,i] w[j,k]  (dJ/dA[l-1], or dJ/dX).
 
     Layout: w C-ordered, dz and da_prev F-ordered. Outer-product order over
-    blocks of OUTER_CHUNK rows k x 4 columns i (``prange`` when large
-    enough), j outer, k innermost and vectorised (:func:`da_prev_outer_block`).
-    (The dot-product order, j innermost, would need w copied F-ordered; it was
-    no faster even at (2048, 2048, 1024), and 2-6x slower on narrow layers.)
+    panels of OUTER_CHUNK rows k x DA_PANEL columns i (``prange`` when large
+    enough), j outer in L2-sized blocks, k innermost and vectorised
+    (:func:`da_prev_outer_panel`). (The dot-product order, j innermost,
+    would need w copied F-ordered; with the copy it was 1.6-1.7x slower up to
+    (512, 512, 256) and no faster at (2048, 2048, 1024).)
     """
     n, K = w.shape
     m = dz.shape[1]
     chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
-    tiles_i = (m + TILE - 1) // TILE
+    panels_i = (m + DA_PANEL - 1) // DA_PANEL
     if use_threads(n * K * m):
-        for t in prange(chunks_k * tiles_i):
-            da_prev_outer_block(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * TILE)
+        for t in prange(chunks_k * panels_i):
+            da_prev_outer_panel(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL)
     else:
-        for t in range(chunks_k * tiles_i):
-            da_prev_outer_block(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * TILE)
+        for t in range(chunks_k * panels_i):
+            da_prev_outer_panel(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL)
 
 
 @njit(cache=True, inline="always")

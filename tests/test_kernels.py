@@ -15,7 +15,7 @@ TOL = dict(rtol=1e-12, atol=1e-12)
 #: P1 (13) switches loop order at kernels.DW_OUTER_MAX_BATCH examples and
 #: DW_DOT_MIN_ROWS rows; these shapes run both orders, edge tiles of each,
 #: and a run of k longer than one outer-product chunk
-GEMM_SHAPES = SHAPES + [(6, 530, 9), (5, 9, 259), (16, 7, 256), (17, 9, 257), (19, 6, 260), (130, 9, 6)]
+GEMM_SHAPES = SHAPES + [(6, 530, 9), (133, 9, 70), (5, 9, 259), (16, 7, 256), (17, 9, 257), (19, 6, 260), (130, 9, 6)]
 
 
 def F(a):
@@ -37,6 +37,9 @@ def test_gemm_shapes_run_both_loop_orders():
     assert {n % kernels.TILE for n, _ in dot} >= {0, 1, 3}        # full and edge tiles
     assert any(m < kernels.DW_OUTER_MAX_BATCH for _, _, m in GEMM_SHAPES)
     assert max(K for _, K, _ in GEMM_SHAPES) > kernels.OUTER_CHUNK
+    # P1 (21): several row blocks with a remainder row, several panels with edge columns
+    assert any(n > kernels.DA_ROWS_BLOCK and n % kernels.TILE and m > kernels.DA_PANEL and m % kernels.TILE
+               for n, _, m in GEMM_SHAPES)
 
 
 @pytest.mark.parametrize("n,K,m", GEMM_SHAPES)
