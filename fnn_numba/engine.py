@@ -50,23 +50,26 @@ A, Z, DA, DZ, DZ_ROWS, A_ROWS, Y_BATCH = range(7)
 N_ROLES = 7
 
 
-def workspace_layout(sizes, capacity):
+def workspace_layout(sizes, capacity, backward=True, with_dx=True):
     """Offsets ``ws_off[role, l]`` and the total length of a workspace that
     holds, for batches of up to ``capacity`` examples, the (n[l], capacity)
     matrix of each (role, layer) pair the drivers use, and nothing else:
-    A and Z for l = 1..L; DA for l = 0..L (l = 0 is dJ/dX); Y_BATCH for
-    l = L. DZ[l] shares DA[l]'s storage: dz_backward may write dJ/dZ over
-    dJ/dA (each element is read before it is written, and dJ/dA[l] is not
-    needed afterwards). DZ_ROWS[l] and A_ROWS[l-1], the copies for P1 (13)'s
-    dot-product order, exist only for layers that can take that order
-    (capacity >= kernels.DW_OUTER_MAX_BATCH and n[l] >= kernels.DW_DOT_MIN_ROWS).
-    Pairs never used keep offset 0 and take no space."""
+    A and Z for l = 1..L; with ``backward``, also DA for l = 1..L (and
+    l = 0, dJ/dX, when ``with_dx``) and Y_BATCH for l = L. DZ[l] shares
+    DA[l]'s storage: dz_backward may write dJ/dZ over dJ/dA (each element is
+    read before it is written, and dJ/dA[l] is not needed afterwards).
+    DZ_ROWS[l] and A_ROWS[l-1], the copies for P1 (13)'s dot-product order,
+    exist only for layers that can take that order (capacity >=
+    kernels.DW_OUTER_MAX_BATCH and n[l] >= kernels.DW_DOT_MIN_ROWS).
+    Pairs never used have offset -1 and take no space."""
     L = len(sizes) - 1
     dot_layers = [l for l in range(1, L + 1)
-                  if capacity >= DW_OUTER_MAX_BATCH and int(sizes[l]) >= DW_DOT_MIN_ROWS]
-    used = {A: range(1, L + 1), Z: range(1, L + 1), DA: range(0, L + 1), DZ: (),
-            DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers], Y_BATCH: range(L, L + 1)}
-    ws_off = np.zeros((N_ROLES, L + 1), dtype=np.int64)
+                  if backward and capacity >= DW_OUTER_MAX_BATCH and int(sizes[l]) >= DW_DOT_MIN_ROWS]
+    used = {A: range(1, L + 1), Z: range(1, L + 1),
+            DA: range(0 if with_dx else 1, L + 1) if backward else (), DZ: (),
+            DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers],
+            Y_BATCH: range(L, L + 1) if backward else ()}
+    ws_off = np.full((N_ROLES, L + 1), -1, dtype=np.int64)
     total = 0
     for role in range(N_ROLES):
         for l in used[role]:
@@ -100,6 +103,16 @@ def view_f(buf, off, n, m):
 def view_c(buf, off, n, m):
     """The (n, m) C-ordered matrix stored at buf[off:off + n m]."""
     return buf[off:off + n * m].reshape((n, m))
+
+
+@njit(cache=True)
+def scratch_view(buf, off, n, m):
+    """:func:`view_c`, or an empty matrix where the workspace holds no such
+    scratch (offset -1): P1 (13)'s copies exist only for the layers and batch
+    sizes that take its dot-product order."""
+    if off < 0:
+        return buf[:0].reshape((0, 0))
+    return view_c(buf, off, n, m)
 
 
 @njit(cache=True)
@@ -171,7 +184,8 @@ def backward_pass(params, grads, sizes, w_off, b_off, act_codes, cost_code, fuse
         w = view_c(params, w_off[l - 1], n, K)
         dw_db_backward(dz, a_prev, w, w.dtype.type(l2), view_c(grads, w_off[l - 1], n, K),
                        grads[b_off[l - 1]:b_off[l - 1] + n],
-                       view_c(ws, ws_off[DZ_ROWS, l], n, mb), view_c(ws, ws_off[A_ROWS, l - 1], K, mb))
+                       scratch_view(ws, ws_off[DZ_ROWS, l], n, mb),
+                       scratch_view(ws, ws_off[A_ROWS, l - 1], K, mb))
         if l > 1 or need_dx:
             da_prev_backward(w, dz, view_f(ws, ws_off[DA, l - 1], K, mb))
 

@@ -312,11 +312,14 @@ class Network:
         ("fit", "forward") so that validating during fit allocates nothing."""
         ws = self._workspaces.get(purpose)
         if ws is None or ws["capacity"] != capacity:
-            ws_off, total = engine.workspace_layout(self.sizes, capacity)
+            # inference needs A and Z only: no backward roles, input buffer or gradient
+            backward = purpose != "forward"
+            ws_off, total = engine.workspace_layout(self.sizes, capacity, backward=backward,
+                                                    with_dx=False)
             ws = dict(capacity=capacity, ws_off=ws_off, ws=np.zeros(total, dtype=self.dtype),
-                      x_buf=np.zeros(self.sizes[0] * capacity, dtype=self.dtype),
+                      x_buf=np.zeros(self.sizes[0] * capacity if backward else 0, dtype=self.dtype),
                       losses=np.zeros(capacity, dtype=self.dtype),
-                      grads=np.zeros_like(self._params))
+                      grads=np.zeros(self._params.size if backward else 0, dtype=self.dtype))
             self._workspaces[purpose] = ws
         return ws
 

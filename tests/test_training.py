@@ -61,3 +61,27 @@ def test_divergence_stops_with_epoch_and_keeps_finite_weights():
     assert np.all(np.isfinite(net.get_parameters()))
     assert info.value.epoch >= 1 and info.value.batch >= 1
     assert len(info.value.history.cost) == info.value.epoch - 1
+
+
+@pytest.mark.parametrize("sizes,m,batch_size", [
+    ([300, 4, 2], 20, 8),          # input far wider than the rest of the workspace
+    ([40, 20, 3], 300, 130),       # full batches in P1 (13)'s dot-product order, the last one not
+])
+def test_fit_epoch_equals_vectorized_sgd_steps(sizes, m, batch_size):
+    """An epoch of fit (no shuffling, plain SGD) is the NumPy peer's
+    train_step batch by batch, across both loop orders of P1 (13)."""
+    from fnn_numba.vectorized import train_step
+
+    rng = np.random.default_rng(3)
+    X = np.asfortranarray(rng.standard_normal((sizes[0], m)))
+    labels = rng.integers(0, sizes[-1], m)
+    net = fnn.Network(sizes, ["relu", "softmax"], "categorical_cross_entropy", seed=1)
+    weights = [w.copy() for w in net.weights]
+    biases = [b.copy() for b in net.biases]
+    net.fit(X, labels, epochs=1, batch_size=batch_size, learning_rate=0.1, shuffle=False, progress=False)
+    Y = np.zeros((sizes[-1], m))
+    Y[labels, np.arange(m)] = 1
+    for s in range(0, m, batch_size):
+        train_step(weights, biases, ["relu", "softmax"], X[:, s:s + batch_size], Y[:, s:s + batch_size], 0.1)
+    for got, want in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
