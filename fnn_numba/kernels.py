@@ -61,11 +61,11 @@ PARALLEL_MIN_WORK = 1 << 18
 #: P1 (13) sums over the batch: below this many examples, or for fewer than
 #: DW_DOT_MIN_ROWS rows, it runs in outer-product order, which needs no layout
 #: copies; the dot-product tile's sixteen horizontal reductions and edge
-#: tiles cost more than such short sums. Float32, one thread: 120 against 55
-#: GFLOP/s at (n, K, m) = (128, 784, 64), 105 against 109 at (512, 784, 256),
-#: 79 against 129 at (2048, 2048, 1024); on two threads the tie moved down
-#: to batch 128.
-DW_OUTER_MAX_BATCH = 128
+#: tiles cost more than such short sums. Float32, two threads, GFLOP/s
+#: outer against dot (with its copies): 279 / 131 at (n, K, m) = (128, 784,
+#: 128), 270 / 214 at (512, 512, 256), 214 / 223 at (1024, 1024, 384),
+#: 205 / 229 at (512, 784, 512), 146 / 261 at (2048, 2048, 1024).
+DW_OUTER_MAX_BATCH = 384
 DW_DOT_MIN_ROWS = 16
 #: Length of the contiguous run of k an outer-product block keeps in L1
 #: (4 rows of it plus 4 input runs: 16 KiB in float32, 32 KiB in float64).

@@ -15,7 +15,8 @@ TOL = dict(rtol=1e-12, atol=1e-12)
 #: P1 (13) switches loop order at kernels.DW_OUTER_MAX_BATCH examples and
 #: DW_DOT_MIN_ROWS rows; these shapes run both orders, edge tiles of each,
 #: and a run of k longer than one outer-product chunk
-GEMM_SHAPES = SHAPES + [(6, 530, 9), (133, 9, 70), (5, 9, 259), (16, 7, 256), (17, 9, 257), (19, 6, 260), (130, 9, 6)]
+GEMM_SHAPES = SHAPES + [(6, 530, 9), (133, 9, 70), (5, 9, 390), (16, 7, 384), (17, 9, 385), (19, 6, 388),
+                        (130, 9, 6)]
 
 
 def F(a):

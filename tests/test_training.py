@@ -65,7 +65,7 @@ def test_divergence_stops_with_epoch_and_keeps_finite_weights():
 
 @pytest.mark.parametrize("sizes,m,batch_size", [
     ([300, 4, 2], 20, 8),          # input far wider than the rest of the workspace
-    ([40, 20, 3], 300, 130),       # full batches in P1 (13)'s dot-product order, the last one not
+    ([40, 20, 3], 900, 400),       # full batches in P1 (13)'s dot-product order, the last one not
 ])
 def test_fit_epoch_equals_vectorized_sgd_steps(sizes, m, batch_size):
     """An epoch of fit (no shuffling, plain SGD) is the NumPy peer's
