@@ -724,10 +724,12 @@ def kernel_profile(sizes, batch, dtype, repeats, sample_seconds=0.05, log=_log):
     step = NetworkWorkload(sizes, batch, dtype, n_batches=1)
     noop = numba.njit(lambda a, b, c, d: None)
     noop(wl.a[0], wl.a[0], wl.a[0], wl.a[0])
-    items = [("call", i, c[2]) for i, c in enumerate(wl.calls)] + \
-            [("blas", i, fn) for i, fn in refs.items()] + \
-            [("step", 0, step.train_step),
-             ("dispatch", 0, lambda: noop(wl.a[0], wl.a[0], wl.a[0], wl.a[0]))]
+    # BLAS first, the whole step last: OpenBLAS's threads spin for a while
+    # after a call and slow down whatever runs next on the two cores
+    items = [("blas", i, fn) for i, fn in refs.items()] + \
+            [("dispatch", 0, lambda: noop(wl.a[0], wl.a[0], wl.a[0], wl.a[0]))] + \
+            [("call", i, c[2]) for i, c in enumerate(wl.calls)] + \
+            [("step", 0, step.train_step)]
     counts = []
     for _, _, fn in items:
         t = _time_once(fn)
@@ -1052,7 +1054,11 @@ def cli_main(args):
                 memory.append((nice, fit_peak_memory(sizes, batch, args.dtype, m)))
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 memory.append((nice, {"error": str(exc).splitlines()[0]}))
-        if args.profile:
+    if args.profile:
+        # after every throughput measurement, so that the rounds of all shapes
+        # run back to back, without the profile's BLAS calls in between
+        for label, sizes, batch in shapes:
+            nice = f"{label} ({batch})" if ":" not in label else label
             profiles.append((nice, kernel_profile(sizes, batch, dtype, args.repeats)))
     startup = jit_start_times(args.dtype, args.startup_runs) if args.startup_runs else None
     info = machine_info()
