@@ -754,14 +754,6 @@ def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate
     b1 = grads.dtype.type(beta1)
     b2 = grads.dtype.type(beta2)
     one = grads.dtype.type(1)
-    if kind == SGD:
-        if use_threads(params.shape[0]):
-            for q in prange(params.shape[0]):
-                params[q] += step[q]
-        else:
-            for q in range(params.shape[0]):
-                params[q] += step[q]
-        return
     if use_threads(params.shape[0]):
         for q in prange(params.shape[0]):
             commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step)
