@@ -55,6 +55,17 @@ def _cases():
     return cases
 
 
+def test_a_batch_long_enough_for_the_dot_product_order_of_p1_13_passes():
+    """The dot-product order of P1 (13) (batch >= DW_OUTER_MAX_BATCH, a layer of
+    >= DW_DOT_MIN_ROWS units) against the reference, NumPy and finite differences."""
+    m = kernels.DW_OUTER_MAX_BATCH
+    net = random_network([3, kernels.DW_DOT_MIN_ROWS, 2], ["tanh", "softmax"], "categorical_cross_entropy", seed=4)
+    X, Y = data_for(net, m)
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.passed, str(report)
+    assert set(report.find("dJ/dW[1]").comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+
+
 @pytest.mark.parametrize("hidden,out,cost", _cases())
 def test_every_row_passes_on_a_correct_library(hidden, out, cost):
     net = random_network([3, 5, 4], [hidden, out], cost, seed=2, l2=0.03)
