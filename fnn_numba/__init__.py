@@ -15,7 +15,8 @@ invalidate_stale_cache()
 
 from .activations import ACTIVATIONS  # noqa: E402
 from .costs import COSTS  # noqa: E402
-from .network import Gradients, History, Network, TrainingDivergedError  # noqa: E402
+from .network import ForwardPass, Gradients, History, Network, TrainingDivergedError  # noqa: E402
+from . import layers  # noqa: E402
 from .crosscheck import crosscheck  # noqa: E402
 
 __version__ = "0.1.0"
@@ -33,5 +34,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ACTIVATIONS", "COSTS", "Gradients", "History", "Network", "TrainingDivergedError", "crosscheck",
+__all__ = ["ACTIVATIONS", "COSTS", "ForwardPass", "Gradients", "layers", "History", "Network", "TrainingDivergedError", "crosscheck",
            "__version__"]

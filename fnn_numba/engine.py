@@ -1,38 +1,48 @@
 """Jitted drivers that compose the per-equation kernels into passes and steps.
 
-Nothing here computes a formula of its own: forward propagation is
-:func:`~fnn_numba.kernels.z_forward` then
-:func:`~fnn_numba.kernels.activation_forward`, layer by layer; backward
-propagation is the seed (or the fused output delta), then
-:func:`~fnn_numba.kernels.dz_backward`, :func:`~fnn_numba.kernels.dw_db_backward`
-and :func:`~fnn_numba.kernels.da_prev_backward`, layer by layer; a training
-step adds :func:`~fnn_numba.kernels.optimizer_step` and
-:func:`~fnn_numba.kernels.optimizer_commit`. The drivers are
-``@njit`` functions, so a run of many batches is one call from Python with no
+Nothing here computes a formula of its own. Forward propagation runs each
+layer's forward equations (for a dense layer :func:`~fnn_numba.kernels.z_forward`
+then :func:`~fnn_numba.kernels.activation_forward`), layer by layer; backward
+propagation is the seed (or the fused output delta), then each layer's
+backward equations (for a dense layer :func:`~fnn_numba.kernels.dz_backward`,
+:func:`~fnn_numba.kernels.dw_db_backward` and
+:func:`~fnn_numba.kernels.da_prev_backward`); a training step adds the
+optimizer's update (:func:`apply_update`). The drivers are ``@njit``
+functions, so a run of many batches is one call from Python with no
 allocation per batch.
 
-Data layout (plain arrays, no objects):
+The drivers take plain arrays grouped in three named tuples, never layer
+objects, so one compiled driver runs any stack of layers:
 
-- ``params`` and ``grads``: flat vectors [W1, b1, W2, b2, ...]; W[l] starts at
-  ``w_off[l-1]`` (C-ordered (n[l], n[l-1])), b[l] at ``b_off[l-1]``.
-- ``sizes``: int64 [n0, n1, ..., nL]; ``act_codes``: int64, one per layer.
-- ``ws``: one flat workspace; ``ws_off[role, l]`` is where layer l's matrix
-  of that role starts (roles below), each sized for ``capacity`` examples.
-- DZ_ROWS and A_ROWS are the scratch of P1 (13)'s dot-product order (long batches).
+- :class:`Model`: ``params``, the flat vector [W1, b1, W2, b2, ...];
+  ``geom``, the integer geometry table of :mod:`fnn_numba.layers` (one row
+  per layer l = 1..L: kind, activation code, sizes, parameter offsets);
+  the cost's code, whether the output delta is fused, and lambda of the L2
+  term.
+- :class:`Buffers`: ``ws``, one flat workspace in which ``ws_off[role, l]``
+  is where layer l's matrix of that role starts (roles below), each sized for
+  ``capacity`` examples; the mini-batch input buffer, per-example losses and
+  the flat gradient.
+- :class:`Update`: the optimizer's code, its state arrays, its
+  hyper-parameters and the clipping thresholds of one run of batches.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from .kernels import (
     DW_DOT_MIN_ROWS,
     DW_OUTER_MAX_BATCH,
+    SGD,
     activation_forward,
+    clip_gradient_norm,
+    clip_gradient_value,
     cost_seed,
     da_prev_backward,
     dw_db_backward,
     dz_backward,
     example_losses,
-    clip_gradient_norm,
     l2_penalty,
     mean_of,
     optimizer_commit,
@@ -41,16 +51,25 @@ from .kernels import (
     sgd_update,
     sgd_update_is_finite,
     step_is_finite,
-    SGD,
     z_forward,
 )
+from .layers import ACT, B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF, W_SIZE
 
 # workspace roles
 A, Z, DA, DZ, DZ_ROWS, A_ROWS, Y_BATCH = range(7)
 N_ROLES = 7
 
+#: the network's arrays as the drivers read them (see the module docstring)
+Model = namedtuple("Model", "params geom cost_code fused l2")
+#: scratch of one purpose (fit, forward, gradients), allocated once
+Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads")
+#: one optimizer's code, state and settings for a run of batches; ``t`` is a
+#: one-element int64 array counting the steps taken (Adam's t)
+Update = namedtuple("Update", "kind velocity second step t learning_rate momentum beta1 beta2 "
+                              "epsilon clip_norm clip_value")
 
-def workspace_layout(sizes, capacity, backward=True, with_dx=True):
+
+def workspace_layout(geom, capacity, backward=True, with_dx=True):
     """Offsets ``ws_off[role, l]`` and the total length of a workspace that
     holds, for batches of up to ``capacity`` examples, the (n[l], capacity)
     matrix of each (role, layer) pair the drivers use, and nothing else:
@@ -59,12 +78,14 @@ def workspace_layout(sizes, capacity, backward=True, with_dx=True):
     DA[l]'s storage: dz_backward may write dJ/dZ over dJ/dA (each element is
     read before it is written, and dJ/dA[l] is not needed afterwards).
     DZ_ROWS[l] and A_ROWS[l-1], the copies for P1 (13)'s dot-product order,
-    exist only for layers that can take that order (capacity >=
+    exist only for dense layers that can take that order (capacity >=
     kernels.DW_OUTER_MAX_BATCH and n[l] >= kernels.DW_DOT_MIN_ROWS).
     Pairs never used have offset -1 and take no space."""
-    L = len(sizes) - 1
+    L = geom.shape[0]
+    sizes = [int(geom[0, N_IN])] + [int(n) for n in geom[:, N_OUT]]
     dot_layers = [l for l in range(1, L + 1)
-                  if backward and capacity >= DW_OUTER_MAX_BATCH and int(sizes[l]) >= DW_DOT_MIN_ROWS]
+                  if backward and geom[l - 1, KIND] == DENSE and capacity >= DW_OUTER_MAX_BATCH
+                  and sizes[l] >= DW_DOT_MIN_ROWS]
     used = {A: range(1, L + 1), Z: range(1, L + 1),
             DA: range(0 if with_dx else 1, L + 1) if backward else (), DZ: (),
             DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers],
@@ -74,23 +95,32 @@ def workspace_layout(sizes, capacity, backward=True, with_dx=True):
     for role in range(N_ROLES):
         for l in used[role]:
             ws_off[role, l] = total
-            total += int(sizes[l]) * capacity
+            total += sizes[l] * capacity
     ws_off[DZ, 1:] = ws_off[DA, 1:]
     return ws_off, total
 
 
 def parameter_layout(sizes):
-    """Offsets of W[l] and b[l] in the flat parameter vector, and its length."""
-    L = len(sizes) - 1
-    w_off = np.zeros(L, dtype=np.int64)
-    b_off = np.zeros(L, dtype=np.int64)
-    total = 0
-    for l in range(L):
-        w_off[l] = total
-        total += int(sizes[l + 1]) * int(sizes[l])
-        b_off[l] = total
-        total += int(sizes[l + 1])
-    return w_off, b_off, total
+    """Offsets of W[l] and b[l] in the flat parameter vector of the dense
+    stack [n0, n1, ..., nL], and its length (the layout
+    :func:`fnn_numba.layers.parameter_layout` gives every network)."""
+    from .layers import B_OFF, build_stack, dense_stack, parameter_layout as layer_layout
+
+    _, stack = build_stack(dense_stack(list(sizes), ["identity"] * (len(sizes) - 1)))
+    geom, total = layer_layout(stack)
+    return geom[:, W_OFF].copy(), geom[:, B_OFF].copy(), total
+
+
+def new_buffers(geom, n_params, capacity, dtype, purpose):
+    """The :class:`Buffers` of one purpose: "forward" (A and Z only),
+    "fit" (no dJ/dX) or "gradients" (everything, dJ/dX included)."""
+    backward = purpose != "forward"
+    ws_off, total = workspace_layout(geom, capacity, backward=backward,
+                                     with_dx=purpose == "gradients")
+    return Buffers(ws=np.zeros(total, dtype=dtype), ws_off=ws_off,
+                   x_buf=np.zeros(int(geom[0, N_IN]) * capacity if purpose == "fit" else 0, dtype=dtype),
+                   losses=np.zeros(capacity, dtype=dtype),
+                   grads=np.zeros(n_params if backward else 0, dtype=dtype))
 
 
 @njit(cache=True)
@@ -116,78 +146,134 @@ def scratch_view(buf, off, n, m):
 
 
 @njit(cache=True)
-def forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off):
-    """P1 (7), (1), (2), (8): A[0] = x, then z and a for l = 1..L.
+def layer_output(buf, l, role, geom, mb):
+    """Layer l's (n[l], mb) matrix of ``role`` in the workspace."""
+    return view_f(buf.ws, buf.ws_off[role, l], geom[l - 1, N_OUT], mb)
 
-    x is (n0, mb), F-ordered; Z[l], A[l] go to the workspace. Returns A[L].
-    """
-    L = sizes.shape[0] - 1
+
+@njit(cache=True)
+def layer_forward(model, l, a_prev, z, a):
+    """Layer l's forward equations. Dense: P1 (1) z = W a_prev + b, then
+    P1 (2) a = g(z)."""
+    g = model.geom[l - 1]
+    if g[KIND] == DENSE:
+        n, K = g[N_OUT], g[N_IN]
+        w = view_c(model.params, g[W_OFF], n, K)
+        b = model.params[g[B_OFF]:g[B_OFF] + n]
+        z_forward(w, b, a_prev, z)
+        activation_forward(g[ACT], z, a)
+
+
+@njit(cache=True)
+def forward_pass(model, x, buf):
+    """P1 (7), (1), (2), (8): A[0] = x, then each layer's forward equations
+    for l = 1..L. x is (n0, mb), F-ordered; Z[l], A[l] go to the workspace.
+    Returns A[L]."""
+    L = model.geom.shape[0]
     mb = x.shape[1]
     a_prev = x
     for l in range(1, L + 1):
-        n, K = sizes[l], sizes[l - 1]
-        w = view_c(params, w_off[l - 1], n, K)
-        b = params[b_off[l - 1]:b_off[l - 1] + n]
-        z = view_f(ws, ws_off[Z, l], n, mb)
-        a = view_f(ws, ws_off[A, l], n, mb)
-        z_forward(w, b, a_prev, z)
-        activation_forward(act_codes[l - 1], z, a)
+        z = layer_output(buf, l, Z, model.geom, mb)
+        a = layer_output(buf, l, A, model.geom, mb)
+        layer_forward(model, l, a_prev, z, a)
         a_prev = a
     return a_prev
 
 
 @njit(cache=True)
-def batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses):
-    """J = (1/m) sum_i L_i (+ the L2 term) of the batch whose forward pass is in ws."""
-    L = sizes.shape[0] - 1
+def weight_penalty(model):
+    """The L2 term (lambda/2) sum_l ||W[l]||_F^2 over the layers with weights."""
+    return l2_penalty(model.params, model.geom[:, W_OFF], model.geom[:, W_SIZE], model.l2)
+
+
+@njit(cache=True)
+def batch_cost(model, y, buf, with_penalty):
+    """J = (1/m) sum_i L_i of the batch whose forward pass is in the
+    workspace, plus the L2 term when ``with_penalty``."""
+    L = model.geom.shape[0]
     mb = y.shape[1]
-    n = sizes[L]
-    z = view_f(ws, ws_off[Z, L], n, mb)
-    a = view_f(ws, ws_off[A, L], n, mb)
-    example_losses(cost_code, act_codes[L - 1], fused, z, a, y, losses[:mb])
-    J = mean_of(losses[:mb])
-    if l2 > 0:
-        w_sizes = sizes[1:] * sizes[:-1]
-        J += l2_penalty(params, w_off, w_sizes, l2)
+    z = layer_output(buf, L, Z, model.geom, mb)
+    a = layer_output(buf, L, A, model.geom, mb)
+    example_losses(model.cost_code, model.geom[L - 1, ACT], model.fused, z, a, y, buf.losses[:mb])
+    J = mean_of(buf.losses[:mb])
+    if with_penalty and model.l2 > 0:
+        J += weight_penalty(model)
     return J
 
 
 @njit(cache=True)
-def backward_pass(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
-                  l2, x, y, ws, ws_off, need_dx):
-    """Backpropagation of one batch whose forward pass is in ws.
-
-    Seed dJ/dA[L] and P1 (17) at the output (or the fused dJ/dZ[L]); then for
-    l = L..1: P1 (13), (14) into grads, and P1 (21) for dJ/dA[l-1], down to
-    dJ/dX (stored at role DA, layer 0) when ``need_dx``.
-    """
-    L = sizes.shape[0] - 1
-    mb = x.shape[1]
-    n = sizes[L]
-    a = view_f(ws, ws_off[A, L], n, mb)
-    z = view_f(ws, ws_off[Z, L], n, mb)
-    dz = view_f(ws, ws_off[DZ, L], n, mb)
-    if fused:
-        output_delta_fused(act_codes[L - 1], a, y, dz)
+def output_delta(model, y, buf, mb):
+    """dJ/dZ[L] from the cost: the seed dJ/dA[L] then P1 (17) (the cross-sum
+    P2 (8) for softmax), or the fused output delta."""
+    L = model.geom.shape[0]
+    act = model.geom[L - 1, ACT]
+    a = layer_output(buf, L, A, model.geom, mb)
+    dz = layer_output(buf, L, DZ, model.geom, mb)
+    if model.fused:
+        output_delta_fused(act, a, y, dz)
     else:
-        da = view_f(ws, ws_off[DA, L], n, mb)
-        cost_seed(cost_code, a, y, da)
-        dz_backward(act_codes[L - 1], z, a, da, dz)
+        da = layer_output(buf, L, DA, model.geom, mb)
+        cost_seed(model.cost_code, a, y, da)
+        dz_backward(act, layer_output(buf, L, Z, model.geom, mb), a, da, dz)
+
+
+@njit(cache=True)
+def layer_backward(model, l, x, buf, mb, l2, need_da_prev):
+    """Layer l's backward equations, its dJ/dZ[l] already in the workspace.
+    Dense: P1 (13), (14) into the gradient, then P1 (21) for dJ/dA[l-1]."""
+    g = model.geom[l - 1]
+    if g[KIND] == DENSE:
+        n, K = g[N_OUT], g[N_IN]
+        dz = layer_output(buf, l, DZ, model.geom, mb)
+        a_prev = x if l == 1 else layer_output(buf, l - 1, A, model.geom, mb)
+        w = view_c(model.params, g[W_OFF], n, K)
+        dw_db_backward(dz, a_prev, w, w.dtype.type(l2), view_c(buf.grads, g[W_OFF], n, K),
+                       buf.grads[g[B_OFF]:g[B_OFF] + n],
+                       scratch_view(buf.ws, buf.ws_off[DZ_ROWS, l], n, mb),
+                       scratch_view(buf.ws, buf.ws_off[A_ROWS, l - 1], K, mb))
+        if need_da_prev:
+            da_prev_backward(w, dz, view_f(buf.ws, buf.ws_off[DA, l - 1], K, mb))
+
+
+@njit(cache=True)
+def backward_layers(model, x, buf, l2, need_dx):
+    """Backpropagation below the output, dJ/dZ[L] already in the workspace:
+    for l = L..1 the layer's backward equations, then P1 (17) for layer l-1's
+    dJ/dZ from the dJ/dA[l-1] just written; down to dJ/dX (stored at role
+    DA, layer 0) when ``need_dx``."""
+    L = model.geom.shape[0]
+    mb = x.shape[1]
     for l in range(L, 0, -1):
-        n, K = sizes[l], sizes[l - 1]
-        dz = view_f(ws, ws_off[DZ, l], n, mb)
-        if l < L:
-            dz_backward(act_codes[l - 1], view_f(ws, ws_off[Z, l], n, mb),
-                        view_f(ws, ws_off[A, l], n, mb),
-                        view_f(ws, ws_off[DA, l], n, mb), dz)
-        a_prev = x if l == 1 else view_f(ws, ws_off[A, l - 1], K, mb)
-        w = view_c(params, w_off[l - 1], n, K)
-        dw_db_backward(dz, a_prev, w, w.dtype.type(l2), view_c(grads, w_off[l - 1], n, K),
-                       grads[b_off[l - 1]:b_off[l - 1] + n],
-                       scratch_view(ws, ws_off[DZ_ROWS, l], n, mb),
-                       scratch_view(ws, ws_off[A_ROWS, l - 1], K, mb))
-        if l > 1 or need_dx:
-            da_prev_backward(w, dz, view_f(ws, ws_off[DA, l - 1], K, mb))
+        layer_backward(model, l, x, buf, mb, l2, l > 1 or need_dx)
+        if l > 1:
+            dz_backward(model.geom[l - 2, ACT], layer_output(buf, l - 1, Z, model.geom, mb),
+                        layer_output(buf, l - 1, A, model.geom, mb),
+                        layer_output(buf, l - 1, DA, model.geom, mb),
+                        layer_output(buf, l - 1, DZ, model.geom, mb))
+
+
+@njit(cache=True)
+def backward_pass(model, x, y, buf, need_dx):
+    """Backpropagation of one batch whose forward pass is in the workspace:
+    the output delta from the cost, then :func:`backward_layers` with the
+    L2 term in the weight gradients."""
+    output_delta(model, y, buf, x.shape[1])
+    backward_layers(model, x, buf, model.l2, need_dx)
+
+
+@njit(cache=True)
+def backward_from_output_gradient(model, x, g_out, buf):
+    """Backpropagation from a given dJ/dA[L] (``g_out``, (n[L], mb), taken as
+    is): P1 (17) at the output (the cross-sum P2 (8) for softmax, never the
+    fused shortcut, which holds only for the library's own costs), then
+    :func:`backward_layers` down to dJ/dX, without an L2 term (it belongs to
+    a cost, and here the cost is the caller's)."""
+    L = model.geom.shape[0]
+    mb = x.shape[1]
+    dz_backward(model.geom[L - 1, ACT], layer_output(buf, L, Z, model.geom, mb),
+                layer_output(buf, L, A, model.geom, mb), g_out,
+                layer_output(buf, L, DZ, model.geom, mb))
+    backward_layers(model, x, buf, 0.0, True)
 
 
 @njit(cache=True)
@@ -201,79 +287,72 @@ def gather_columns(src, order, start, stop, dst):
 
 
 @njit(cache=True)
-def batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
-                   X, Y, order, start, stop, x_buf, ws, ws_off, losses):
+def batch_gradient(model, X, Y, order, start, stop, buf):
     """J and its gradient for the mini-batch of columns order[start:stop]:
     gather the columns, forward pass, J (L2 term included), and, when J is
-    finite, the backward pass into ``grads``. Returns J."""
-    L = sizes.shape[0] - 1
+    finite, the backward pass into ``buf.grads``. Returns J."""
+    L = model.geom.shape[0]
     mb = stop - start
-    x = view_f(x_buf, 0, sizes[0], mb)
-    y = view_f(ws, ws_off[Y_BATCH, L], sizes[L], mb)
+    x = view_f(buf.x_buf, 0, model.geom[0, N_IN], mb)
+    y = layer_output(buf, L, Y_BATCH, model.geom, mb)
     gather_columns(X, order, start, stop, x)
     gather_columns(Y, order, start, stop, y)
-    forward_pass(params, sizes, w_off, b_off, act_codes, x, ws, ws_off)
-    J = batch_cost(params, sizes, w_off, act_codes, cost_code, fused, l2, y, ws, ws_off, losses)
+    forward_pass(model, x, buf)
+    J = batch_cost(model, y, buf, True)
     if np.isfinite(J):
-        backward_pass(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
-                      l2, x, y, ws, ws_off, False)
+        backward_pass(model, x, y, buf, False)
     return J
 
 
 @njit(cache=True)
-def apply_update(params, grads, kind, velocity, second_moment, step, t, learning_rate, momentum,
-                 beta1, beta2, epsilon, clip_norm):
-    """The update from a gradient: optional clipping of its global norm, then
-    the optimizer's step (``t`` is its 1-based count, Adam's t), refused
-    (False, nothing written) when a parameter would become non-finite.
-    Plain SGD needs no state and no step buffer (``velocity``,
-    ``second_moment`` and ``step`` may be empty): two passes over the
-    parameters instead of three."""
-    if clip_norm > 0:
-        clip_gradient_norm(grads, clip_norm)
-    if kind == SGD:
-        if not sgd_update_is_finite(params, grads, learning_rate):
+def apply_update(params, grads, upd):
+    """The update from a gradient: optional clipping of each element to
+    [-clip_value, clip_value] and of the global norm to clip_norm, then the
+    optimizer's step (``upd.t[0] + 1`` is its 1-based count, Adam's t),
+    refused (False, nothing written) when a parameter would become
+    non-finite; on success ``upd.t[0]`` is advanced. Plain SGD needs no
+    state and no step buffer (``velocity``, ``second`` and ``step`` may be
+    empty): two passes over the parameters instead of three."""
+    if upd.clip_value > 0:
+        clip_gradient_value(grads, upd.clip_value)
+    if upd.clip_norm > 0:
+        clip_gradient_norm(grads, upd.clip_norm)
+    t = upd.t[0] + 1
+    if upd.kind == SGD:
+        if not sgd_update_is_finite(params, grads, upd.learning_rate):
             return False
-        sgd_update(params, grads, learning_rate)
-        return True
-    optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
-                   epsilon, step)
-    if not step_is_finite(params, step):
-        return False
-    optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                     beta1, beta2, step)
+        sgd_update(params, grads, upd.learning_rate)
+    else:
+        optimizer_step(upd.kind, grads, upd.velocity, upd.second, t, upd.learning_rate,
+                       upd.momentum, upd.beta1, upd.beta2, upd.epsilon, upd.step)
+        if not step_is_finite(params, upd.step):
+            return False
+        optimizer_commit(upd.kind, params, grads, upd.velocity, upd.second, upd.learning_rate,
+                         upd.momentum, upd.beta1, upd.beta2, upd.step)
+    # advanced with the commit, so that the count always agrees with the
+    # parameters, even when Python interrupts right after a call
+    upd.t[0] = t
     return True
 
 
 @njit(cache=True)
-def train_batches(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
-                  X, Y, order, batch_size, first_batch, stop_batch, x_buf, ws, ws_off, losses,
-                  batch_costs, kind, velocity, second_moment, step, step_count, learning_rate,
-                  momentum, beta1, beta2, epsilon, clip_norm):
+def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs):
     """Mini-batch training over batches [first_batch, stop_batch) of one
     epoch whose example order is ``order``.
 
-    For each batch: gather its columns, forward pass, J, backward pass,
-    optional clipping of the gradient norm, then the optimizer's step
-    (``kind``, see :data:`~fnn_numba.kernels.OPTIMIZERS`). ``step_count[0]``
-    counts the steps taken so far (Adam's t) and is advanced with each commit,
-    so that it always agrees with the parameters, even when Python interrupts
-    right after a call. If J or any updated parameter would be non-finite,
-    nothing is written and the batch's index is returned; -1 when all
-    batches ran. batch_costs[b] receives batch b's J (before its update).
+    For each batch: :func:`batch_gradient` (gather, forward pass, J, backward
+    pass), then :func:`apply_update`. If J or any updated parameter would be
+    non-finite, nothing is written and the batch's index is returned; -1 when
+    all batches ran. batch_costs[b] receives batch b's J (before its update).
     """
     m = X.shape[1]
     for bi in range(first_batch, stop_batch):
         start = bi * batch_size
         stop = min(start + batch_size, m)
-        J = batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused,
-                           l2, X, Y, order, start, stop, x_buf, ws, ws_off, losses)
+        J = batch_gradient(model, X, Y, order, start, stop, buf)
         if not np.isfinite(J):
             return bi
-        t = step_count[0] + 1
-        if not apply_update(params, grads, kind, velocity, second_moment, step, t, learning_rate,
-                            momentum, beta1, beta2, epsilon, clip_norm):
+        if not apply_update(model.params, buf.grads, upd):
             return bi
-        step_count[0] = t
         batch_costs[bi] = J
     return -1

@@ -1,9 +1,8 @@
-"""Initialisation of the weights (slides-backpropagation, "Initialization").
+"""Initialisation of the weights.
 
-zeros: every weight 0 (the slides' counter-example: all units stay symmetric).
-normal: N(0, sigma^2) with sigma = 0.01, the slides' "small values, normally
-distributed, N(0, 0.01)" (0.01 read as the standard deviation).
-xavier: N(0, sigma^2) with sigma = sqrt(2 / (n[l] + n[l-1])), the slides' formula.
+zeros: every weight 0 (the counter-example of the derivation: all units stay
+symmetric). normal: N(0, sigma^2) with sigma = 0.01 ("small values, normally
+distributed"). xavier: N(0, sigma^2) with sigma = sqrt(2 / (n[l] + n[l-1])).
 he: N(0, sigma^2) with sigma = sqrt(2 / n[l-1]), for the relu family.
 Biases start at 0 in every scheme. Draws come from a seeded NumPy Generator,
 layer by layer in a fixed order, in float64 then cast, so a seed gives the same
@@ -18,6 +17,7 @@ def _std_normal(rng, shape, std):
     return rng.standard_normal(shape) * std
 
 
+#: scheme -> sigma as a function of (fan-out n[l], fan-in n[l-1])
 INITIALISERS = {
     "zeros": lambda n, K: 0.0,
     "normal": lambda n, K: 0.01,
@@ -26,13 +26,18 @@ INITIALISERS = {
 }
 
 
-def initial_parameters(init, sizes, rng, params, w_off, b_off):
-    """Fill the flat parameter vector: W[l] from the scheme ``init``, b[l] = 0."""
-    std_of = INITIALISERS[init]
+def initial_parameters(init, stack, rng, params, geom):
+    """Fill the flat parameter vector: each layer's W from the scheme
+    ``init`` (sigma from the layer's fan-in and fan-out), its b = 0."""
+    from .layers import W_OFF
+
     params[...] = 0
-    for l in range(len(sizes) - 1):
-        n, K = sizes[l + 1], sizes[l]
-        std = std_of(n, K)
+    for i, layer in enumerate(stack):
+        shapes = dict(layer.parameter_shapes())
+        if "W" not in shapes:
+            continue
+        std = layer.init_std(init)
         if std > 0:
-            w = _std_normal(rng, (n, K), std)
-            params[w_off[l]:w_off[l] + n * K] = w.ravel()
+            shape = shapes["W"]
+            w = _std_normal(rng, shape, std)
+            params[geom[i, W_OFF]:geom[i, W_OFF] + w.size] = w.ravel()

@@ -639,6 +639,19 @@ def clip_gradient_norm(grads, max_norm):
     return norm
 
 
+@njit(cache=True)
+def clip_gradient_value(grads, max_value):
+    """Gradient clipping by value (notes-neural-networks, "exploding
+    gradients"): each element g[q] <- min(max(g[q], -c), c) with c =
+    max_value. Loops over q."""
+    c = grads.dtype.type(max_value)
+    for q in range(grads.shape[0]):
+        if grads[q] > c:
+            grads[q] = c
+        elif grads[q] < -c:
+            grads[q] = -c
+
+
 @njit(cache=True, inline="always")
 def step_element(kind, g, v, s, alpha, mu, b1, b2, one, eps, c1, c2):
     """One parameter's step for :func:`optimizer_step`."""

@@ -1,95 +1,92 @@
-"""The :class:`Network` class: validation, workspaces and dispatch; no maths.
+"""The :class:`Network` class: validation, parameters, layers and history.
 
-Every formula runs in the kernels of :mod:`fnn_numba.kernels` through the
-drivers of :mod:`fnn_numba.engine`.
+Every formula runs in the kernels of :mod:`fnn_numba.kernels`, through a
+backend (:mod:`fnn_numba.backends`): the jitted drivers of
+:mod:`fnn_numba.engine` on the CPU, their CUDA twins on a GPU. Training runs
+the one loop of :mod:`fnn_numba.training`.
 """
 import json
+import numbers
 import os
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _validation as V
-from . import engine
-from ._threading import kernel_section
-from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
+from . import layers as layers_mod
+from .activations import UNIT_INTERVAL_OUTPUT
+from .backends import FORWARD_CHUNK, CPUBackend  # noqa: F401 (FORWARD_CHUNK is public)
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
 from .kernels import OPTIMIZERS
-
-SCHEDULES = ("constant", "invscaling", "step", "exponential")
+from .optimizers import OPTIMIZER_CLASSES, make_optimizer
+from .training import (
+    SCHEDULES,  # noqa: F401 (re-exported)
+    History,
+    Plan,
+    TrainingDivergedError,
+    check_batch_size,
+    check_callback,
+    make_schedule,
+    run_epochs,
+)
 
 FORMAT_NAME = "fnn_numba.Network"
 FORMAT_VERSION = 1
 
-#: examples per call of the jitted forward pass in forward/predict/cost;
-#: bounds the workspace for large inputs.
-FORWARD_CHUNK = 4096
-
-
-class TrainingDivergedError(FloatingPointError):
-    """``fit`` met a non-finite cost or update. The network keeps the weights of
-    the last finite step; ``history`` holds the completed epochs."""
-
-    def __init__(self, message, epoch, batch, history):
-        super().__init__(message)
-        self.epoch = epoch
-        self.batch = batch
-        self.history = history
+__all__ = ["Network", "Gradients", "History", "TrainingDivergedError", "ForwardPass"]
 
 
 @dataclass
 class Gradients:
     """dJ/dW[l] (``weights[l-1]``), dJ/db[l] (``biases[l-1]``), dJ/dX
-    (``inputs``, shape (n0, m)) and the cost J they belong to."""
+    (``inputs``, the shape of the X passed) and the cost J they belong to
+    (None for gradients from a given output gradient)."""
 
     weights: list
     biases: list
     inputs: np.ndarray
-    cost: float
+    cost: object
 
 
 @dataclass
-class History:
-    """Per-epoch figures of a ``fit``. ``cost[e]`` is the mean over epoch e's
-    batches of the batch cost J (L2 term included) before each update;
-    ``val_cost``/``val_accuracy`` are computed after the epoch when validation
-    data is given (accuracy only for classification costs); ``learning_rate``
-    is the rate each epoch used; ``best_epoch`` (1-based) had the lowest
-    monitored cost, ``stopped_epoch`` is where early stopping ended (0: it
-    did not)."""
+class ForwardPass:
+    """Every layer's Z[l] and A[l] (l = 1..L, ``Z[l-1]``, ``A[l-1]``) for one
+    batch, each of shape (n[l], m)."""
 
-    cost: list = field(default_factory=list)
-    val_cost: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    learning_rate: list = field(default_factory=list)
-    epoch_seconds: list = field(default_factory=list)
-    best_epoch: int = 0
-    stopped_epoch: int = 0
+    Z: list
+    A: list
 
-    def __getitem__(self, key):
-        return getattr(self, key)
 
-    def __len__(self):
-        return len(self.cost)
+def _default_output(cost_name):
+    return {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+            "squared_error": "identity"}[cost_name]
 
 
 class Network:
-    """A fully-connected feedforward network, as derived in the lalin posts.
+    """A feedforward network, as derived in Lalin's "Feedforward Neural
+    Networks in Depth".
 
     Parameters
     ----------
-    sizes : list of int
-        [n0, n1, ..., nL]: input size, hidden sizes, output size.
+    layers : list of layers, or list of int (also accepted as ``sizes=``)
+        The general form is a list of :mod:`fnn_numba.layers` objects, the
+        first an :class:`~fnn_numba.layers.Input`::
+
+            Network([layers.Input(64), layers.Dense(32, activation="relu"),
+                     layers.Dense(10, activation="softmax")])
+
+        A list of ints [n0, n1, ..., nL] is the shorthand for a stack of
+        dense layers with the given ``activations``; it builds the same
+        network (the same parameters for the same seed).
     activations : list of str, optional
-        One per layer l = 1..L, from identity, sigmoid, tanh, relu,
-        leaky_relu, elu, selu, softmax. Default: relu for hidden layers and
-        the output activation that matches ``cost`` (softmax for categorical
-        cross-entropy, sigmoid for binary cross-entropy, identity for squared
-        error).
+        Shorthand only: one per layer l = 1..L, from identity, sigmoid, tanh,
+        relu, leaky_relu, elu, selu, softmax. Default: relu for hidden layers
+        and the output activation that matches ``cost`` (softmax for
+        categorical cross-entropy, sigmoid for binary cross-entropy, identity
+        for squared error).
     cost : str
         squared_error, binary_cross_entropy or categorical_cross_entropy
         (aliases mse, bce, cce).
@@ -103,29 +100,26 @@ class Network:
         lambda of the L2 term (lambda/2) sum ||W[l]||_F^2 (biases excluded).
     device : {"cpu", "cuda"}
         Where forward, cost, gradients, fit and predict run. "cuda" runs the
-        CUDA twins of the kernels (:mod:`fnn_numba.gpu_kernels`) and needs
-        ``pip install "fnn-numba[cuda]"`` and an NVIDIA GPU; see :meth:`to`.
+        CUDA twins of the kernels and needs ``pip install "fnn-numba[cuda]"``
+        and an NVIDIA GPU; see :meth:`to`.
 
     Data follow the derivation: X has shape (n0, m), columns are examples.
     ``X_samples_by_features.T`` is accepted without a copy.
     """
 
-    def __init__(self, sizes, activations=None, cost="categorical_cross_entropy", init="auto",
-                 dtype=np.float64, seed=None, l2=0.0, device="cpu"):
-        self.sizes = V.check_sizes(sizes)
+    def __init__(self, layers=None, activations=None, cost="categorical_cross_entropy", init="auto",
+                 dtype=np.float64, seed=None, l2=0.0, device="cpu", *, sizes=None):
+        if sizes is not None:
+            if layers is not None:
+                raise ValueError("sizes: give the layers or the sizes, not both")
+            layers = sizes
         device = _check_device(device)
         self.cost_name = V.check_choice("cost", cost, COSTS, COST_ALIASES)
-        L = len(self.sizes) - 1
-        if activations is None:
-            out = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-                   "squared_error": "identity"}[self.cost_name]
-            activations = ["relu"] * (L - 1) + [out]
-        if isinstance(activations, str) or not hasattr(activations, "__len__"):
-            raise ValueError(f"activations: expected a list of {L} activation names, got {activations!r}")
-        if len(activations) != L:
-            raise ValueError(f"activations: expected {L} names (one per layer with weights), "
-                             f"got {len(activations)}: {list(activations)!r}")
-        self.activations = [V.check_choice("activations", a, ACTIVATIONS) for a in activations]
+        stack = self._layer_list(layers, activations)
+        self.input_layer, stack = layers_mod.build_stack(stack)
+        self.layers = [self.input_layer] + stack
+        self.sizes = [self.input_layer.size] + [layer.size for layer in stack]
+        self.activations = [layer.activation for layer in stack]
         if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
                 self.activations[-1] not in UNIT_INTERVAL_OUTPUT:
             raise ValueError(
@@ -133,51 +127,84 @@ class Network:
                 f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}")
         self.dtype = V.check_dtype(dtype)
         self.l2 = V.check_positive("l2", l2, allow_zero=True)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
             raise ValueError(f"seed: expected None or a non-negative integer, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self.init = V.check_choice("init", init, set(INITIALISERS) | {"auto"})
         if self.init == "auto":
-            self.init = "he" if L > 1 and self.activations[0] in ("relu", "leaky_relu") else "xavier"
+            self.init = "he" if len(stack) > 1 and self.activations[0] in ("relu", "leaky_relu") \
+                else "xavier"
 
-        self._sizes = np.asarray(self.sizes, dtype=np.int64)
-        self._act_codes = np.asarray([ACTIVATIONS[a] for a in self.activations], dtype=np.int64)
         self._cost_code = COSTS[self.cost_name]
         self._fused = (self.activations[-1], self.cost_name) in FUSED_PAIRS
-        self._w_off, self._b_off, n_params = engine.parameter_layout(self.sizes)
+        self._geom, n_params = layers_mod.parameter_layout(stack)
         self._rng = np.random.default_rng(self.seed)
         self._params = np.empty(n_params, dtype=self.dtype)
-        initial_parameters(self.init, self.sizes, self._rng, self._params, self._w_off, self._b_off)
+        initial_parameters(self.init, stack, self._rng, self._params, self._geom)
         self._lock = threading.RLock()
-        self._workspaces = {}
-        self._optimizer_state = None
+        self._optimizer = None
         self._epochs_trained = 0
-        self._gpu = None  # the gpu_engine.DeviceNetwork while device == "cuda"
+        self.history = History()
+        self._backend = CPUBackend(self)
         if device == "cuda":
             self.to("cuda")
+
+    def _layer_list(self, layers, activations):
+        if isinstance(layers, (list, tuple)) and layers and isinstance(layers[0], layers_mod.Layer):
+            if activations is not None:
+                raise ValueError("activations: give each layer its activation (Dense(units, "
+                                 "activation=...)); activations= is only for the list-of-sizes form")
+            return list(layers)
+        sizes = V.check_sizes(layers)
+        L = len(sizes) - 1
+        if activations is None:
+            activations = ["relu"] * (L - 1) + [_default_output(self.cost_name)]
+        if isinstance(activations, str) or not hasattr(activations, "__len__"):
+            raise ValueError(f"activations: expected a list of {L} activation names, got {activations!r}")
+        if len(activations) != L:
+            raise ValueError(f"activations: expected {L} names (one per layer with weights), "
+                             f"got {len(activations)}: {list(activations)!r}")
+        for a in activations:
+            layers_mod.Dense(1, a)  # names the bad activation in the error
+        return layers_mod.dense_stack(sizes, activations)
 
     # ------------------------------------------------------------------ params
     @property
     def n_layers(self):
-        """L, the number of layers with weights."""
-        return len(self.sizes) - 1
+        """L, the number of layers after the input."""
+        return len(self.layers) - 1
 
     @property
     def n_parameters(self):
         return self._params.size
 
-    def _w_view(self, buf, l):
-        n, K = self.sizes[l + 1], self.sizes[l]
-        return buf[self._w_off[l]:self._w_off[l] + n * K].reshape(n, K)
+    @property
+    def epochs_trained(self):
+        """Epochs completed by ``fit`` and ``partial_fit`` since the network was built."""
+        return self._epochs_trained
 
-    def _b_view(self, buf, l):
-        return buf[self._b_off[l]:self._b_off[l] + self.sizes[l + 1]]
+    def _parametrised(self):
+        return [(i, layer) for i, layer in enumerate(self.layers[1:]) if layer.parameter_shapes()]
+
+    def _param_view(self, buf, i, name):
+        g = self._geom[i]
+        shape = dict(self.layers[i + 1].parameter_shapes())[name]
+        off = g[layers_mod.W_OFF] if name == "W" else g[layers_mod.B_OFF]
+        return buf[off:off + int(np.prod(shape))].reshape(shape)
+
+    def _unflatten(self, buf):
+        """(weights, biases) views of a flat vector laid out as the parameters."""
+        pl = self._parametrised()
+        return ([self._param_view(buf, i, "W") for i, _ in pl],
+                [self._param_view(buf, i, "b") for i, _ in pl])
 
     @property
     def weights(self):
-        """[W[1], ..., W[L]], W[l] of shape (n[l], n[l-1]); views of the
-        network's parameters (writing to them changes the network)."""
-        return [self._w_view(self._params, l) for l in range(self.n_layers)]
+        """The weights of the parametrised layers in order (W[l] of shape
+        (n[l], n[l-1]) for a dense layer); views of the network's parameters
+        (writing to them changes the network)."""
+        return self._unflatten(self._params)[0]
 
     @weights.setter
     def weights(self, values):
@@ -185,8 +212,9 @@ class Network:
 
     @property
     def biases(self):
-        """[b[1], ..., b[L]], b[l] of shape (n[l],); views of the parameters."""
-        return [self._b_view(self._params, l) for l in range(self.n_layers)]
+        """The biases of the parametrised layers in order (b[l] of shape
+        (n[l],) for a dense layer); views of the parameters."""
+        return self._unflatten(self._params)[1]
 
     @biases.setter
     def biases(self, values):
@@ -194,33 +222,42 @@ class Network:
 
     def _set_parameters(self, weights, biases):
         new = self._params.copy()
-        for name, values, view, shape in (
-                ("weights", weights, self._w_view, lambda l: (self.sizes[l + 1], self.sizes[l])),
-                ("biases", biases, self._b_view, lambda l: (self.sizes[l + 1],))):
+        new_w, new_b = self._unflatten(new)
+        for name, values, views in (("weights", weights, new_w), ("biases", biases, new_b)):
             if values is None:
                 continue
-            if len(values) != self.n_layers:
-                raise ValueError(f"{name}: expected {self.n_layers} arrays, got {len(values)}")
-            for l, v in enumerate(values):
+            if len(values) != len(views):
+                raise ValueError(f"{name}: expected {len(views)} arrays, got {len(values)}")
+            for l, (v, view) in enumerate(zip(values, views)):
                 arr = np.asarray(v)
-                if arr.shape != shape(l):
-                    raise ValueError(f"{name}[{l}]: expected shape {shape(l)}, got {arr.shape}")
+                if arr.shape != view.shape:
+                    raise ValueError(f"{name}[{l}]: expected shape {view.shape}, got {arr.shape}")
                 if not np.issubdtype(arr.dtype, np.number):
                     raise TypeError(f"{name}[{l}]: expected a numeric array, got dtype {arr.dtype}")
                 if not np.all(np.isfinite(arr)):
                     raise ValueError(f"{name}[{l}]: contains NaN or inf")
-                view(new, l)[...] = arr
+                view[...] = arr
         self._params[...] = new
 
     def get_parameters(self):
         """A copy of the flat parameter vector [W1, b1, W2, b2, ...]."""
         return self._params.copy()
 
+    def set_parameters(self, flat):
+        """Set every parameter from a flat vector laid out as
+        :meth:`get_parameters` returns it (checked: length, finiteness)."""
+        arr = np.asarray(flat)
+        if arr.ndim != 1 or arr.shape[0] != self._params.size:
+            raise ValueError(f"flat: expected a vector of {self._params.size} parameters, got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+            raise ValueError("flat: expected finite numbers")
+        self._params[...] = arr
+
     # ------------------------------------------------------------------ device
     @property
     def device(self):
         """"cpu" or "cuda": where the network's computations run."""
-        return "cpu" if self._gpu is None else "cuda"
+        return self._backend.name
 
     def to(self, device):
         """Run on ``device`` ("cpu" or "cuda") from now on; returns self.
@@ -235,22 +272,19 @@ class Network:
         """
         device = _check_device(device)
         with self._lock:
-            if device == "cpu":
-                self._gpu = None
-            elif self._gpu is None:
-                from .gpu_engine import DeviceNetwork
+            if device == "cpu" and self.device != "cpu":
+                self._backend = CPUBackend(self)
+            elif device == "cuda" and self.device != "cuda":
+                from .backends import CUDABackend
 
-                gpu = DeviceNetwork(self.sizes, self._act_codes, self._cost_code, self._fused,
-                                    self.dtype)
-                gpu.upload_params(self._params)
-                self._gpu = gpu
+                self._backend = CUDABackend(self)
         return self
 
     def __getstate__(self):
-        """Pickle support: the lock, the workspaces and any device copy are
-        rebuilt on unpickling, not stored."""
+        """Pickle support: the lock and the backend (with its workspaces and
+        any device copy) are rebuilt on unpickling, not stored."""
         state = self.__dict__.copy()
-        for transient in ("_lock", "_workspaces", "_gpu"):
+        for transient in ("_lock", "_backend"):
             state.pop(transient, None)
         state["_device"] = self.device
         return state
@@ -260,13 +294,16 @@ class Network:
         device = state.pop("_device", "cpu")
         self.__dict__.update(state)
         self._lock = threading.RLock()
-        self._workspaces = {}
-        self._gpu = None
+        self._backend = CPUBackend(self)
         if device != "cpu":
             self.to(device)
 
     def __repr__(self):
-        return (f"Network(sizes={self.sizes}, activations={self.activations}, cost={self.cost_name!r}, "
+        if all(isinstance(layer, layers_mod.Dense) for layer in self.layers[1:]):
+            arch = f"sizes={self.sizes}, activations={self.activations}"
+        else:
+            arch = f"layers={self.layers[1:]!r}"
+        return (f"Network({arch}, cost={self.cost_name!r}, "
                 f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")
 
     # ---------------------------------------------------------------- checking
@@ -305,51 +342,17 @@ class Network:
         y[labels.astype(np.int64), np.arange(m)] = 1
         return y
 
-    # --------------------------------------------------------------- workspace
-    def _workspace(self, capacity, purpose):
-        """Buffers for batches of up to ``capacity`` examples, allocated once
-        and reused while the capacity stays the same; one set per purpose
-        ("fit", "forward") so that validating during fit allocates nothing."""
-        ws = self._workspaces.get(purpose)
-        if ws is None or ws["capacity"] != capacity:
-            # inference needs A and Z only: no backward roles, input buffer or gradient
-            backward = purpose != "forward"
-            ws_off, total = engine.workspace_layout(self.sizes, capacity, backward=backward,
-                                                    with_dx=False)
-            ws = dict(capacity=capacity, ws_off=ws_off, ws=np.zeros(total, dtype=self.dtype),
-                      x_buf=np.zeros(self.sizes[0] * capacity if backward else 0, dtype=self.dtype),
-                      losses=np.zeros(capacity, dtype=self.dtype),
-                      grads=np.zeros(self._params.size if backward else 0, dtype=self.dtype))
-            self._workspaces[purpose] = ws
-        return ws
-
     # ----------------------------------------------------------------- forward
-    def _forward_chunks(self, X, with_cost_y=None):
-        m = X.shape[1]
-        cap = min(m, FORWARD_CHUNK)
-        with self._lock, kernel_section():
-            if self._gpu is not None:
-                self._gpu.upload_params(self._params)
-                return self._gpu.forward_chunks(X, with_cost_y, FORWARD_CHUNK)
-            ws = self._workspace(cap, "forward")
-            out = np.empty((self.sizes[-1], m), dtype=self.dtype, order="F")
-            loss_sum = 0.0
-            for s in range(0, m, cap):
-                e = min(s + cap, m)
-                a = engine.forward_pass(self._params, self._sizes, self._w_off, self._b_off,
-                                        self._act_codes, X[:, s:e], ws["ws"], ws["ws_off"])
-                out[:, s:e] = a
-                if with_cost_y is not None:
-                    J = engine.batch_cost(self._params, self._sizes, self._w_off, self._act_codes,
-                                          self._cost_code, self._fused, 0.0, with_cost_y[:, s:e],
-                                          ws["ws"], ws["ws_off"], ws["losses"])
-                    loss_sum += J * (e - s)
-        return out, loss_sum / m
+    def forward(self, X, return_all=False):
+        """Y_hat = A[L] for inputs X of shape (n0, m); returns (n[L], m).
 
-    def forward(self, X):
-        """Y_hat = A[L] for inputs X of shape (n0, m); returns (n[L], m)."""
+        With ``return_all=True`` returns a :class:`ForwardPass` holding every
+        layer's Z[l] and A[l] instead (hidden layers included)."""
         X = self._check_x(X)
-        return self._forward_chunks(X)[0]
+        with self._lock:
+            if return_all:
+                return ForwardPass(*self._backend.forward_all(X))
+            return self._backend.forward(X)[0]
 
     def cost(self, X, Y):
         """J = (1/m) sum_i L_i, plus (lambda/2) sum ||W||^2 when l2 > 0."""
@@ -358,10 +361,19 @@ class Network:
         return self._cost_checked(X, Y)
 
     def _cost_checked(self, X, Y):
-        J = self._forward_chunks(X, with_cost_y=Y)[1]
-        if self.l2 > 0:
-            J += 0.5 * self.l2 * float(sum(np.sum(w.astype(np.float64) ** 2) for w in self.weights))
+        with self._lock:
+            J = self._backend.forward(X, Y)[1]
+            if self.l2 > 0:
+                J += self._backend.penalty()
         return float(J)
+
+    def _validation_figures(self, X, Y):
+        """(cost, accuracy) on validated data, from one forward pass."""
+        with self._lock:
+            Y_hat, J = self._backend.forward(X, Y)
+            if self.l2 > 0:
+                J += self._backend.penalty()
+        return float(J), self._accuracy_of(Y_hat, Y)
 
     def predict(self, X):
         """Class indices (argmax over j) for categorical cross-entropy, 0/1 at
@@ -382,42 +394,122 @@ class Network:
     def _accuracy_checked(self, X, Y):
         if self.cost_name == "squared_error":
             return float("nan")
-        Y_hat = self._forward_chunks(X)[0]
+        with self._lock:
+            Y_hat = self._backend.forward(X)[0]
+        return self._accuracy_of(Y_hat, Y)
+
+    def _accuracy_of(self, Y_hat, Y):
+        if self.cost_name == "squared_error":
+            return float("nan")
         if self.cost_name == "categorical_cross_entropy":
             return float(np.mean(np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)))
         return float(np.mean((Y_hat > 0.5) == (Y > 0.5)))
 
     # ---------------------------------------------------------------- backward
-    def gradients(self, X, Y):
-        """dJ/dW[l], dJ/db[l] (L2 term included) and dJ/dX for the whole batch X."""
+    def gradients(self, X, Y=None, *, output_gradient=None):
+        """Gradients of the whole batch X, as a :class:`Gradients`.
+
+        With targets ``Y``: dJ/dW, dJ/db (L2 term included) and dJ/dX of the
+        network's cost J.
+
+        With ``output_gradient`` G = dJ/dA[L] of shape (n[L], m) instead (for
+        a cost or a model the network is part of): back-propagation seeded
+        with G as is (no 1/m applied), P1 (17) at the output (the cross-sum
+        P2 (8) for softmax), then P1 (13), (14), (21) layer by layer; no L2
+        term. This equals ``y = torch_net(x); y.backward(G)``.
+        """
         X = self._check_x(X)
-        Y = self._check_y(Y, X.shape[1])
         m = X.shape[1]
-        with self._lock, kernel_section():
-            if self._gpu is not None:
-                self._gpu.upload_params(self._params)
-                grads, dX, J = self._gpu.gradients(X, Y, self.l2)
-                return Gradients([self._w_view(grads, l) for l in range(self.n_layers)],
-                                 [self._b_view(grads, l) for l in range(self.n_layers)], dX, J)
-            ws_off, total = engine.workspace_layout(self.sizes, m)
-            ws = np.zeros(total, dtype=self.dtype)
-            grads = np.zeros_like(self._params)
-            losses = np.zeros(m, dtype=self.dtype)
-            engine.forward_pass(self._params, self._sizes, self._w_off, self._b_off, self._act_codes,
-                                X, ws, ws_off)
-            J = engine.batch_cost(self._params, self._sizes, self._w_off, self._act_codes, self._cost_code,
-                                  self._fused, self.l2, Y, ws, ws_off, losses)
-            engine.backward_pass(self._params, grads, self._sizes, self._w_off, self._b_off,
-                                 self._act_codes, self._cost_code, self._fused, self.l2, X, Y, ws, ws_off,
-                                 True)
-            dX = engine.view_f(ws, ws_off[engine.DA, 0], self.sizes[0], m).copy(order="F")
-        return Gradients([self._w_view(grads, l) for l in range(self.n_layers)],
-                         [self._b_view(grads, l) for l in range(self.n_layers)], dX, float(J))
+        if (Y is None) == (output_gradient is None):
+            raise ValueError("gradients: give either Y (targets of the network's cost) or "
+                             "output_gradient (dJ/dA[L]), not both and not neither")
+        with self._lock:
+            if output_gradient is not None:
+                G = V.as_float_matrix("output_gradient", output_gradient, self.dtype,
+                                      rows=self.sizes[-1])
+                if G.shape[1] != m:
+                    raise ValueError(f"output_gradient: expected {m} columns (as many examples "
+                                     f"as X), got {G.shape[1]}")
+                grads, dX = self._backend.output_gradients(X, G)
+                J = None
+            else:
+                Y = self._check_y(Y, m)
+                grads, dX, J = self._backend.gradients(X, Y)
+            grads = np.array(grads, copy=True)
+        weights, biases = self._unflatten(grads)
+        return Gradients(weights, biases, dX, J)
+
+    def step(self, gradients, learning_rate=0.01, *, optimizer=None, clip_norm=None,
+             clip_value=None):
+        """Apply given gradients with the network's optimizer and its state.
+
+        ``gradients`` is a :class:`Gradients` (as :meth:`gradients` returns)
+        or a flat vector laid out as :meth:`get_parameters`. ``optimizer``
+        ("sgd", "momentum", "nesterov", "adam" or an
+        :class:`~fnn_numba.optimizers.Optimizer`) replaces the network's
+        optimizer (and its state) when it differs from the current one;
+        None keeps the current one (plain SGD if there is none). The update is
+        the same kernel ``fit`` runs. Raises
+        :class:`TrainingDivergedError` (nothing written) when a parameter
+        would become non-finite.
+        """
+        flat = self.flatten_gradients(gradients)
+        if not np.all(np.isfinite(flat)):
+            raise ValueError("gradients: contains NaN or inf")
+        lr = V.check_positive("learning_rate", learning_rate)
+        cn = 0.0 if clip_norm is None else V.check_positive("clip_norm", clip_norm)
+        cv = 0.0 if clip_value is None else V.check_positive("clip_value", clip_value)
+        with self._lock:
+            opt = self._optimizer_for(optimizer)
+            if not self._backend.apply(flat, opt, lr, cn, cv):
+                raise TrainingDivergedError("step: the update would make a parameter NaN or inf; "
+                                            "nothing was written", 0, 0, self.history)
+
+    def flatten_gradients(self, gradients):
+        """A :class:`Gradients` (or a flat vector, checked) as one vector laid
+        out as :meth:`get_parameters`: [dJ/dW1, dJ/db1, dJ/dW2, ...]."""
+        if isinstance(gradients, Gradients):
+            flat = np.empty_like(self._params)
+            w, b = self._unflatten(flat)
+            for name, src, dst in (("weights", gradients.weights, w), ("biases", gradients.biases, b)):
+                if len(src) != len(dst):
+                    raise ValueError(f"gradients.{name}: expected {len(dst)} arrays, got {len(src)}")
+                for l, (g, d) in enumerate(zip(src, dst)):
+                    if np.shape(g) != d.shape:
+                        raise ValueError(f"gradients.{name}[{l}]: expected shape {d.shape}, "
+                                         f"got {np.shape(g)}")
+                    d[...] = g
+            return flat
+        flat = np.asarray(gradients, dtype=self.dtype)
+        if flat.shape != self._params.shape:
+            raise ValueError(f"gradients: expected a Gradients or a flat vector of "
+                             f"{self._params.size} values, got shape {flat.shape}")
+        return flat
+
+    def _optimizer_for(self, optimizer):
+        """The optimizer to use: the current one when ``optimizer`` is None
+        or names its kind, else a new one (with fresh state)."""
+        cur = self._optimizer
+        if optimizer is None:
+            if cur is None:
+                cur = self._optimizer = make_optimizer("sgd")
+            return cur
+        if isinstance(optimizer, str) and cur is not None and \
+                V.check_choice("optimizer", optimizer, OPTIMIZER_CLASSES) == cur.name:
+            return cur
+        self._optimizer = make_optimizer(optimizer)
+        return self._optimizer
+
+    @property
+    def optimizer(self):
+        """The optimizer of the last ``fit``, ``partial_fit`` or :meth:`step`
+        (hyper-parameters and state), or None."""
+        return self._optimizer
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, Y, epochs=10, batch_size=32, learning_rate=0.1, *, optimizer="sgd",
             momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, lr_schedule="constant",
-            power_t=0.5, step_size=10, gamma=None, clip_norm=None, shuffle=True,
+            power_t=0.5, step_size=10, gamma=None, clip_norm=None, clip_value=None, shuffle=True,
             validation_data=None, validation_fraction=0.0, early_stopping=False, patience=10,
             min_delta=1e-4, progress=None, callback=None, verbose=False):
         """Train with mini-batch gradient descent or one of its variants.
@@ -429,25 +521,30 @@ class Network:
         Y : array of shape (nL, m), or (m,) integer labels for categorical CE
         epochs : int
         batch_size : int or None
-            None is full-batch GD, 1 is SGD.
+            None is full-batch GD, 1 is SGD. A value larger than the number of
+            training examples runs as one batch, with a warning.
         learning_rate : float
             alpha, the initial learning rate of the schedule.
-        optimizer : {"sgd", "momentum", "nesterov", "adam"}
-            sgd is the slides' W <- W - alpha dJ/dW (with L2:
+        optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer
+            sgd is W <- W - alpha dJ/dW (with L2:
             (1 - alpha lambda) W - alpha dJ/dW); see
-            :func:`fnn_numba.kernels.optimizer_step` for the others.
+            :mod:`fnn_numba.optimizers` for the others.
         momentum : float
             mu of momentum and nesterov, in [0, 1).
         beta1, beta2, epsilon : float
             Adam's decay rates and denominator guard.
         lr_schedule : {"constant", "invscaling", "step", "exponential"}
-            Learning rate of epoch e (0-based): alpha, alpha / (e + 1)^power_t,
-            alpha gamma^(e // step_size), alpha gamma^e.
+            Learning rate of epoch e of this call (0-based: every ``fit``
+            starts its schedule, and its optimizer state, afresh): alpha,
+            alpha / (e + 1)^power_t, alpha gamma^(e // step_size), alpha gamma^e.
         power_t, step_size, gamma : float, int, float
             Schedule parameters; gamma defaults to 0.5 (step) and 0.95
             (exponential).
         clip_norm : float or None
             Clip the global gradient norm of each batch to this value.
+        clip_value : float or None
+            Clip each gradient element to [-clip_value, clip_value] (before
+            ``clip_norm`` when both are given).
         shuffle : bool
             Shuffle the examples each epoch with the network's seeded generator.
         validation_data : (X_val, Y_val) or None
@@ -477,67 +574,61 @@ class Network:
 
         Notes
         -----
-        ``fit`` continues from the current weights (warm start) and starts a
-        fresh optimizer state; :meth:`partial_fit` keeps the state between
-        calls. A KeyboardInterrupt is honoured between batches: the network
-        keeps the weights of the last completed step and the history its
-        completed epochs.
+        ``fit`` continues from the current weights (warm start) with a fresh
+        optimizer state and a schedule from its epoch 0; :meth:`partial_fit`
+        keeps the state between calls. A KeyboardInterrupt is honoured
+        between batches: the network keeps the weights of the last completed
+        step and ``history`` its completed epochs.
         """
-        plan = self._training_plan(X, Y, epochs, batch_size, learning_rate, optimizer, momentum,
-                                   beta1, beta2, epsilon, lr_schedule, power_t, step_size, gamma,
-                                   clip_norm, validation_data, validation_fraction, early_stopping,
-                                   patience, min_delta, callback)
-        self._optimizer_state = None
-        return self._run_epochs(plan, shuffle, progress, verbose)
+        plan = self._training_plan(
+            X, Y, epochs=epochs, batch_size=batch_size,
+            schedule=make_schedule(learning_rate, lr_schedule, power_t, step_size, gamma),
+            optimizer=make_optimizer(optimizer, momentum, beta1, beta2, epsilon),
+            clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
+            validation_data=validation_data, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, min_delta=min_delta,
+            callback=callback, progress=progress, verbose=verbose)
+        return self._train(plan)
 
     def partial_fit(self, X, Y, batch_size=32, learning_rate=0.1, *, optimizer="sgd", momentum=0.9,
-                    beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, shuffle=True):
+                    beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, clip_value=None,
+                    shuffle=True):
         """One epoch of training that keeps the optimizer's state (velocity,
-        Adam moments and step count) from the previous ``partial_fit``.
+        Adam moments and step count) from the previous ``partial_fit`` (or
+        ``fit``, or :meth:`step`) when the optimizer is of the same kind.
         Returns the epoch's :class:`History`."""
-        plan = self._training_plan(X, Y, 1, batch_size, learning_rate, optimizer, momentum, beta1,
-                                   beta2, epsilon, "constant", 0.5, 10, None, clip_norm, None, 0.0,
-                                   False, 10, 1e-4, None)
-        return self._run_epochs(plan, shuffle, False, False)
+        opt = make_optimizer(optimizer, momentum, beta1, beta2, epsilon)
+        cur = self._optimizer
+        if cur is not None and cur.kind == opt.kind:
+            opt.velocity, opt.second, opt.t = cur.velocity, cur.second, cur.t
+        plan = self._training_plan(X, Y, epochs=1, batch_size=batch_size,
+                                   schedule=make_schedule(learning_rate), optimizer=opt,
+                                   clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
+                                   progress=False)
+        return self._train(plan)
 
-    def _training_plan(self, X, Y, epochs, batch_size, learning_rate, optimizer, momentum, beta1,
-                       beta2, epsilon, lr_schedule, power_t, step_size, gamma, clip_norm,
-                       validation_data, validation_fraction, early_stopping, patience, min_delta,
-                       callback):
-        """Validate every argument before anything changes."""
+    def _training_plan(self, X, Y, *, epochs, batch_size, schedule, optimizer, clip_norm=None,
+                       clip_value=None, shuffle=True, validation_data=None,
+                       validation_fraction=0.0, early_stopping=False, patience=10,
+                       min_delta=1e-4, callback=None, progress=None, verbose=False):
+        """Validate every argument before anything changes; a frozen :class:`Plan`."""
         X = self._check_x(X)
         m = X.shape[1]
         Y = self._check_y(Y, m)
-        p = dict(epochs=V.check_positive("epochs", epochs, integer=True))
-        p["batch_size"] = m if batch_size is None else V.check_positive("batch_size", batch_size,
-                                                                         integer=True)
-        p["learning_rate"] = V.check_positive("learning_rate", learning_rate)
-        p["optimizer"] = V.check_choice("optimizer", optimizer, OPTIMIZERS)
-        p["momentum"] = V.check_positive("momentum", momentum, allow_zero=True)
-        for name, value in (("momentum", p["momentum"]), ("beta1", beta1), ("beta2", beta2)):
-            value = V.check_positive(name, value, allow_zero=True)
-            if value >= 1:
-                raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}")
-            p[name] = value
-        p["epsilon"] = V.check_positive("epsilon", epsilon)
-        p["lr_schedule"] = V.check_choice("lr_schedule", lr_schedule, SCHEDULES)
-        p["power_t"] = V.check_positive("power_t", power_t, allow_zero=True)
-        p["step_size"] = V.check_positive("step_size", step_size, integer=True)
-        if gamma is None:
-            gamma = {"step": 0.5, "exponential": 0.95}.get(p["lr_schedule"], 1.0)
-        p["gamma"] = V.check_positive("gamma", gamma)
-        p["clip_norm"] = 0.0 if clip_norm is None else V.check_positive("clip_norm", clip_norm)
-        p["patience"] = V.check_positive("patience", patience, integer=True)
-        p["min_delta"] = V.check_positive("min_delta", min_delta, allow_zero=True)
-        p["early_stopping"] = bool(early_stopping)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback: expected a callable or None, got {callback!r}")
-        p["callback"] = callback
+        epochs = V.check_positive("epochs", epochs, integer=True)
+        if batch_size is not None:
+            V.check_positive("batch_size", batch_size, integer=True)
+        patience = V.check_positive("patience", patience, integer=True)
+        min_delta = V.check_positive("min_delta", min_delta, allow_zero=True)
+        clip_norm = 0.0 if clip_norm is None else V.check_positive("clip_norm", clip_norm)
+        clip_value = 0.0 if clip_value is None else V.check_positive("clip_value", clip_value)
+        callback = check_callback(callback)
         fraction = V.check_positive("validation_fraction", validation_fraction, allow_zero=True)
         Xv = Yv = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got {type(validation_data).__name__}")
+                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got "
+                                 f"{type(validation_data).__name__}")
             Xv = self._check_x(validation_data[0], "validation_data[0]")
             Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
         elif fraction > 0:
@@ -546,127 +637,39 @@ class Network:
             n_val = int(round(fraction * m))
             if n_val < 1 or n_val >= m:
                 raise ValueError(f"validation_fraction: {fraction} of {m} examples leaves "
-                                 f"{n_val} for validation and {m - n_val} for training; need at least 1 of each")
+                                 f"{n_val} for validation and {m - n_val} for training; need at "
+                                 f"least 1 of each")
             held = np.sort(self._rng.permutation(m)[:n_val])
             keep = np.setdiff1d(np.arange(m), held)
             Xv, Yv = np.asfortranarray(X[:, held]), np.asfortranarray(Y[:, held])
             X, Y = np.asfortranarray(X[:, keep]), np.asfortranarray(Y[:, keep])
-        p.update(X=X, Y=Y, Xv=Xv, Yv=Yv)
-        p["batch_size"] = min(p["batch_size"], X.shape[1])
-        return p
+        batch_size = check_batch_size(batch_size, X.shape[1])
+        return Plan(X=X, Y=Y, Xv=Xv, Yv=Yv, epochs=epochs, batch_size=batch_size,
+                    schedule=schedule, optimizer=optimizer, clip_norm=clip_norm,
+                    clip_value=clip_value, shuffle=bool(shuffle),
+                    early_stopping=bool(early_stopping), patience=patience, min_delta=min_delta,
+                    callback=callback, progress=progress, verbose=bool(verbose))
 
-    def _learning_rate_at(self, p, epoch):
-        alpha, schedule = p["learning_rate"], p["lr_schedule"]
-        if schedule == "invscaling":
-            return alpha / (epoch + 1) ** p["power_t"]
-        if schedule == "step":
-            return alpha * p["gamma"] ** (epoch // p["step_size"])
-        if schedule == "exponential":
-            return alpha * p["gamma"] ** epoch
-        return alpha
-
-    def _run_epochs(self, p, shuffle, progress, verbose):
-        X, Y, Xv, Yv = p["X"], p["Y"], p["Xv"], p["Yv"]
-        m, batch_size = X.shape[1], p["batch_size"]
-        n_batches = (m + batch_size - 1) // batch_size
-        kind = OPTIMIZERS[p["optimizer"]]
+    def _train(self, plan):
+        """Run a plan through the one training loop with this network's backend."""
         history = History()
         # kept on the network too, so that it survives an interrupted fit
         self.history = history
-        bar = _progress_bar(p["epochs"], progress)
-        # batches per call of the jitted driver: about 2e8 flops, so that a
-        # KeyboardInterrupt is honoured within a few tens of milliseconds
-        flops_per_batch = 6.0 * self._params.size * batch_size
-        chunk = int(max(1, min(n_batches, 2e8 // flops_per_batch)))
-        if self._gpu is not None:
-            chunk = n_batches  # one call per epoch: the GPU syncs with the host only per epoch
-        best_cost, best_params, best_epoch, waited = np.inf, None, 0, 0
-        with self._lock, kernel_section():
-            ws = self._workspace(batch_size, "fit")
-            state = self._optimizer_state
-            if state is None or state["kind"] != kind:
-                state = _new_optimizer_state(kind, self._params, full=self._gpu is not None)
-                self._optimizer_state = state
-            elif self._gpu is not None:
-                # state from the CPU keeps only what its optimizer uses; the
-                # arrays it left empty are unused, so zeros lose nothing
-                for key in ("velocity", "second"):
-                    if state[key].size == 0:
-                        state[key] = np.zeros_like(self._params)
-            # plain SGD on the CPU keeps no state and needs no step buffer
-            step = np.zeros(0 if kind == OPTIMIZERS["sgd"] and self._gpu is None else self._params.size,
-                            dtype=self.dtype)
-            gpu_fit = None
-            if self._gpu is not None:
-                self._gpu.upload_params(self._params)
-                gpu_fit = self._gpu.begin_fit(X, Y, batch_size, state["velocity"], state["second"])
-            batch_costs = np.zeros(n_batches, dtype=np.float64)
-            batch_sizes = np.full(n_batches, batch_size, dtype=np.float64)
-            batch_sizes[-1] = m - batch_size * (n_batches - 1)
-            try:
-                for epoch in range(p["epochs"]):
-                    t_start = time.perf_counter()
-                    lr = self._learning_rate_at(p, self._epochs_trained)
-                    order = (self._rng.permutation(m) if shuffle else np.arange(m)).astype(np.int64)
-                    for first in range(0, n_batches, chunk):
-                        stop = min(first + chunk, n_batches)
-                        if gpu_fit is not None:
-                            bad = self._gpu.train_batches(
-                                gpu_fit, order, first, stop, batch_costs, kind, int(state["t"][0]), lr,
-                                p["momentum"], p["beta1"], p["beta2"], p["epsilon"],
-                                p["clip_norm"], self.l2, state["velocity"], state["second"],
-                                self._params)
-                            # the CPU driver advances state["t"] itself, step by step
-                            state["t"] += (stop - first) if bad < 0 else (bad - first)
-                        else:
-                            bad = engine.train_batches(
-                                self._params, ws["grads"], self._sizes, self._w_off,
-                                self._b_off, self._act_codes, self._cost_code, self._fused, self.l2,
-                                X, Y, order, batch_size, first, stop, ws["x_buf"], ws["ws"],
-                                ws["ws_off"], ws["losses"], batch_costs, kind, state["velocity"],
-                                state["second"], step, state["t"], lr, p["momentum"], p["beta1"],
-                                p["beta2"], p["epsilon"], p["clip_norm"])
-                        if bad >= 0:
-                            raise TrainingDivergedError(
-                                f"training diverged at epoch {epoch + 1}, batch {bad + 1} of "
-                                f"{n_batches}: the cost or an updated parameter became NaN or inf "
-                                f"(learning_rate={lr:g} may be too large); the weights of the last "
-                                f"finite step are kept", epoch + 1, bad + 1, history)
-                    self._epochs_trained += 1
-                    history.cost.append(float(np.dot(batch_costs, batch_sizes) / m))
-                    history.learning_rate.append(lr)
-                    if Xv is not None:
-                        history.val_cost.append(self._cost_checked(Xv, Yv))
-                        history.val_accuracy.append(self._accuracy_checked(Xv, Yv))
-                    history.epoch_seconds.append(time.perf_counter() - t_start)
-                    monitored = history.val_cost[-1] if Xv is not None else history.cost[-1]
-                    if monitored < best_cost - p["min_delta"]:
-                        best_cost, best_epoch, waited = monitored, epoch + 1, 0
-                        if p["early_stopping"]:
-                            best_params = self._params.copy()
-                    else:
-                        waited += 1
-                    history.best_epoch = best_epoch
-                    if verbose:
-                        print(_epoch_line(history, epoch + 1, p["epochs"], self.cost_name), flush=True)
-                    if bar is not None:
-                        bar.update(epoch + 1, history)
-                    if p["callback"] is not None:
-                        p["callback"](epoch + 1, history)
-                    if p["early_stopping"] and waited >= p["patience"]:
-                        history.stopped_epoch = epoch + 1
-                        break
-            finally:
-                if bar is not None:
-                    bar.close()
-            if p["early_stopping"] and best_params is not None:
-                self._params[...] = best_params
-        return history
+        with self._lock:
+            self._optimizer = plan.optimizer
+            runner = self._backend.runner(plan)
+
+            def epoch_done():
+                self._epochs_trained += 1
+
+            return run_epochs(plan, runner, self._rng, history, self.cost_name, epoch_done)
 
     # ------------------------------------------------------------- save/load
     def _metadata(self):
         return dict(format=FORMAT_NAME, version=FORMAT_VERSION, sizes=self.sizes,
-                    activations=self.activations, cost=self.cost_name, init=self.init,
+                    activations=self.activations,
+                    layers=[layer.config() for layer in self.layers],
+                    cost=self.cost_name, init=self.init,
                     dtype=np.dtype(self.dtype).name, l2=self.l2, seed=self.seed)
 
     def save(self, path):
@@ -689,12 +692,14 @@ class Network:
             # the shuffling generator's state: training resumed after a load
             # draws the same batches as it would have without the round trip
             meta["rng_state"] = self._rng.bit_generator.state
-            state = self._optimizer_state
-            if state is not None:
+            opt = self._optimizer
+            if opt is not None:
                 # the optimizer's state, so that partial_fit resumes exactly after a load
-                meta["optimizer"] = next(n for n, c in OPTIMIZERS.items() if c == state["kind"])
-                arrays.update(optimizer_velocity=state["velocity"], optimizer_second=state["second"],
-                              optimizer_steps=state["t"])
+                opt.ensure_state(self._params)
+                meta["optimizer"] = opt.name
+                meta["optimizer_hyperparameters"] = opt.hyperparameters()
+                arrays.update(optimizer_velocity=opt.velocity, optimizer_second=opt.second,
+                              optimizer_steps=opt.t)
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
                          **arrays)
@@ -721,17 +726,31 @@ class Network:
         except FileNotFoundError:
             raise
         except Exception as exc:
-            raise ValueError(f"path: {path!s} is not a readable fnn_numba model file ({exc})") from exc
+            # NumPy's own message may suggest allow_pickle=True: never pass
+            # that on, loading a pickle runs code from the file
+            reason = "not an .npz archive" if "pickle" in str(exc) else type(exc).__name__
+            raise ValueError(f"path: {path!s} is not a readable fnn_numba model file ({reason})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             raise ValueError(f"path: {path!s} is not an fnn_numba model file")
         if meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"path: {path!s} has format version {meta.get('version')!r}; "
                              f"this fnn_numba reads version {FORMAT_VERSION}")
-        net = cls(meta["sizes"], meta["activations"], meta["cost"], meta["init"], meta["dtype"],
-                  meta["seed"], meta["l2"])
+        try:
+            if meta.get("layers") is not None:
+                arch = [layers_mod.from_config(c) for c in meta["layers"]]
+                net = cls(arch, None, meta["cost"], meta["init"], meta["dtype"], meta["seed"],
+                          meta["l2"])
+            else:
+                net = cls(meta["sizes"], meta["activations"], meta["cost"], meta["init"],
+                          meta["dtype"], meta["seed"], meta["l2"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"path: {path!s} describes no valid network ({exc})") from exc
         if params.shape != net._params.shape or params.dtype != net._params.dtype:
             raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
                              f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
+        if not np.all(np.isfinite(params)):
+            raise ValueError(f"path: {path!s} holds NaN or inf parameters; the weights setter "
+                             f"refuses those too")
         net._params[...] = params
         net._epochs_trained = int(meta.get("epochs_trained", 0))
         if meta.get("rng_state") is not None:
@@ -744,51 +763,16 @@ class Network:
                     optimizer_arrays[k].shape not in (params.shape, (0,))
                     for k in ("optimizer_velocity", "optimizer_second")):
                 raise ValueError(f"path: {path!s} has an incomplete or inconsistent optimizer state")
-            net._optimizer_state = dict(
-                kind=OPTIMIZERS[meta["optimizer"]],
-                velocity=optimizer_arrays["optimizer_velocity"].astype(net.dtype),
-                second=optimizer_arrays["optimizer_second"].astype(net.dtype),
-                t=optimizer_arrays["optimizer_steps"].astype(np.int64).reshape(1))
+            opt = make_optimizer(meta["optimizer"], **meta.get("optimizer_hyperparameters", {}))
+            opt.velocity = optimizer_arrays["optimizer_velocity"].astype(net.dtype)
+            opt.second = optimizer_arrays["optimizer_second"].astype(net.dtype)
+            opt.t = optimizer_arrays["optimizer_steps"].astype(np.int64).reshape(1)
+            net._optimizer = opt
         return net.to(device) if device != "cpu" else net
 
-
-def _new_optimizer_state(kind, params, full=False):
-    """Zeroed optimizer state: the velocity (first moment) and second moment
-    the optimizer ``kind`` uses, empty for those it does not (plain SGD uses
-    neither, momentum and nesterov no second moment); ``full`` sizes both
-    (the GPU engine takes both whatever the optimizer)."""
-    uses_velocity = full or kind != OPTIMIZERS["sgd"]
-    uses_second = full or kind == OPTIMIZERS["adam"]
-    return dict(kind=kind, velocity=np.zeros(params.size if uses_velocity else 0, dtype=params.dtype),
-                second=np.zeros(params.size if uses_second else 0, dtype=params.dtype),
-                t=np.zeros(1, dtype=np.int64))
 
 
 def _check_device(device):
     if isinstance(device, str) and device.lower() in ("cpu", "cuda"):
         return device.lower()
     raise ValueError(f"device: expected one of cpu, cuda; got {device!r}")
-
-
-def _epoch_line(history, epoch, epochs, cost_name):
-    line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
-    if history.val_cost:
-        line += f"  val_cost {history.val_cost[-1]:.6f}"
-        if cost_name != "squared_error":
-            line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
-    return line
-
-
-def _progress_bar(total, enabled):
-    """A progress bar from :mod:`fnn_numba.progress` when asked for (or, with
-    ``enabled=None``, when stderr is a terminal); None otherwise."""
-    if enabled is False:
-        return None
-    try:
-        from .progress import EpochProgress
-    except ImportError:
-        if enabled:
-            raise
-        return None
-    bar = EpochProgress(total, enabled)
-    return bar if getattr(bar, "enabled", True) else None

@@ -17,11 +17,7 @@ def relative_error(a, b):
 
 
 def flat(net, g):
-    out = np.zeros_like(net._params)
-    for l in range(net.n_layers):
-        net._w_view(out, l)[...] = g.weights[l]
-        net._b_view(out, l)[...] = g.biases[l]
-    return out
+    return net.flatten_gradients(g)
 
 
 CASES = [(hidden, out, cost) for cost in ALL_COSTS for out in OUTPUTS[cost] for hidden in

@@ -155,7 +155,7 @@ def test_keyboard_interrupt_between_batches_leaves_a_consistent_network():
     assert history is None
     after = net.get_parameters()
     assert np.all(np.isfinite(after)) and not np.array_equal(after, before)
-    steps = int(net._optimizer_state["t"][0])
+    steps = net.optimizer.steps
     assert steps > 0
     per_epoch = 4000 // 16
     assert len(net.history.cost) == steps // per_epoch  # completed epochs only

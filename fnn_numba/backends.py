@@ -1,0 +1,233 @@
+"""Backends: where a network's computations run.
+
+:class:`~fnn_numba.Network` validates, holds the parameters, the layers and
+the history, and delegates every computation to one backend with the
+interface below. :class:`CPUBackend` runs the jitted drivers of
+:mod:`fnn_numba.engine`; :class:`CUDABackend` runs their CUDA twins
+(:mod:`fnn_numba.gpu_engine`).
+
+Interface (X, Y, G are validated, F-ordered host arrays of the network's dtype):
+
+- ``forward(X, Y=None)`` -> (A[L], mean loss over the examples or 0.0)
+- ``forward_all(X)`` -> ([Z[1..L]], [A[1..L]]) for one batch
+- ``gradients(X, Y)`` -> (flat gradient, dJ/dX, J) of the network's cost
+- ``output_gradients(X, G)`` -> (flat gradient, dJ/dX) for a given dJ/dA[L]
+- ``runner(plan)`` -> a :class:`~fnn_numba.training.BatchRunner` for ``fit``
+"""
+import numpy as np
+
+from . import engine
+from ._threading import kernel_section
+from .kernels import l2_penalty
+from .layers import N_OUT, W_OFF, W_SIZE
+from .training import BatchRunner, chunk_for
+
+#: examples per call of the jitted forward pass in forward/predict/cost;
+#: bounds the workspace for large inputs.
+FORWARD_CHUNK = 4096
+
+
+class CPUBackend:
+    """The network's computations on the CPU, through :mod:`fnn_numba.engine`."""
+
+    name = "cpu"
+
+    def __init__(self, net):
+        self.net = net
+        self._buffers = {}
+
+    def model(self, l2=None):
+        net = self.net
+        return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
+                            fused=net._fused, l2=float(net.l2 if l2 is None else l2))
+
+    def buffers(self, capacity, purpose):
+        """Scratch for batches of up to ``capacity`` examples, allocated once
+        and reused while the capacity stays the same; one set per purpose
+        ("fit", "forward") so that validating during fit allocates nothing.
+        "gradients" buffers are not kept (their size follows each call's m)."""
+        buf = self._buffers.get(purpose)
+        if buf is None or buf.losses.shape[0] != capacity:
+            buf = engine.new_buffers(self.net._geom, self.net._params.size, capacity,
+                                     self.net.dtype, purpose)
+            if purpose != "gradients":
+                self._buffers[purpose] = buf
+        return buf
+
+    def penalty(self):
+        """(lambda/2) sum ||W||^2, in the kernels' summation order."""
+        geom = self.net._geom
+        return float(l2_penalty(self.net._params, np.ascontiguousarray(geom[:, W_OFF]),
+                                np.ascontiguousarray(geom[:, W_SIZE]), self.net.l2))
+
+    def forward(self, X, Y=None):
+        m = X.shape[1]
+        cap = min(m, FORWARD_CHUNK)
+        model = self.model(0.0)
+        buf = self.buffers(cap, "forward")
+        out = np.empty((self.net._geom[-1, N_OUT], m), dtype=self.net.dtype, order="F")
+        loss_sum = 0.0
+        with kernel_section():
+            for s in range(0, m, cap):
+                e = min(s + cap, m)
+                out[:, s:e] = engine.forward_pass(model, X[:, s:e], buf)
+                if Y is not None:
+                    loss_sum += engine.batch_cost(model, Y[:, s:e], buf, False) * (e - s)
+        return out, loss_sum / m
+
+    def forward_all(self, X):
+        m = X.shape[1]
+        geom = self.net._geom
+        buf = engine.new_buffers(geom, 0, m, self.net.dtype, "forward")
+        with kernel_section():
+            engine.forward_pass(self.model(), X, buf)
+        L = geom.shape[0]
+        Zs = [engine.view_f(buf.ws, buf.ws_off[engine.Z, l], geom[l - 1, N_OUT], m).copy(order="F")
+              for l in range(1, L + 1)]
+        As = [engine.view_f(buf.ws, buf.ws_off[engine.A, l], geom[l - 1, N_OUT], m).copy(order="F")
+              for l in range(1, L + 1)]
+        return Zs, As
+
+    def gradients(self, X, Y):
+        m = X.shape[1]
+        buf = self.buffers(m, "gradients")
+        model = self.model()
+        with kernel_section():
+            engine.forward_pass(model, X, buf)
+            J = engine.batch_cost(model, Y, buf, True)
+            engine.backward_pass(model, X, Y, buf, True)
+        return buf.grads, self._input_gradient(buf, m), float(J)
+
+    def output_gradients(self, X, G):
+        m = X.shape[1]
+        buf = self.buffers(m, "gradients")
+        model = self.model(0.0)
+        with kernel_section():
+            engine.forward_pass(model, X, buf)
+            engine.backward_from_output_gradient(model, X, G, buf)
+        return buf.grads, self._input_gradient(buf, m)
+
+    def _input_gradient(self, buf, m):
+        n0 = int(self.net._geom[0, engine.N_IN])
+        return engine.view_f(buf.ws, buf.ws_off[engine.DA, 0], n0, m).copy(order="F")
+
+    def apply(self, grads, optimizer, learning_rate, clip_norm=0.0, clip_value=0.0):
+        """One optimizer step from a flat gradient (copied: clipping writes
+        into it). Returns False, with nothing written, if a parameter would
+        become non-finite."""
+        upd = optimizer.update_args(self.net._params, learning_rate, clip_norm, clip_value)
+        with kernel_section():
+            return bool(engine.apply_update(self.net._params, np.array(grads, copy=True), upd))
+
+    def runner(self, plan):
+        return _CPURunner(self, plan)
+
+
+class _CPURunner(BatchRunner):
+    def __init__(self, backend, plan):
+        self.backend, self.plan = backend, plan
+        net = backend.net
+        self.model = backend.model()
+        self.buf = backend.buffers(plan.batch_size, "fit")
+        self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)
+        self.upd = None
+
+    def run(self, order, first, stop, learning_rate, batch_costs):
+        p = self.plan
+        if self.upd is None or self.upd.learning_rate != learning_rate:
+            self.upd = p.optimizer.update_args(self.model.params, learning_rate, p.clip_norm,
+                                               p.clip_value,
+                                               step=None if self.upd is None else self.upd.step)
+        with kernel_section():
+            return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
+                                        self.buf, self.upd, batch_costs)
+
+    def validate(self):
+        return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv)
+
+    def snapshot(self):
+        return self.model.params.copy()
+
+    def restore(self, snapshot):
+        self.model.params[...] = snapshot
+
+
+class CUDABackend:
+    """The network's computations on an NVIDIA GPU, through the CUDA twins
+    of the kernels (:mod:`fnn_numba.gpu_engine`). The host parameters stay
+    the ones the user reads and writes: each call uploads them first, and
+    ``fit`` copies the device's back after every epoch."""
+
+    name = "cuda"
+
+    def __init__(self, net):
+        from .gpu_engine import DeviceNetwork
+
+        geom = net._geom
+        sizes = [int(geom[0, engine.N_IN])] + [int(n) for n in geom[:, N_OUT]]
+        self.net = net
+        self.cpu = CPUBackend(net)
+        self.device = DeviceNetwork(sizes, geom[:, engine.ACT].copy(), net._cost_code, net._fused,
+                                    net.dtype)
+        self.device.upload_params(net._params)
+
+    def forward(self, X, Y=None):
+        self.device.upload_params(self.net._params)
+        return self.device.forward_chunks(X, Y, FORWARD_CHUNK)
+
+    def gradients(self, X, Y):
+        self.device.upload_params(self.net._params)
+        return self.device.gradients(X, Y, self.net.l2)
+
+    # The GPU twins have no driver for these two yet; they run on the host
+    # with the CPU kernels, which give the same results to round-off.
+    def forward_all(self, X):
+        return self.cpu.forward_all(X)
+
+    def output_gradients(self, X, G):
+        return self.cpu.output_gradients(X, G)
+
+    def apply(self, grads, optimizer, learning_rate, clip_norm=0.0, clip_value=0.0):
+        return self.cpu.apply(grads, optimizer, learning_rate, clip_norm, clip_value)
+
+    def penalty(self):
+        return self.cpu.penalty()
+
+    def runner(self, plan):
+        if plan.clip_value > 0:
+            raise ValueError("clip_value: clipping by value is not available on device='cuda' yet; "
+                             "use clip_norm, or train on the CPU")
+        return _CUDARunner(self, plan)
+
+
+class _CUDARunner(BatchRunner):
+    def __init__(self, backend, plan):
+        self.backend, self.plan = backend, plan
+        net = backend.net
+        opt = plan.optimizer
+        opt.ensure_state(net._params, full=True)
+        backend.device.upload_params(net._params)
+        self.fit = backend.device.begin_fit(plan.X, plan.Y, plan.batch_size, opt.velocity, opt.second)
+        # one call per epoch: the GPU syncs with the host only per epoch
+        self.chunk = plan.n_batches
+
+    def run(self, order, first, stop, learning_rate, batch_costs):
+        p, opt, net = self.plan, self.plan.optimizer, self.backend.net
+        hp = dict(momentum=0.0, beta1=0.9, beta2=0.999, epsilon=1e-8)
+        hp.update(opt.hyperparameters())
+        bad = self.backend.device.train_batches(
+            self.fit, order, first, stop, batch_costs, opt.kind, opt.steps, learning_rate,
+            hp["momentum"], hp["beta1"], hp["beta2"], hp["epsilon"], p.clip_norm, net.l2,
+            opt.velocity, opt.second, net._params)
+        # the CPU driver advances the step count itself, step by step
+        opt.t[0] += (stop - first) if bad < 0 else (bad - first)
+        return bad
+
+    def validate(self):
+        return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv)
+
+    def snapshot(self):
+        return self.backend.net._params.copy()
+
+    def restore(self, snapshot):
+        self.backend.net._params[...] = snapshot

@@ -1,0 +1,270 @@
+"""The one training loop: epochs, batches, schedules, validation, early
+stopping, callbacks, progress, history, divergence and interrupts.
+
+:meth:`fnn_numba.Network.fit`, :meth:`~fnn_numba.Network.partial_fit`, the
+scikit-learn estimators and :func:`fnn_numba.distributed.fit_distributed` all
+run :func:`run_epochs`; they differ only in the :class:`BatchRunner` that
+trains a range of batches (the CPU backend's jitted driver, the CUDA
+backend's, or a data-parallel step with an allreduce).
+"""
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _validation as V
+
+SCHEDULES = ("constant", "invscaling", "step", "exponential")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """``fit`` met a non-finite cost or update. The network keeps the weights of
+    the last finite step; ``history`` holds the completed epochs."""
+
+    def __init__(self, message, epoch, batch, history):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.history = history
+
+
+@dataclass
+class History:
+    """Per-epoch figures of a ``fit``. ``cost[e]`` is the mean over epoch e's
+    batches of the batch cost J (L2 term included) before each update;
+    ``val_cost``/``val_accuracy`` are computed after the epoch when validation
+    data is given (accuracy only for classification costs); ``learning_rate``
+    is the rate each epoch used; ``best_epoch`` (1-based) had the lowest
+    monitored cost, ``stopped_epoch`` is where early stopping ended (0: it
+    did not)."""
+
+    cost: list = field(default_factory=list)
+    val_cost: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    learning_rate: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_epoch: int = 0
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def __len__(self):
+        return len(self.cost)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The learning rate of epoch e (0-based, counted from the start of the
+    ``fit`` call): alpha (constant), alpha / (e + 1)^power_t (invscaling),
+    alpha gamma^(e // step_size) (step), alpha gamma^e (exponential)."""
+
+    learning_rate: float
+    kind: str = "constant"
+    power_t: float = 0.5
+    step_size: int = 10
+    gamma: float = 1.0
+
+    def at(self, epoch):
+        alpha = self.learning_rate
+        if self.kind == "invscaling":
+            return alpha / (epoch + 1) ** self.power_t
+        if self.kind == "step":
+            return alpha * self.gamma ** (epoch // self.step_size)
+        if self.kind == "exponential":
+            return alpha * self.gamma ** epoch
+        return alpha
+
+
+def make_schedule(learning_rate, lr_schedule="constant", power_t=0.5, step_size=10, gamma=None):
+    """A validated :class:`Schedule`; gamma defaults to 0.5 (step) and 0.95
+    (exponential)."""
+    kind = V.check_choice("lr_schedule", lr_schedule, SCHEDULES)
+    if gamma is None:
+        gamma = {"step": 0.5, "exponential": 0.95}.get(kind, 1.0)
+    return Schedule(V.check_positive("learning_rate", learning_rate), kind,
+                    V.check_positive("power_t", power_t, allow_zero=True),
+                    V.check_positive("step_size", step_size, integer=True),
+                    V.check_positive("gamma", gamma))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one ``fit`` needs, validated before anything changes.
+
+    X, Y are the training data (validation examples already held out), Xv, Yv
+    the validation data or None. ``optimizer`` is an
+    :class:`~fnn_numba.optimizers.Optimizer`.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    Xv: object
+    Yv: object
+    epochs: int
+    batch_size: int
+    schedule: Schedule
+    optimizer: object
+    clip_norm: float = 0.0
+    clip_value: float = 0.0
+    shuffle: bool = True
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 1e-4
+    callback: object = None
+    progress: object = False
+    verbose: bool = False
+
+    @property
+    def n_batches(self):
+        return -(-self.X.shape[1] // self.batch_size)
+
+
+def check_batch_size(batch_size, m):
+    """The batch size for m examples: None means m; a value larger than m
+    runs as one batch of m, with a warning (as scikit-learn's MLP does)."""
+    if batch_size is None:
+        return m
+    batch_size = V.check_positive("batch_size", batch_size, integer=True)
+    if batch_size > m:
+        warnings.warn(f"batch_size: {batch_size} is larger than the {m} training examples; "
+                      f"training runs on batches of {m}", UserWarning, stacklevel=4)
+        return m
+    return batch_size
+
+
+def check_callback(callback):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable or None, got {callback!r}")
+    return callback
+
+
+class BatchRunner:
+    """What :func:`run_epochs` needs from a backend.
+
+    ``chunk`` batches go to each :meth:`run` call (small enough that a
+    KeyboardInterrupt is honoured quickly); :meth:`run` trains batches
+    [first, stop) of an epoch with example ``order`` at ``learning_rate``,
+    writes each batch's J into batch_costs[b] and returns the index of the
+    first batch whose cost or update was non-finite (nothing written for it),
+    or -1. :meth:`validate` returns (cost, accuracy) on the validation data;
+    :meth:`snapshot` and :meth:`restore` save and put back the parameters
+    (early stopping); :meth:`finish` runs once at the end, also after an
+    exception.
+    """
+
+    chunk = 1
+
+    def run(self, order, first, stop, learning_rate, batch_costs):
+        raise NotImplementedError
+
+    def validate(self):
+        raise NotImplementedError
+
+    def snapshot(self):
+        raise NotImplementedError
+
+    def restore(self, snapshot):
+        raise NotImplementedError
+
+    def finish(self):
+        pass
+
+
+def run_epochs(plan, runner, rng, history, cost_name, on_epoch_end=None, m_total=None):
+    """Train ``plan.epochs`` epochs through ``runner``; fill ``history``.
+
+    The example order of each epoch is ``rng.permutation(m)`` (or 0..m-1
+    without shuffling), drawn from the network's seeded generator, so a seeded
+    fit is reproducible and every epoch sees a new order. ``on_epoch_end()``
+    runs after each completed epoch (it advances the network's epoch count).
+    ``m_total`` is the number of examples the batch costs average over
+    (default: the columns of ``plan.X``).
+    """
+    m = plan.X.shape[1]
+    m_total = m if m_total is None else m_total
+    batch_size, n_batches = plan.batch_size, plan.n_batches
+    bar = progress_bar(plan.epochs, plan.progress)
+    best_cost, best_params, best_epoch, waited = np.inf, None, 0, 0
+    batch_costs = np.zeros(n_batches, dtype=np.float64)
+    batch_weights = np.full(n_batches, batch_size, dtype=np.float64)
+    batch_weights[-1] = m - batch_size * (n_batches - 1)
+    try:
+        for epoch in range(plan.epochs):
+            t_start = time.perf_counter()
+            lr = plan.schedule.at(epoch)
+            order = (rng.permutation(m) if plan.shuffle else np.arange(m)).astype(np.int64)
+            for first in range(0, n_batches, runner.chunk):
+                stop = min(first + runner.chunk, n_batches)
+                bad = runner.run(order, first, stop, lr, batch_costs)
+                if bad >= 0:
+                    raise TrainingDivergedError(
+                        f"training diverged at epoch {epoch + 1}, batch {bad + 1} of {n_batches}: "
+                        f"the cost or an updated parameter became NaN or inf "
+                        f"(learning_rate={lr:g} may be too large); the weights of the last finite "
+                        f"step are kept", epoch + 1, bad + 1, history)
+            if on_epoch_end is not None:
+                on_epoch_end()
+            history.cost.append(float(np.dot(batch_costs, batch_weights) / m_total))
+            history.learning_rate.append(lr)
+            if plan.Xv is not None:
+                val_cost, val_accuracy = runner.validate()
+                history.val_cost.append(val_cost)
+                history.val_accuracy.append(val_accuracy)
+            history.epoch_seconds.append(time.perf_counter() - t_start)
+            monitored = history.val_cost[-1] if plan.Xv is not None else history.cost[-1]
+            if monitored < best_cost - plan.min_delta:
+                best_cost, best_epoch, waited = monitored, epoch + 1, 0
+                if plan.early_stopping:
+                    best_params = runner.snapshot()
+            else:
+                waited += 1
+            history.best_epoch = best_epoch
+            if plan.verbose:
+                print(epoch_line(history, epoch + 1, plan.epochs, cost_name), flush=True)
+            if bar is not None:
+                bar.update(epoch + 1, history)
+            if plan.callback is not None:
+                plan.callback(epoch + 1, history)
+            if plan.early_stopping and waited >= plan.patience:
+                history.stopped_epoch = epoch + 1
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        runner.finish()
+    if plan.early_stopping and best_params is not None:
+        runner.restore(best_params)
+    return history
+
+
+def chunk_for(flops_per_batch, n_batches):
+    """Batches per call of a jitted driver: about 2e8 flops, so that a
+    KeyboardInterrupt is honoured within a few tens of milliseconds."""
+    return int(max(1, min(n_batches, 2e8 // max(flops_per_batch, 1.0))))
+
+
+def epoch_line(history, epoch, epochs, cost_name):
+    line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
+    if history.val_cost:
+        line += f"  val_cost {history.val_cost[-1]:.6f}"
+        if cost_name != "squared_error" and not math.isnan(history.val_accuracy[-1]):
+            line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
+    return line
+
+
+def progress_bar(total, enabled):
+    """A progress bar from :mod:`fnn_numba.progress` when asked for (or, with
+    ``enabled=None``, when stderr is a terminal); None otherwise."""
+    if enabled is False:
+        return None
+    try:
+        from .progress import EpochProgress
+    except ImportError:
+        if enabled:
+            raise
+        return None
+    bar = EpochProgress(total, enabled)
+    return bar if getattr(bar, "enabled", True) else None
