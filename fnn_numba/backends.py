@@ -20,7 +20,7 @@ from . import engine
 from ._threading import kernel_section
 from .kernels import l2_penalty
 from .layers import N_OUT, W_OFF, W_SIZE
-from .training import BatchRunner, chunk_for
+from .training import BatchRunner, LocalBatches, chunk_for
 
 #: examples per call of the jitted forward pass in forward/predict/cost;
 #: bounds the workspace for large inputs.
@@ -123,8 +123,9 @@ class CPUBackend:
         return _CPURunner(self, plan)
 
 
-class _CPURunner(BatchRunner):
+class _CPURunner(LocalBatches, BatchRunner):
     def __init__(self, backend, plan):
+        LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
         net = backend.net
         self.model = backend.model()
@@ -200,8 +201,9 @@ class CUDABackend:
         return _CUDARunner(self, plan)
 
 
-class _CUDARunner(BatchRunner):
+class _CUDARunner(LocalBatches, BatchRunner):
     def __init__(self, backend, plan):
+        LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
         net = backend.net
         opt = plan.optimizer

@@ -53,14 +53,15 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numba import njit
 
 from . import _validation as V
-from .engine import apply_update, batch_gradient, gather_columns, view_f
-from .kernels import OPTIMIZERS
+from .engine import apply_update, batch_gradient
+from .optimizers import make_optimizer
+from .training import BatchRunner, make_schedule, run_epochs
 from ._threading import kernel_section
 from .network import History, Network, TrainingDivergedError
 
@@ -223,71 +224,30 @@ def global_batches(shard_sizes, batch_size, seed, epoch, shuffle=True, offsets=N
 
 # ----------------------------------------------------------- jitted drivers
 @njit(cache=True)
-def _local_gradient(params, buf, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
-                    X, Y, order, start, stop, weight, x_buf, ws, ws_off, losses):
-    """This rank's share of one global step, written into ``buf`` =
+def _local_gradient(model, buf, X, Y, order, start, stop, weight, out):
+    """This rank's share of one global step, written into ``out`` =
     [gradient (n_params), weighted cost, failure flag]: the engine's forward
     pass, J and backward pass on local columns order[start:stop], then
     gradient and J scaled by ``weight`` = m_r / M (see the module docstring).
     An empty local batch contributes zeros. A non-finite J skips the backward
     pass and puts NaN in the cost slot, which the sum carries to every rank."""
-    n_params = params.shape[0]
-    grads = buf[:n_params]
+    n_params = model.params.shape[0]
+    grads = out[:n_params]
     mb = stop - start
-    buf[n_params + 1] = 0
+    out[n_params + 1] = 0
     if mb == 0:
         grads[:] = 0
-        buf[n_params] = 0
+        out[n_params] = 0
         return
-    J = batch_gradient(params, grads, sizes, w_off, b_off, act_codes, cost_code, fused, l2,
-                       X, Y, order, start, stop, x_buf, ws, ws_off, losses)
+    J = batch_gradient(model, X, Y, order, start, stop, buf)
     if not np.isfinite(J):
         grads[:] = 0
-        buf[n_params] = np.nan
+        out[n_params] = np.nan
         return
     w = grads.dtype.type(weight)
     for q in range(n_params):
-        grads[q] *= w
-    buf[n_params] = J * weight
-
-
-def _local_gradient_gpu(gpu, params, buf, X, Y, order, start, stop, weight, x_host, y_host, v_cache,
-                        l2):
-    """:func:`_local_gradient` for a replica on a GPU, staged through host
-    buffers: the batch is gathered on the host and uploaded, the device's
-    forward, cost and backward passes run, and the gradient comes back into
-    ``buf`` for the Allreduce (MPI here is not CUDA-aware); the update then
-    runs on the host, and the new parameters are uploaded before the next
-    step. Two copies of the parameters cross the bus per step."""
-    n_params = params.shape[0]
-    mb = stop - start
-    buf[n_params + 1] = 0
-    if mb == 0:
-        buf[:n_params + 1] = 0
-        return
-    n0, nL = X.shape[0], Y.shape[0]
-    x = view_f(x_host, 0, n0, mb)
-    y = view_f(y_host, 0, nL, mb)
-    gather_columns(X, order, start, stop, x)
-    gather_columns(Y, order, start, stop, y)
-    v = v_cache.get(mb)
-    if v is None:
-        v = v_cache[mb] = gpu.views(gpu.workspace(x_host.shape[0] // n0, "distributed"), mb)
-    gpu.upload_params(params)
-    v.a[0].copy_to_device(x)
-    v.y.copy_to_device(y)
-    gpu.forward(v, v.a[0])
-    gpu.cost(v, v.y, l2, gpu.costs, 0)
-    J = float(gpu.costs.copy_to_host()[0])
-    if not np.isfinite(J):
-        buf[:n_params] = 0
-        buf[n_params] = np.nan
-        return
-    gpu.backward(v, v.a[0], v.y, l2, False)
-    grads = buf[:n_params]
-    gpu.grads.copy_to_host(grads)
-    grads *= grads.dtype.type(weight)
-    buf[n_params] = J * weight
+        grads[q] = buf.grads[q] * w
+    out[n_params] = J * weight
 
 
 # ------------------------------------------------------------------ helpers
@@ -383,19 +343,25 @@ def _read_checkpoint(path):
 # --------------------------------------------------------------------- fit
 def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, learning_rate=0.1,
                     *, optimizer="sgd", momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                    clip_norm=None, shuffle=True, seed=None, validation_data=None, verbose=False,
+                    lr_schedule="constant", power_t=0.5, step_size=10, gamma=None,
+                    clip_norm=None, clip_value=None, shuffle=True, seed=None,
+                    validation_data=None, validation_fraction=0.0, early_stopping=False,
+                    patience=10, min_delta=1e-4, progress=False, callback=None, verbose=False,
                     verify_replicas=False, checkpoint_path=None, checkpoint_every=None,
                     resume=True):
     """Train ``net`` data-parallel: call it on every rank of ``comm`` with that
     rank's shard. The entry point for training across processes; every rank
-    returns the same weights.
+    returns the same weights. It runs the same training loop as
+    :meth:`Network.fit <fnn_numba.network.Network.fit>`
+    (:func:`fnn_numba.training.run_epochs`), with a step that sums the ranks'
+    gradients, so it takes the same options.
 
     Parameters
     ----------
     net : Network
         This rank's replica. All ranks' replicas must have the same
-        architecture (sizes, activations, cost, dtype, l2); rank 0's weights
-        are broadcast to the others before training.
+        architecture (layers, cost, dtype, l2); rank 0's weights are broadcast
+        to the others before training.
     X_shard : array of shape (n0, m_rank)
         This rank's examples, columns are examples (:func:`shard_array`,
         :func:`load_npy_shard`). Every rank needs at least one.
@@ -406,10 +372,11 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
         The total number of epochs; a resumed run trains only those missing.
     batch_size : int
         b, the *local* batch size: a global step uses up to P b examples.
-    learning_rate, optimizer, momentum, beta1, beta2, epsilon, clip_norm
+    learning_rate, optimizer, momentum, beta1, beta2, epsilon, lr_schedule, power_t, step_size, gamma, clip_norm, clip_value
         As in :meth:`Network.fit <fnn_numba.network.Network.fit>`; the
         optimizer acts on the summed (global-batch) gradient and clip_norm
-        clips its global norm. The learning rate is constant.
+        clips its global norm. The schedule's epoch counts from the start of
+        training, resumed epochs included.
     shuffle : bool
         Shuffle each rank's examples every epoch (see the module docstring
         for the exact order).
@@ -419,8 +386,14 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
     validation_data : (X_val_shard, Y_val_shard), optional
         Per-rank validation shards; ``history.val_cost`` and ``val_accuracy``
         are over the union of the shards.
-    verbose : bool
-        Rank 0 prints one line per epoch.
+    validation_fraction : float
+        Without validation_data, each rank holds out this fraction of its
+        shard (drawn by its replica's generator) for validation.
+    early_stopping, patience, min_delta, callback
+        As in :meth:`Network.fit <fnn_numba.network.Network.fit>`, decided on
+        the global figures, so every rank stops at the same epoch.
+    progress, verbose : bool
+        A progress bar, one line per epoch; rank 0 only.
     verify_replicas : bool
         Debug: after every step, compare a checksum of every rank's weights
         and raise RuntimeError on every rank if they differ (costs one small
@@ -461,13 +434,21 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
         raise TypeError(f"comm: expected an mpi4py communicator (such as MPI.COMM_WORLD), "
                         f"got {type(comm).__name__}")
     rank, size = comm.Get_rank(), comm.Get_size()
-    cfg, local = _validate_locally(net, X_shard, Y_shard, epochs, batch_size, learning_rate,
-                                   optimizer, momentum, beta1, beta2, epsilon, clip_norm, shuffle,
-                                   seed, validation_data, verbose, verify_replicas,
+    fit_options = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                       optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2,
+                       epsilon=epsilon, lr_schedule=lr_schedule, power_t=power_t,
+                       step_size=step_size, gamma=gamma, clip_norm=clip_norm,
+                       clip_value=clip_value, shuffle=shuffle, validation_data=validation_data,
+                       validation_fraction=validation_fraction, early_stopping=early_stopping,
+                       patience=patience, min_delta=min_delta, callback=callback,
+                       progress=progress, verbose=verbose)
+    cfg, local = _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas,
                                    checkpoint_path, checkpoint_every, resume)
     reports = comm.allgather(local)
     _check_across_ranks(reports, size)
-    X, Y, Xv, Yv = cfg.pop("X"), cfg.pop("Y"), cfg.pop("Xv"), cfg.pop("Yv")
+    plan = cfg["plan"]
+    if rank != 0:
+        plan = replace(plan, verbose=False, progress=False)
     shard_sizes = [rep["m"] for rep in reports]
 
     # the shuffling seed: rank 0's choice, so that no rank can disagree
@@ -479,39 +460,51 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
         chosen = None
     seed = comm.bcast(chosen, root=0)
 
-    kind = OPTIMIZERS[cfg["optimizer"]]
-    velocity = np.zeros_like(net._params)
-    second = np.zeros_like(net._params)
-    t_steps, first_epoch = 0, 0
+    opt = plan.optimizer
+    opt.ensure_state(net._params, full=True)
+    first_epoch = 0
     history = DistributedHistory(examples=int(sum(shard_sizes)), world_size=size)
     run_spec = dict(architecture=reports[0]["arch"], world_size=size, shard_sizes=shard_sizes,
-                    batch_size=cfg["batch_size"], shuffle=cfg["shuffle"], optimizer=cfg["optimizer"])
+                    batch_size=plan.batch_size, shuffle=plan.shuffle, optimizer=opt.name)
 
     resumed = _resume(comm, rank, cfg, run_spec, seed)
     with net._lock:
         if resumed is not None:
             meta, arrays = resumed
             seed = meta["seed"]
-            first_epoch, t_steps = meta["epoch"], meta["steps"]
+            first_epoch = meta["epoch"]
+            opt.t[0] = meta["steps"]
             net._params[...] = arrays["params"]
-            velocity[...] = arrays["velocity"]
-            second[...] = arrays["second_moment"]
+            opt.velocity[...] = arrays["velocity"]
+            opt.second[...] = arrays["second_moment"]
             for key, values in meta["history"].items():
                 if hasattr(history, key):
                     getattr(history, key).extend(values)
         else:
             # DDP's rule: the replicas start from rank 0's weights
             comm.Bcast(net._params, root=0)
+        net._optimizer = opt
+        net.history = history
+        runner = _DistributedRunner(net, comm, MPI, rank, plan, shard_sizes, seed,
+                                    cfg["verify_replicas"], history)
+
+        def epoch_done(done, stopping):
+            net._epochs_trained += 1
+            history.allreduce_seconds.append(runner.reduce_seconds)
+            runner.reduce_seconds = 0.0
+            if cfg["checkpoint_path"] is not None and (done % cfg["checkpoint_every"] == 0
+                                                       or done == plan.epochs or stopping):
+                _checkpoint(comm, rank, cfg, net, opt, seed, done, history, run_spec)
+
         with kernel_section():
-            return _train(net, comm, MPI, rank, size, cfg, X, Y, Xv, Yv, shard_sizes, seed, kind,
-                          velocity, second, t_steps, first_epoch, history, run_spec)
+            return run_epochs(plan, runner, history, net.cost_name, epoch_done, first_epoch)
 
 
-def _validate_locally(net, X_shard, Y_shard, epochs, batch_size, learning_rate, optimizer,
-                      momentum, beta1, beta2, epsilon, clip_norm, shuffle, seed, validation_data,
-                      verbose, verify_replicas, checkpoint_path, checkpoint_every, resume):
+def _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas, checkpoint_path,
+                      checkpoint_every, resume):
     """This rank's checks, caught rather than raised: a rank that raised
-    alone would leave the others waiting in the exchange that follows."""
+    alone would leave the others waiting in the exchange that follows. The
+    options of ``fit`` are checked by the network's own plan."""
     local = dict(error=None, m=0, n_features=None, x_dtype=None, y_shape=None, y_dtype=None,
                  arch=None, hyper=None)
     cfg = {}
@@ -531,30 +524,27 @@ def _validate_locally(net, X_shard, Y_shard, epochs, batch_size, learning_rate, 
                                  f"every rank needs at least one: use fewer processes, or "
                                  f"shard_indices to split the examples evenly")
         local["y_shape"] = tuple(int(s) for s in Y_raw.shape[:-1])
-        X = net._check_x(X_raw, "X_shard")
-        m = X.shape[1]
-        Y = net._check_y(Y_raw, m, "Y_shard")
-        cfg["epochs"] = V.check_positive("epochs", epochs, integer=True)
-        cfg["batch_size"] = V.check_positive("batch_size", batch_size, integer=True)
-        cfg["learning_rate"] = V.check_positive("learning_rate", learning_rate)
-        cfg["optimizer"] = V.check_choice("optimizer", optimizer, OPTIMIZERS)
-        for name, value in (("momentum", momentum), ("beta1", beta1), ("beta2", beta2)):
-            value = V.check_positive(name, value, allow_zero=True)
-            if value >= 1:
-                raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}")
-            cfg[name] = value
-        cfg["epsilon"] = V.check_positive("epsilon", epsilon)
-        cfg["clip_norm"] = 0.0 if clip_norm is None else V.check_positive("clip_norm", clip_norm)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
-        cfg["shuffle"] = bool(shuffle)
+        opts = dict(fit_options)
+        if not isinstance(opts["shuffle"], (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected True or False, got {opts['shuffle']!r}")
+        if opts["batch_size"] is None:
+            raise TypeError("batch_size: expected an integer (the local batch size), got None")
+        plan = net._training_plan(
+            X_raw, Y_raw, epochs=opts.pop("epochs"),
+            batch_size=opts.pop("batch_size"),
+            schedule=make_schedule(opts.pop("learning_rate"), opts.pop("lr_schedule"),
+                                   opts.pop("power_t"), opts.pop("step_size"), opts.pop("gamma")),
+            optimizer=make_optimizer(opts.pop("optimizer"), opts.pop("momentum"), opts.pop("beta1"),
+                                     opts.pop("beta2"), opts.pop("epsilon")),
+            whole_batches=False, names=("X_shard", "Y_shard"), **opts)
+        local["m"] = int(plan.X.shape[1])
+        cfg["plan"] = plan
         if seed is not None:
             seed = _check_int("seed", seed, 0)
         cfg["seed"] = seed
         if not isinstance(verify_replicas, (bool, np.bool_)):
             raise TypeError(f"verify_replicas: expected True or False, got {verify_replicas!r}")
         cfg["verify_replicas"] = bool(verify_replicas)
-        cfg["verbose"] = bool(verbose)
         if checkpoint_path is not None:
             checkpoint_path = os.fspath(checkpoint_path)
             if checkpoint_every is None:
@@ -564,21 +554,18 @@ def _validate_locally(net, X_shard, Y_shard, epochs, batch_size, learning_rate, 
             raise ValueError(f"checkpoint_every: given ({checkpoint_every!r}) without a checkpoint_path")
         cfg["checkpoint_path"], cfg["checkpoint_every"] = checkpoint_path, checkpoint_every
         cfg["resume"] = bool(resume)
-        Xv = Yv = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"validation_data: expected a pair (X_val_shard, Y_val_shard), "
-                                 f"got {type(validation_data).__name__}")
-            Xv = net._check_x(validation_data[0], "validation_data[0]")
-            Yv = net._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
-        cfg.update(X=X, Y=Y, Xv=Xv, Yv=Yv)
         # everything a collective depends on: a mismatch would hang or desynchronise
-        local["hyper"] = {k: cfg[k] for k in ("epochs", "batch_size", "learning_rate", "optimizer",
-                                              "momentum", "beta1", "beta2", "epsilon", "clip_norm",
-                                              "shuffle", "seed", "verify_replicas",
-                                              "checkpoint_every", "resume")}
-        local["hyper"]["checkpoint"] = checkpoint_path is not None
-        local["hyper"]["validation"] = validation_data is not None
+        hyper = {k: fit_options[k] for k in ("epochs", "batch_size", "learning_rate", "optimizer",
+                                             "momentum", "beta1", "beta2", "epsilon", "lr_schedule",
+                                             "power_t", "step_size", "gamma", "clip_norm",
+                                             "clip_value", "shuffle", "early_stopping", "patience",
+                                             "min_delta")}
+        hyper.update(seed=seed, verify_replicas=cfg["verify_replicas"],
+                     checkpoint_every=checkpoint_every, resume=cfg["resume"],
+                     checkpoint=checkpoint_path is not None,
+                     validation=plan.Xv is not None)
+        local["hyper"] = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                          for k, v in hyper.items()}
     except Exception as exc:  # any failure here must reach the other ranks, or they would wait
         local["error"] = (type(exc).__name__, str(exc))
     return cfg, local
@@ -640,23 +627,6 @@ def _resume(comm, rank, cfg, run_spec, seed):
     return meta, arrays
 
 
-def _checkpoint(comm, rank, cfg, net, velocity, second, seed, epoch, t_steps, history, run_spec):
-    status = None
-    if rank == 0:
-        meta = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, seed=seed, epoch=epoch,
-                    steps=t_steps, learning_rate=cfg["learning_rate"],
-                    history={key: getattr(history, key) for key in _HISTORY_LISTS
-                             if hasattr(history, key)}, **run_spec)
-        try:
-            _write_checkpoint(cfg["checkpoint_path"], meta,
-                              dict(params=net._params, velocity=velocity, second_moment=second))
-        except OSError as exc:
-            status = f"checkpoint_path: rank 0 could not write {cfg['checkpoint_path']}: {exc}"
-    status = comm.bcast(status, root=0)
-    if status is not None:
-        raise OSError(status)
-
-
 def _global_validation(net, comm, MPI, Xv, Yv):
     """Cost and accuracy over the union of the ranks' validation shards: sums
     of (cost x examples, correct, examples), one Allreduce."""
@@ -669,84 +639,92 @@ def _global_validation(net, comm, MPI, Xv, Yv):
     return float(sums[0] / sums[2]), accuracy
 
 
-def _train(net, comm, MPI, rank, size, cfg, X, Y, Xv, Yv, shard_sizes, seed, kind, velocity,
-           second, t_steps, first_epoch, history, run_spec):
-    m_local, b = X.shape[1], cfg["batch_size"]
-    n_steps = _steps_per_epoch(shard_sizes, b)
-    # M_s, the size of global batch s, from the shard sizes alone
-    batch_totals = np.array([sum(_local_range(s, b, m)[1] - _local_range(s, b, m)[0]
-                                 for m in shard_sizes) for s in range(n_steps)], dtype=np.float64)
-    capacity = min(b, m_local)
-    ws = net._workspace(capacity, "distributed")
-    gpu = getattr(net, "_gpu", None)
-    if gpu is not None:
-        y_host = np.zeros(net.sizes[-1] * capacity, dtype=net.dtype)
-        v_cache = {}
-    n_params = net._params.size
-    buf = np.zeros(n_params + 2, dtype=net.dtype)
-    step_buf = np.zeros_like(net._params)
-    lr = cfg["learning_rate"]
-    for epoch in range(first_epoch, cfg["epochs"]):
-        t_start = time.perf_counter()
-        reduce_seconds = 0.0
-        order = local_order(seed, epoch, rank, m_local, cfg["shuffle"])
-        epoch_cost = 0.0
-        for s in range(n_steps):
-            start, stop = _local_range(s, b, m_local)
-            weight = (stop - start) / batch_totals[s]
+def _checkpoint(comm, rank, cfg, net, opt, seed, epoch, history, run_spec):
+    status = None
+    if rank == 0:
+        meta = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, seed=seed, epoch=epoch,
+                    steps=opt.steps, learning_rate=cfg["plan"].schedule.learning_rate,
+                    history={key: getattr(history, key) for key in _HISTORY_LISTS
+                             if hasattr(history, key)}, **run_spec)
+        try:
+            _write_checkpoint(cfg["checkpoint_path"], meta,
+                              dict(params=net._params, velocity=opt.velocity,
+                                   second_moment=opt.second))
+        except OSError as exc:
+            status = f"checkpoint_path: rank 0 could not write {cfg['checkpoint_path']}: {exc}"
+    status = comm.bcast(status, root=0)
+    if status is not None:
+        raise OSError(status)
+
+
+class _DistributedRunner(BatchRunner):
+    """The training loop's step for P ranks: each global step is this rank's
+    local gradient (scaled by m_r / M), one Allreduce of [gradient, cost,
+    failure flag], and the same update on every replica."""
+
+    def __init__(self, net, comm, MPI, rank, plan, shard_sizes, seed, verify, history):
+        self.net, self.comm, self.MPI, self.rank, self.plan = net, comm, MPI, rank, plan
+        self.seed, self.verify, self.history = seed, verify, history
+        b, self.m_local = plan.batch_size, plan.X.shape[1]
+        self.n_batches = _steps_per_epoch(shard_sizes, b)
+        # M_s, the size of global batch s, from the shard sizes alone
+        self.batch_weights = np.array(
+            [sum(_local_range(s, b, m)[1] - _local_range(s, b, m)[0] for m in shard_sizes)
+             for s in range(self.n_batches)], dtype=np.float64)
+        self.examples = int(sum(shard_sizes))
+        self.buf = net._backend.cpu.buffers(min(b, self.m_local), "fit") \
+            if net.device == "cuda" else net._backend.buffers(min(b, self.m_local), "fit")
+        self.model = (net._backend.cpu if net.device == "cuda" else net._backend).model()
+        self.out = np.zeros(net._params.size + 2, dtype=net.dtype)
+        self.chunk = self.n_batches
+        self.reduce_seconds = 0.0
+        self.upd = None
+
+    def order(self, epoch):
+        return local_order(self.seed, epoch, self.rank, self.m_local, self.plan.shuffle)
+
+    def run(self, order, first, stop, learning_rate, batch_costs):
+        p, net, out = self.plan, self.net, self.out
+        n_params = net._params.size
+        if self.upd is None or self.upd.learning_rate != learning_rate:
+            self.upd = p.optimizer.update_args(net._params, learning_rate, p.clip_norm,
+                                               p.clip_value,
+                                               step=None if self.upd is None else self.upd.step)
+        for s in range(first, stop):
+            start, end = _local_range(s, p.batch_size, self.m_local)
+            weight = (end - start) / self.batch_weights[s]
             try:
-                if gpu is None:
-                    _local_gradient(net._params, buf, net._sizes, net._w_off,
-                                    net._b_off, net._act_codes, net._cost_code, net._fused, net.l2,
-                                    X, Y, order, start, stop, weight, ws["x_buf"], ws["ws"],
-                                    ws["ws_off"], ws["losses"])
-                else:
-                    _local_gradient_gpu(gpu, net._params, buf, X, Y, order, start, stop, weight,
-                                        ws["x_buf"], y_host, v_cache, net.l2)
+                _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out)
                 failure = None
             except Exception as exc:  # reported to every rank through the flag below
-                buf[:] = 0
-                buf[n_params + 1] = 1
+                out[:] = 0
+                out[n_params + 1] = 1
                 failure = exc
             t0 = time.perf_counter()
-            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-            reduce_seconds += time.perf_counter() - t0
-            if buf[n_params + 1] != 0:
-                _raise_rank_failure(comm, rank, failure, epoch, s)
-            J = float(buf[n_params])
-            grads = buf[:n_params]
-            if not np.isfinite(J) or not apply_update(
-                    net._params, grads, kind, velocity, second, step_buf, t_steps + 1, lr,
-                    cfg["momentum"], cfg["beta1"], cfg["beta2"], cfg["epsilon"], cfg["clip_norm"]):
-                raise TrainingDivergedError(
-                    f"training diverged at epoch {epoch + 1}, step {s + 1} of {n_steps}: the "
-                    f"global cost or an updated parameter became NaN or inf (learning_rate={lr:g} "
-                    f"may be too large); the weights of the last finite step are kept",
-                    epoch + 1, s + 1, history)
-            t_steps += 1
-            epoch_cost += J * batch_totals[s]
-            if cfg["verify_replicas"]:
-                _verify_replicas(comm, net._params, epoch, s)
-        history.cost.append(epoch_cost / history.examples)
-        if hasattr(history, "learning_rate"):
-            history.learning_rate.append(lr)
-        if Xv is not None:
-            val_cost, val_acc = _global_validation(net, comm, MPI, Xv, Yv)
-            history.val_cost.append(val_cost)
-            history.val_accuracy.append(val_acc)
-        history.epoch_seconds.append(time.perf_counter() - t_start)
-        history.allreduce_seconds.append(reduce_seconds)
-        if cfg["verbose"] and rank == 0:
-            line = (f"epoch {epoch + 1:4d}/{cfg['epochs']}  cost {history.cost[-1]:.6f}  "
-                    f"({size} ranks, allreduce {reduce_seconds:.3f} s of {history.epoch_seconds[-1]:.3f} s)")
-            if Xv is not None:
-                line += f"  val_cost {history.val_cost[-1]:.6f}"
-            print(line, flush=True)
-        done = epoch + 1
-        if cfg["checkpoint_path"] is not None and (done % cfg["checkpoint_every"] == 0
-                                                   or done == cfg["epochs"]):
-            _checkpoint(comm, rank, cfg, net, velocity, second, seed, done, t_steps, history, run_spec)
-    return history
+            self.comm.Allreduce(self.MPI.IN_PLACE, out, op=self.MPI.SUM)
+            self.reduce_seconds += time.perf_counter() - t0
+            if out[n_params + 1] != 0:
+                _raise_rank_failure(self.comm, self.rank, failure, len(self.history.cost), s)
+            J = float(out[n_params])
+            if not np.isfinite(J) or not apply_update(net._params, out[:n_params], self.upd):
+                return s
+            batch_costs[s] = J
+            if self.verify:
+                _verify_replicas(self.comm, net._params, len(self.history.cost), s)
+        return -1
+
+    def epoch_note(self, history):
+        return (f"  ({self.comm.Get_size()} ranks, allreduce {history.allreduce_seconds[-1]:.3f} s "
+                f"of {history.epoch_seconds[-1]:.3f} s)")
+
+    def validate(self):
+        return _global_validation(self.net, self.comm, self.MPI, self.plan.Xv, self.plan.Yv)
+
+    def snapshot(self):
+        return self.net._params.copy()
+
+    def restore(self, snapshot):
+        self.net._params[...] = snapshot
 
 
 def _raise_rank_failure(comm, rank, failure, epoch, step):
@@ -769,11 +747,6 @@ def _verify_replicas(comm, params, epoch, step):
 
 
 # --------------------------------------------------------- command line
-#: Network.fit keywords that fit_distributed does not offer
-_NOT_DISTRIBUTED = ("lr_schedule", "power_t", "step_size", "gamma", "validation_fraction",
-                    "early_stopping", "patience", "min_delta", "progress")
-
-
 def _cli_rank_setup(args):
     """``fnn-numba train --distributed``, before anything is printed: only
     rank 0 prints and saves, so that the output comes once, not P times."""
@@ -786,10 +759,6 @@ def _cli_rank_setup(args):
 def _fit_for_cli(net, X, Y, fit_kwargs, args):
     """``fnn-numba train --distributed``: every rank has loaded the whole
     (small, bundled or local) data set and trains on its shard of it."""
-    for key in _NOT_DISTRIBUTED:
-        if key in fit_kwargs:
-            raise ValueError(f"--{key.replace('_', '-')}: not available with --distributed "
-                             f"(fit_distributed uses a constant learning rate and no early stopping)")
     comm = _world()
     kwargs = {k: v for k, v in fit_kwargs.items() if k != "validation_data"}
     if "validation_data" in fit_kwargs:

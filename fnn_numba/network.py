@@ -610,11 +610,16 @@ class Network:
     def _training_plan(self, X, Y, *, epochs, batch_size, schedule, optimizer, clip_norm=None,
                        clip_value=None, shuffle=True, validation_data=None,
                        validation_fraction=0.0, early_stopping=False, patience=10,
-                       min_delta=1e-4, callback=None, progress=None, verbose=False):
-        """Validate every argument before anything changes; a frozen :class:`Plan`."""
-        X = self._check_x(X)
+                       min_delta=1e-4, callback=None, progress=None, verbose=False,
+                       whole_batches=True, names=("X", "Y")):
+        """Validate every argument before anything changes; a frozen :class:`Plan`.
+
+        ``whole_batches``: a batch size above the number of examples becomes
+        that number (with a warning); distributed training keeps its local
+        batch size, which the other ranks' shards may fill."""
+        X = self._check_x(X, names[0])
         m = X.shape[1]
-        Y = self._check_y(Y, m)
+        Y = self._check_y(Y, m, names[1])
         epochs = V.check_positive("epochs", epochs, integer=True)
         if batch_size is not None:
             V.check_positive("batch_size", batch_size, integer=True)
@@ -643,7 +648,8 @@ class Network:
             keep = np.setdiff1d(np.arange(m), held)
             Xv, Yv = np.asfortranarray(X[:, held]), np.asfortranarray(Y[:, held])
             X, Y = np.asfortranarray(X[:, keep]), np.asfortranarray(Y[:, keep])
-        batch_size = check_batch_size(batch_size, X.shape[1])
+        if whole_batches:
+            batch_size = check_batch_size(batch_size, X.shape[1])
         return Plan(X=X, Y=Y, Xv=Xv, Yv=Yv, epochs=epochs, batch_size=batch_size,
                     schedule=schedule, optimizer=optimizer, clip_norm=clip_norm,
                     clip_value=clip_value, shuffle=bool(shuffle),
@@ -659,10 +665,10 @@ class Network:
             self._optimizer = plan.optimizer
             runner = self._backend.runner(plan)
 
-            def epoch_done():
+            def epoch_done(epoch, stopping):
                 self._epochs_trained += 1
 
-            return run_epochs(plan, runner, self._rng, history, self.cost_name, epoch_done)
+            return run_epochs(plan, runner, history, self.cost_name, epoch_done)
 
     # ------------------------------------------------------------- save/load
     def _metadata(self):

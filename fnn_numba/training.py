@@ -144,18 +144,26 @@ def check_callback(callback):
 class BatchRunner:
     """What :func:`run_epochs` needs from a backend.
 
-    ``chunk`` batches go to each :meth:`run` call (small enough that a
-    KeyboardInterrupt is honoured quickly); :meth:`run` trains batches
-    [first, stop) of an epoch with example ``order`` at ``learning_rate``,
-    writes each batch's J into batch_costs[b] and returns the index of the
-    first batch whose cost or update was non-finite (nothing written for it),
-    or -1. :meth:`validate` returns (cost, accuracy) on the validation data;
-    :meth:`snapshot` and :meth:`restore` save and put back the parameters
-    (early stopping); :meth:`finish` runs once at the end, also after an
-    exception.
+    ``n_batches`` batches make an epoch; ``batch_weights[b]`` is the number
+    of examples batch b averages over, ``examples`` their sum (the epoch's
+    cost is the batch costs' weighted mean). :meth:`order` gives epoch e's
+    example order. ``chunk`` batches go to each :meth:`run` call (small
+    enough that a KeyboardInterrupt is honoured quickly); :meth:`run` trains
+    batches [first, stop) at ``learning_rate``, writes each batch's J into
+    batch_costs[b] and returns the index of the first batch whose cost or
+    update was non-finite (nothing written for it), or -1. :meth:`validate`
+    returns (cost, accuracy) on the validation data; :meth:`snapshot` and
+    :meth:`restore` save and put back the parameters (early stopping);
+    :meth:`finish` runs once at the end, also after an exception.
     """
 
     chunk = 1
+    n_batches = 0
+    batch_weights = None
+    examples = 0
+
+    def order(self, epoch):
+        raise NotImplementedError
 
     def run(self, order, first, stop, learning_rate, batch_costs):
         raise NotImplementedError
@@ -172,30 +180,45 @@ class BatchRunner:
     def finish(self):
         pass
 
+    def epoch_note(self, history):
+        """Extra figures for the verbose line of the epoch just ended."""
+        return ""
 
-def run_epochs(plan, runner, rng, history, cost_name, on_epoch_end=None, m_total=None):
-    """Train ``plan.epochs`` epochs through ``runner``; fill ``history``.
 
-    The example order of each epoch is ``rng.permutation(m)`` (or 0..m-1
-    without shuffling), drawn from the network's seeded generator, so a seeded
-    fit is reproducible and every epoch sees a new order. ``on_epoch_end()``
-    runs after each completed epoch (it advances the network's epoch count).
-    ``m_total`` is the number of examples the batch costs average over
-    (default: the columns of ``plan.X``).
+class LocalBatches:
+    """The batches of one process: plan.n_batches batches of plan.batch_size
+    examples (the last one shorter), in an order drawn from ``rng`` each
+    epoch (``rng.permutation(m)``, the network's seeded generator, so a
+    seeded fit is reproducible and every epoch sees a new order)."""
+
+    def __init__(self, plan, rng):
+        m = plan.X.shape[1]
+        self.n_batches = plan.n_batches
+        self.batch_weights = np.full(self.n_batches, plan.batch_size, dtype=np.float64)
+        self.batch_weights[-1] = m - plan.batch_size * (self.n_batches - 1)
+        self.examples = m
+        self._rng, self._shuffle, self._m = rng, plan.shuffle, m
+
+    def order(self, epoch):
+        m = self._m
+        return (self._rng.permutation(m) if self._shuffle else np.arange(m)).astype(np.int64)
+
+
+def run_epochs(plan, runner, history, cost_name, on_epoch_end=None, first_epoch=0):
+    """Train epochs first_epoch..plan.epochs-1 through ``runner``; fill
+    ``history``. ``on_epoch_end(epoch)`` runs after each completed epoch
+    (1-based), before validation (it advances the network's epoch count, or
+    writes a checkpoint). The schedule's epoch is the loop's epoch.
     """
-    m = plan.X.shape[1]
-    m_total = m if m_total is None else m_total
-    batch_size, n_batches = plan.batch_size, plan.n_batches
-    bar = progress_bar(plan.epochs, plan.progress)
+    n_batches = runner.n_batches
+    bar = progress_bar(plan.epochs - first_epoch, plan.progress)
     best_cost, best_params, best_epoch, waited = np.inf, None, 0, 0
     batch_costs = np.zeros(n_batches, dtype=np.float64)
-    batch_weights = np.full(n_batches, batch_size, dtype=np.float64)
-    batch_weights[-1] = m - batch_size * (n_batches - 1)
     try:
-        for epoch in range(plan.epochs):
+        for epoch in range(first_epoch, plan.epochs):
             t_start = time.perf_counter()
             lr = plan.schedule.at(epoch)
-            order = (rng.permutation(m) if plan.shuffle else np.arange(m)).astype(np.int64)
+            order = runner.order(epoch)
             for first in range(0, n_batches, runner.chunk):
                 stop = min(first + runner.chunk, n_batches)
                 bad = runner.run(order, first, stop, lr, batch_costs)
@@ -205,9 +228,7 @@ def run_epochs(plan, runner, rng, history, cost_name, on_epoch_end=None, m_total
                         f"the cost or an updated parameter became NaN or inf "
                         f"(learning_rate={lr:g} may be too large); the weights of the last finite "
                         f"step are kept", epoch + 1, bad + 1, history)
-            if on_epoch_end is not None:
-                on_epoch_end()
-            history.cost.append(float(np.dot(batch_costs, batch_weights) / m_total))
+            history.cost.append(float(np.dot(batch_costs, runner.batch_weights) / runner.examples))
             history.learning_rate.append(lr)
             if plan.Xv is not None:
                 val_cost, val_accuracy = runner.validate()
@@ -222,14 +243,19 @@ def run_epochs(plan, runner, rng, history, cost_name, on_epoch_end=None, m_total
             else:
                 waited += 1
             history.best_epoch = best_epoch
+            stopping = plan.early_stopping and waited >= plan.patience
+            if stopping:
+                history.stopped_epoch = epoch + 1
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, stopping)
             if plan.verbose:
-                print(epoch_line(history, epoch + 1, plan.epochs, cost_name), flush=True)
+                print(epoch_line(history, epoch + 1, plan.epochs, cost_name) +
+                      runner.epoch_note(history), flush=True)
             if bar is not None:
-                bar.update(epoch + 1, history)
+                bar.update(epoch + 1 - first_epoch, history)
             if plan.callback is not None:
                 plan.callback(epoch + 1, history)
-            if plan.early_stopping and waited >= plan.patience:
-                history.stopped_epoch = epoch + 1
+            if stopping:
                 break
     finally:
         if bar is not None:
