@@ -59,7 +59,7 @@ import numpy as np
 from numba import njit
 
 from . import _validation as V
-from .engine import apply_update, batch_gradient
+from .engine import apply_update, batch_gradient, gather_columns, view_f
 from .optimizers import make_optimizer
 from .training import BatchRunner, make_schedule, run_epochs
 from ._threading import kernel_section
@@ -248,6 +248,45 @@ def _local_gradient(model, buf, X, Y, order, start, stop, weight, out):
     for q in range(n_params):
         grads[q] = buf.grads[q] * w
     out[n_params] = J * weight
+
+
+def _local_gradient_gpu(gpu, params, buf, X, Y, order, start, stop, weight, x_host, y_host, v_cache,
+                        l2):
+    """:func:`_local_gradient` for a replica on a GPU, staged through host
+    buffers: the batch is gathered on the host and uploaded, the device's
+    forward, cost and backward passes run, and the gradient comes back into
+    ``buf`` for the Allreduce (MPI here is not CUDA-aware); the update then
+    runs on the host, and the new parameters are uploaded before the next
+    step. Two copies of the parameters cross the bus per step."""
+    n_params = params.shape[0]
+    mb = stop - start
+    buf[n_params + 1] = 0
+    if mb == 0:
+        buf[:n_params + 1] = 0
+        return
+    n0, nL = X.shape[0], Y.shape[0]
+    x = view_f(x_host, 0, n0, mb)
+    y = view_f(y_host, 0, nL, mb)
+    gather_columns(X, order, start, stop, x)
+    gather_columns(Y, order, start, stop, y)
+    v = v_cache.get(mb)
+    if v is None:
+        v = v_cache[mb] = gpu.views(gpu.workspace(x_host.shape[0] // n0, "distributed"), mb)
+    gpu.upload_params(params)
+    v.a[0].copy_to_device(x)
+    v.y.copy_to_device(y)
+    gpu.forward(v, v.a[0])
+    gpu.cost(v, v.y, l2, gpu.costs, 0)
+    J = float(gpu.costs.copy_to_host()[0])
+    if not np.isfinite(J):
+        buf[:n_params] = 0
+        buf[n_params] = np.nan
+        return
+    gpu.backward(v, v.a[0], v.y, l2, False)
+    grads = buf[:n_params]
+    gpu.grads.copy_to_host(grads)
+    grads *= grads.dtype.type(weight)
+    buf[n_params] = J * weight
 
 
 # ------------------------------------------------------------------ helpers
@@ -672,9 +711,17 @@ class _DistributedRunner(BatchRunner):
             [sum(_local_range(s, b, m)[1] - _local_range(s, b, m)[0] for m in shard_sizes)
              for s in range(self.n_batches)], dtype=np.float64)
         self.examples = int(sum(shard_sizes))
-        self.buf = net._backend.cpu.buffers(min(b, self.m_local), "fit") \
-            if net.device == "cuda" else net._backend.buffers(min(b, self.m_local), "fit")
-        self.model = (net._backend.cpu if net.device == "cuda" else net._backend).model()
+        capacity = min(b, self.m_local)
+        if net.device == "cuda":
+            # the replica's passes run on its GPU, staged through host buffers
+            self.gpu = net._backend.device
+            self.x_host = np.zeros(net.sizes[0] * capacity, dtype=net.dtype)
+            self.y_host = np.zeros(net.sizes[-1] * capacity, dtype=net.dtype)
+            self.v_cache = {}
+        else:
+            self.gpu = None
+            self.buf = net._backend.buffers(capacity, "fit")
+            self.model = net._backend.model()
         self.out = np.zeros(net._params.size + 2, dtype=net.dtype)
         self.chunk = self.n_batches
         self.reduce_seconds = 0.0
@@ -694,7 +741,11 @@ class _DistributedRunner(BatchRunner):
             start, end = _local_range(s, p.batch_size, self.m_local)
             weight = (end - start) / self.batch_weights[s]
             try:
-                _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out)
+                if self.gpu is None:
+                    _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out)
+                else:
+                    _local_gradient_gpu(self.gpu, net._params, out, p.X, p.Y, order, start, end,
+                                        weight, self.x_host, self.y_host, self.v_cache, net.l2)
                 failure = None
             except Exception as exc:  # reported to every rank through the flag below
                 out[:] = 0

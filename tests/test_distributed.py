@@ -122,6 +122,17 @@ def test_one_rank_without_shuffling_is_bitwise_network_fit(ranks):
     assert res["cost_diff"] == 0.0
 
 
+@needs_mpi
+def test_one_rank_with_fit_options_is_bitwise_network_fit(ranks):
+    # schedule, clipping by value, validation and early stopping run in the one training loop
+    res = ranks(1)[1][0]["single_rank_matches_fit_options"]
+    assert res["identical"]
+    cost_a, cost_b, val_a, val_b, lr_a, lr_b = res["histories"]
+    assert cost_a == cost_b and val_a == val_b and lr_a == lr_b
+    assert lr_a[1] == pytest.approx(0.3 * 0.7)
+    assert res["stopped"][0] == res["stopped"][1] == 2  # min_delta=10: no epoch improves enough
+
+
 # ------------------------------------------------------------------ faults
 BAD_INPUT = {
     "comm_not_a_communicator": ("TypeError", ["comm", "mpi4py communicator", "str"]),
@@ -384,10 +395,12 @@ def test_cli_train_distributed_prints_once_and_saves_from_rank_0(tmp_path):
 
     assert fnn.Network.load(model).sizes == [64, 32, 10]
 
-    refused = mpiexec(2, ["-m", "fnn_numba", "train", "--distributed", "--epochs", "1",
-                          "--lr-schedule", "step"], cwd=tmp_path)
-    assert refused.returncode == 2
-    assert "--lr-schedule: not available with --distributed" in refused.stderr
+    # fit_distributed runs fit's training loop, so fit's options work across ranks
+    scheduled = mpiexec(2, ["-m", "fnn_numba", "train", "--distributed", "--dataset", "digits",
+                            "--epochs", "2", "--hidden", "16", "--lr-schedule", "step",
+                            "--early-stopping"], cwd=tmp_path)
+    assert scheduled.returncode == 0, scheduled.stderr[-3000:]
+    assert scheduled.stdout.count("epoch    2/2") == 1, scheduled.stdout
 
 
 # ------------------------------------------------------- the scaling model

@@ -136,6 +136,18 @@ def scenario_single_rank_matches_fit():
     results["single_rank_matches_fit"] = dict(
         identical=bool(np.array_equal(a.get_parameters(), b.get_parameters())),
         cost_diff=float(np.max(np.abs(np.array(ha.cost) - np.array(hb.cost)))))
+    # fit's other options, through the same training loop
+    Xv, yv = data(11, seed=1)
+    opts = dict(epochs=6, batch_size=8, learning_rate=0.3, shuffle=False, optimizer="momentum",
+                lr_schedule="exponential", gamma=0.7, clip_value=0.05, early_stopping=True,
+                patience=1, min_delta=10.0, validation_data=(Xv, yv))
+    a, b = fnn.Network([5, 8, 3], seed=5), fnn.Network([5, 8, 3], seed=5)
+    ha = D.fit_distributed(a, X, y, comm, **opts)
+    hb = b.fit(X, y, **opts)
+    results["single_rank_matches_fit_options"] = dict(
+        identical=bool(np.array_equal(a.get_parameters(), b.get_parameters())),
+        histories=[ha.cost, hb.cost, ha.val_cost, hb.val_cost, ha.learning_rate, hb.learning_rate],
+        stopped=[ha.stopped_epoch, hb.stopped_epoch])
 
 
 def expect_error(name, thunk):
