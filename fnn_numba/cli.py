@@ -175,7 +175,7 @@ def _targets(cost, y, n_classes, dtype):
     cross-entropy takes them as a single 0/1 output for two classes and as
     one-hot columns otherwise. Squared error regresses the target values.
     """
-    from . import datasets
+    from ._encoding import one_hot
 
     labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
     if cost == "squared_error":
@@ -189,7 +189,7 @@ def _targets(cost, y, n_classes, dtype):
     if cost == "binary_cross_entropy" and n_classes <= 2:
         return 1, lambda t: t
     if cost == "binary_cross_entropy":
-        return n_classes, lambda t: datasets.one_hot(t, n_classes, dtype)
+        return n_classes, lambda t: one_hot(t, n_classes, dtype)
     return n_classes, lambda t: t
 
 

@@ -28,6 +28,8 @@ import zipfile
 
 import numpy as np
 
+from ._encoding import one_hot  # noqa: F401 - part of this module's API
+
 #: data sets bundled with scikit-learn whose targets are class labels.
 CLASSIFICATION = ("digits", "iris", "breast_cancer", "wine")
 #: data sets bundled with scikit-learn whose targets are real values.
@@ -240,47 +242,6 @@ def split(X, y, test_fraction=0.25, seed=0):
     def part(A, idx):
         return None if A is None else np.asarray(A[..., idx], order="F")
     return part(X, train), part(y, train), part(X, test), part(y, test)
-
-
-def one_hot(labels, n_classes=None, dtype=np.float64):
-    """One-hot columns for integer class labels.
-
-    Parameters
-    ----------
-    labels : array_like of shape (m,)
-        Integers in [0, n_classes) (integral floats are accepted).
-    n_classes : int, optional
-        Number of rows; default ``max(labels) + 1``.
-    dtype : float32 or float64
-
-    Returns
-    -------
-    Y : ndarray of shape (n_classes, m)
-        Fortran-ordered, ``Y[labels[i], i] = 1`` and zeros elsewhere: the
-        targets of categorical cross-entropy.
-    """
-    arr = np.asarray(labels)
-    if arr.dtype == bool or arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"labels: expected integer class labels, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"labels: expected a 1-D array of m labels, got shape {arr.shape}")
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("labels: expected integer class labels, got non-integer values")
-    dtype = _float_dtype(dtype)
-    if n_classes is None:
-        if arr.size == 0:
-            raise ValueError("n_classes: cannot be inferred from zero labels; pass it")
-        n_classes = int(arr.max()) + 1
-    elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes: expected a positive integer, got {n_classes!r}")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(f"labels: expected values in [0, {n_classes}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    Y = np.zeros((int(n_classes), arr.size), dtype=dtype, order="F")
-    Y[arr.astype(np.int64), np.arange(arr.size)] = 1
-    return Y
 
 
 def standardize(X_train, *X_other, axis=1):

@@ -99,9 +99,9 @@ def test_one_hot():
     assert Y.dtype == np.float32 and Y.flags.f_contiguous
     np.testing.assert_array_equal(Y, [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
     assert datasets.one_hot(np.array([1.0, 0.0]), n_classes=4).shape == (4, 2)
-    with pytest.raises(ValueError, match=r"labels: expected values in \[0, 3\), got values in \[0, 3\]"):
+    with pytest.raises(ValueError, match=r"labels: class labels must lie in \[0, 3\), got values in \[0, 3\]"):
         datasets.one_hot([0, 3], n_classes=3)
-    with pytest.raises(ValueError, match="labels: expected values"):
+    with pytest.raises(ValueError, match="labels: class labels must lie in"):
         datasets.one_hot([-1, 0])
     with pytest.raises(ValueError, match="non-integer"):
         datasets.one_hot([0.5, 1.0])
