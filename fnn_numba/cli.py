@@ -289,21 +289,29 @@ def _train(args):
 
 
 def _load_model(path, device=None):
+    """(the network saved at ``path``, the file's header).
+
+    The file is checked by read_model_file first, so that any file that is
+    not a model (a README, a data archive) gets one line saying so, never
+    NumPy's advice to load it with allow_pickle.
+    """
+    from ._model_file import read_model_file
     from .network import Network
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"MODEL: no such file: {path}")
+    meta = read_model_file(path, name="MODEL")["metadata"]
     if device is None:
-        return Network.load(path)
+        return Network.load(path), meta
     if not _accepts(Network.load, "device"):
         raise CommandError("--device: this installation's Network.load does not take a device")
-    return Network.load(path, device=device)
+    return Network.load(path, device=device), meta
 
 
 def _predict(args):
     from . import datasets
 
-    net = _load_model(args.model, args.device)
+    net, _ = _load_model(args.model, args.device)
     args.np_dtype = net.dtype
     data = args.data
     if data in datasets.LOADERS and not os.path.exists(data):
@@ -351,10 +359,8 @@ def _predict(args):
 
 
 def _info(args):
-    from .network import FORMAT_VERSION
-
-    net = _load_model(args.model)
-    print(f"{args.model}: fnn_numba.Network (format version {FORMAT_VERSION})")
+    net, meta = _load_model(args.model)
+    print(f"{args.model}: {meta['format']} (format version {meta['version']})")
     print(f"cost {net.cost_name}, dtype {np.dtype(net.dtype).name}, init {net.init}, l2 {net.l2}, "
           f"seed {net.seed}")
     print(f"input: n[0] = {net.sizes[0]} features")

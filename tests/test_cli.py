@@ -84,7 +84,30 @@ def test_info_on_a_file_that_is_not_a_model(capsys, tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.ones((2, 2)))
     code, _, err = run(capsys, "info", path)
-    assert_one_line_error(code, err, "is not a readable fnn_numba model file")
+    assert_one_line_error(code, err, "MODEL: .*data.npz is not an fnn_numba model file")
+
+
+@pytest.mark.parametrize("command", [["info"], ["predict", "--outputs"]])
+def test_a_text_file_is_not_a_model_and_no_unsafe_load_is_suggested(capsys, tmp_path, command):
+    readme = tmp_path / "README.md"
+    readme.write_text("# fnn_numba\n\nNot a model.\n")
+    argv = [command[0], readme] + (["iris"] if command[0] == "predict" else []) + command[1:]
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, r"MODEL: .*README.md is not an fnn_numba model file \(a model "
+                                     r"is a .npz archive, and this file is not one\)")
+    assert "pickle" not in err
+
+
+def test_a_model_holding_nan_is_refused(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    fnn.Network([4, 3], ["softmax"], "categorical_cross_entropy", seed=0).save(model)
+    with np.load(model) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["params"][2] = np.nan
+    np.savez(model, **arrays)
+    code, _, err = run(capsys, "info", model)
+    assert_one_line_error(code, err, r"MODEL: .*m.npz is a damaged fnn_numba model file: 1 of its 15 "
+                                     r"parameters are NaN or inf \(the first at index 2\)")
 
 
 def test_cross_entropy_on_real_targets_is_refused(capsys, tmp_path):
