@@ -19,10 +19,11 @@ instead, never NumPy's advice to load it unsafely.
 """
 import json
 import numbers
-import os
 import zipfile
 
 import numpy as np
+
+from .datasets import _existing_file
 
 FORMAT_NAME = "fnn_numba.Network"
 FORMAT_VERSION = 1
@@ -43,18 +44,6 @@ def _not_a_model(where, why):
 
 def _damaged(where, why):
     return ValueError(f"{where} is a damaged fnn_numba model file: {why}")
-
-
-def _existing_path(name, path):
-    try:
-        path = os.fspath(path)
-    except TypeError as exc:
-        raise TypeError(f"{name}: expected a file path, got {path!r}") from exc
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{name}: no such file: {path}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{name}: expected a model file, got the directory {path}")
-    return path
 
 
 def _read_archive(path):
@@ -162,7 +151,7 @@ def read_model_file(path, *, name="path"):
     The archive is opened with ``allow_pickle=False``: a model file never
     holds Python objects, and none is ever unpickled.
     """
-    path = _existing_path(name, path)
+    path = _existing_file(name, path)
     where = f"{name}: {path}"
     meta, arrays, why = _read_archive(path)
     if why is not None:

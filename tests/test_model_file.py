@@ -153,7 +153,7 @@ def test_damaged_models_say_what_is_wrong(saved, tmp_path, edit, message):
 def test_missing_path_and_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="path: no such file: .*nothing.npz"):
         read_model_file(tmp_path / "nothing.npz")
-    with pytest.raises(IsADirectoryError, match="path: expected a model file, got the directory"):
+    with pytest.raises(IsADirectoryError, match="path: expected a file, got the directory"):
         read_model_file(tmp_path)
     with pytest.raises(TypeError, match="path: expected a file path, got 3"):
         read_model_file(3)
