@@ -21,8 +21,6 @@ DELEGATED = {
                    "compare every fast kernel with the index-level reference and the vectorised forms"),
     "bench": ("fnn_numba.bench", "time training and the kernels"),
 }
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-LR_SCHEDULES = ("constant", "invscaling", "step", "exponential")
 #: fit keywords the command line passes only when the user gives them, so
 #: that the defaults stay those of Network.fit.
 OPTIONAL_FIT_ARGS = ("optimizer", "momentum", "beta1", "beta2", "epsilon", "lr_schedule", "power_t",
@@ -158,6 +156,19 @@ def _training_data(args):
     return name, Xtr, ytr, Xte, yte, n_classes
 
 
+def _check_output_path(path, option="--output"):
+    """Refuse, before any work, an output path whose file cannot be created:
+    a missing or read-only directory, or an existing directory as the path.
+    Training first and failing at the save would lose the trained model."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"{option}: expected a file path, got the directory {path}")
+    if not os.path.isdir(directory):
+        raise CommandError(f"{option}: cannot write {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"{option}: cannot write {path}: the directory {directory} is not writable")
+
+
 # ------------------------------------------------------------------ models
 def _resolve_cost(requested, y):
     from .costs import COST_ALIASES
@@ -227,9 +238,74 @@ def _accepts(func, name):
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+def _plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _compile_watch():
+    """A context manager whose value counts the functions Numba compiles
+    inside it (``compiled``) and the seconds spent compiling (``seconds``).
+
+    It listens to Numba's "numba:compile" events, which fire only when a
+    function is really compiled, never when its machine code is loaded from
+    the on-disk cache (``cache=True``) or reused in the same process. The
+    CUDA dispatchers of numba-cuda fire the same event on their own event
+    bus, listened to when the CUDA backend has been imported. Compiling a
+    function compiles its callees inside its own event, so only the
+    outermost events' durations are summed.
+    """
+    import contextlib
+
+    from numba.core import event
+
+    buses = [event]
+    cuda_bus = sys.modules.get("numba.cuda.core.event")
+    if cuda_bus is not None and cuda_bus is not event:
+        buses.append(cuda_bus)
+
+    class Watch(event.Listener):
+        def __init__(self):
+            self.compiled = 0
+            self.seconds = 0.0
+            self._depth = 0
+
+        def on_start(self, ev):
+            self.compiled += 1
+            if self._depth == 0:
+                self._started = time.perf_counter()
+            self._depth += 1
+
+        def on_end(self, ev):
+            self._depth -= 1
+            if self._depth == 0:
+                self.seconds += time.perf_counter() - self._started
+
+    @contextlib.contextmanager
+    def watching():
+        watch = Watch()
+        with contextlib.ExitStack() as stack:
+            for bus in buses:
+                stack.enter_context(bus.install_listener("numba:compile", watch))
+            yield watch
+    return watching()
+
+
+def _timing(epochs_run, seconds, watch):
+    """The "after N epochs in T s (...)" phrase, saying whether T includes
+    compiling kernels (a cold cache) or not (the compiled kernels were
+    loaded from Numba's on-disk cache, or were already in memory)."""
+    timing = f"after {_plural(epochs_run, 'epoch')} in {seconds:.2f} s"
+    if watch.compiled:
+        return (f"{timing}, {watch.seconds:.2f} s of it JIT-compiling "
+                f"{_plural(watch.compiled, 'function')} (a cold cache: later runs reuse them)")
+    return f"{timing} (no JIT compilation: the compiled kernels were cached)"
+
+
 def _train(args):
     from .network import Network
 
+    if args.output:
+        _check_output_path(args.output)
     if args.distributed:
         from .distributed import _cli_rank_setup
         _cli_rank_setup(args)
@@ -268,15 +344,14 @@ def _train(args):
     n_test = Xte.shape[1] if has_test else 0
     print(f"{name}: {Xtr.shape[1]} training and {n_test} test examples; {net}")
     t0 = time.perf_counter()
-    if args.distributed:
-        from .distributed import _fit_for_cli
-        history = _fit_for_cli(net, Xtr, fit_targets(ytr), fit_kwargs, args)
-    else:
-        history = net.fit(Xtr, fit_targets(ytr), **fit_kwargs)
+    with _compile_watch() as watch:
+        if args.distributed:
+            from .distributed import _fit_for_cli
+            history = _fit_for_cli(net, Xtr, fit_targets(ytr), fit_kwargs, args)
+        else:
+            history = net.fit(Xtr, fit_targets(ytr), **fit_kwargs)
     seconds = time.perf_counter() - t0
-    epochs_run = len(history.cost)
-    timing = (f"after {epochs_run} epochs in {seconds:.2f} s "
-              f"(including JIT compilation on a cold cache)")
+    timing = _timing(len(history.cost), seconds, watch)
     if has_test:
         metric, value = _score(net, Xte, yte)
         print(f"test {metric} {value:.4f} {timing}")
@@ -311,9 +386,15 @@ def _load_model(path, device=None):
 def _predict(args):
     from . import datasets
 
+    if args.output:
+        _check_output_path(args.output)
     net, _ = _load_model(args.model, args.device)
     args.np_dtype = net.dtype
     data = args.data
+    if not os.path.exists(data) and data not in datasets.LOADERS:
+        raise FileNotFoundError(f"DATA: no such file or bundled data set: {data} (the bundled data "
+                                f"sets: {', '.join(datasets.LOADERS)}; other data go in a .npz, "
+                                f".csv or IDX file)")
     if data in datasets.LOADERS and not os.path.exists(data):
         # The test split prepared exactly as ``train`` prepares it.
         _, _, X, y, _ = datasets.load(data, test_fraction=args.test_fraction, seed=args.seed,
@@ -324,9 +405,6 @@ def _predict(args):
         else:
             X, y = datasets.load_idx_images(data, dtype=net.dtype), None
     else:
-        if not os.path.exists(data):
-            raise FileNotFoundError(f"DATA: no such file or bundled data set: {data} "
-                                    f"(bundled: {', '.join(datasets.LOADERS)})")
         X, y = _read_table(args, data, "DATA")
     if X.shape[0] != net.sizes[0]:
         raise CommandError(f"DATA: the examples have {X.shape[0]} features, the model takes "
@@ -418,6 +496,8 @@ def _add_train(sub):
     from .costs import COST_ALIASES, COSTS
     from .datasets import LOADERS
     from .init import INITIALISERS
+    from .kernels import OPTIMIZERS
+    from .network import SCHEDULES
 
     p = sub.add_parser(
         "train", help="train a network on a bundled data set or a file",
@@ -464,12 +544,12 @@ def _add_train(sub):
     o.add_argument("--epochs", type=_positive_int, default=30)
     o.add_argument("--batch-size", type=_positive_int, default=32)
     o.add_argument("--learning-rate", type=_real(0, low_open=True), default=0.1)
-    o.add_argument("--optimizer", choices=OPTIMIZERS)
+    o.add_argument("--optimizer", choices=list(OPTIMIZERS))
     o.add_argument("--momentum", type=_real(0, 1), help="momentum coefficient")
     o.add_argument("--beta1", type=_real(0, 1), help="adam: decay of the first moment")
     o.add_argument("--beta2", type=_real(0, 1), help="adam: decay of the second moment")
     o.add_argument("--epsilon", type=_real(0, low_open=True), help="adam: denominator offset")
-    o.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+    o.add_argument("--lr-schedule", choices=SCHEDULES,
                    help="learning rate of epoch e: constant alpha; invscaling alpha / (e + 1)^power_t; "
                         "step alpha gamma^(e // step_size); exponential alpha gamma^e")
     o.add_argument("--power-t", type=_real(0), help="invscaling: the exponent power_t")

@@ -129,6 +129,79 @@ def test_train_prints_every_epoch_and_the_test_accuracy(capsys):
     assert 0 <= accuracy <= 1
 
 
+def test_train_says_whether_its_time_includes_compiling(capsys):
+    # The first run may compile (a cold cache) or load from Numba's cache;
+    # the second, in the same process, compiles nothing and must say so.
+    argv = ["train", "iris", "--epochs", "1", "--hidden", "8", "--batch-size", "16"]
+    for _ in range(2):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+    last = out.splitlines()[-1]
+    assert re.fullmatch(r"test accuracy \S+ after 1 epoch in \S+ s \(no JIT compilation: the "
+                        r"compiled kernels were cached\)", last), last
+
+
+def test_compile_watch_counts_what_numba_really_compiles():
+    from numba import njit
+
+    from fnn_numba.cli import _compile_watch, _timing
+
+    @njit
+    def double(x):
+        return 2 * x
+
+    with _compile_watch() as cold:
+        double(1.0)
+    assert cold.compiled == 1 and cold.seconds > 0
+    with _compile_watch() as warm:
+        double(2.0)  # the same signature: already compiled
+    assert warm.compiled == 0 and warm.seconds == 0
+    assert re.fullmatch(r"after 3 epochs in 2.50 s, \d+\.\d\d s of it JIT-compiling 1 function \(a "
+                        r"cold cache: later runs reuse them\)", _timing(3, 2.5, cold))
+    assert _timing(1, 0.5, warm) == ("after 1 epoch in 0.50 s (no JIT compilation: the compiled "
+                                     "kernels were cached)")
+
+
+def test_output_path_is_checked_before_training(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path / "no" / "such" / "x.npz")
+    assert_one_line_error(code, err, r"--output: cannot write .*x.npz: the directory .*such does not exist")
+    assert "epoch" not in out  # refused before training, not after
+    code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path)
+    assert_one_line_error(code, err, "--output: expected a file path, got the directory")
+    assert "epoch" not in out
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write into a read-only directory")
+def test_output_in_a_read_only_directory_is_refused(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, out, err = run(capsys, "train", "iris", *FAST, "--output", locked / "x.npz")
+    finally:
+        locked.chmod(0o700)
+    assert_one_line_error(code, err, "--output: cannot write .*: the directory .*locked is not writable")
+
+
+def test_predict_on_an_unknown_name_lists_the_bundled_data_sets(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    fnn.Network([4, 3], ["softmax"], "categorical_cross_entropy", seed=0).save(model)
+    code, _, err = run(capsys, "predict", model, "mnist")
+    assert_one_line_error(code, err, "DATA: no such file or bundled data set: mnist "
+                                     r"\(the bundled data sets: digits, iris, breast_cancer, wine, diabetes;")
+
+
+def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatch):
+    from fnn_numba import kernels, network
+    from fnn_numba.cli import build_parser
+
+    monkeypatch.setattr(kernels, "OPTIMIZERS", {**kernels.OPTIMIZERS, "lion": 99})
+    monkeypatch.setattr(network, "SCHEDULES", network.SCHEDULES + ("cosine",))
+    args = build_parser("train").parse_args(["train", "--optimizer", "lion", "--lr-schedule", "cosine"])
+    assert (args.optimizer, args.lr_schedule) == ("lion", "cosine")
+
+
 def test_round_trip_train_save_info_predict(capsys, tmp_path):
     model = tmp_path / "iris.npz"
     code, out, err = run(capsys, "train", "iris", *FAST, "--learning-rate", "0.5", "--seed", "4",
