@@ -162,6 +162,31 @@ def test_compile_watch_counts_what_numba_really_compiles():
                                      "kernels were cached)")
 
 
+def test_compile_watch_counts_cuda_kernels_by_their_cache_misses(monkeypatch):
+    # numba-cuda fires no compile event for a kernel: its dispatcher's cache
+    # misses count instead (a real dispatcher under the simulator never
+    # compiles, so a stand-in module holds one whose misses grow).
+    from collections import Counter
+    from types import ModuleType, SimpleNamespace
+
+    from fnn_numba.cli import _compile_watch, _timing
+
+    class CUDADispatcher:
+        def __init__(self):
+            self.stats = SimpleNamespace(cache_misses=Counter())
+
+    kernel = CUDADispatcher()
+    gpu = ModuleType("fnn_numba._stand_in_gpu")
+    gpu.kernel = kernel
+    monkeypatch.setitem(sys.modules, "numba.cuda.dispatcher", SimpleNamespace(CUDADispatcher=CUDADispatcher))
+    monkeypatch.setitem(sys.modules, gpu.__name__, gpu)
+    with _compile_watch() as watch:
+        kernel.stats.cache_misses["(float32[:],)"] += 1
+    assert (watch.compiled, watch.cuda_compiled) == (1, 1)
+    assert _timing(2, 1.0, watch) == ("after 2 epochs in 1.00 s, including JIT compilation of 1 "
+                                      "function (a cold cache: later runs reuse them)")
+
+
 def test_output_path_is_checked_before_training(capsys, tmp_path):
     code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path / "no" / "such" / "x.npz")
     assert_one_line_error(code, err, r"--output: cannot write .*x.npz: the directory .*such does not exist")
@@ -200,6 +225,41 @@ def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatc
     monkeypatch.setattr(network, "SCHEDULES", network.SCHEDULES + ("cosine",))
     args = build_parser("train").parse_args(["train", "--optimizer", "lion", "--lr-schedule", "cosine"])
     assert (args.optimizer, args.lr_schedule) == ("lion", "cosine")
+
+
+# Every bundled data set with the command line's defaults ends at a
+# sensible test score: better than
+# the majority class for the classifiers, better than the targets' mean
+# (RMSE 72-82) for diabetes. Thresholds sit below the scores of seeds 0-9.
+@pytest.mark.parametrize("name, metric, passes", [
+    ("digits", "accuracy", lambda v: v >= 0.9),
+    ("iris", "accuracy", lambda v: v >= 0.85),
+    ("breast_cancer", "accuracy", lambda v: v >= 0.9),
+    ("wine", "accuracy", lambda v: v >= 0.9),
+    ("diabetes", "RMSE", lambda v: v <= 65),
+])
+def test_defaults_give_a_sensible_score_on_every_bundled_data_set(capsys, name, metric, passes):
+    code, out, err = run(capsys, "train", name)
+    assert code == 0, err
+    value = float(re.search(rf"^test {metric} (\S+) after", out, re.M).group(1))
+    assert passes(value), out.splitlines()[-3:]
+
+
+def test_help_gives_the_per_data_set_defaults(capsys):
+    from fnn_numba.cli import TRAINING_DEFAULTS
+
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "--epochs EPOCHS default 30; 100 for iris" in text
+    assert "--learning-rate LEARNING_RATE default 0.1; 0.001 for diabetes" in text
+    assert TRAINING_DEFAULTS["iris"] == dict(epochs=100)
+
+
+def test_given_options_override_the_per_data_set_defaults(capsys):
+    code, out, err = run(capsys, "train", "iris", "--epochs", "2", "--hidden", "4")
+    assert code == 0, err
+    assert len([line for line in out.splitlines() if line.startswith("epoch")]) == 2
 
 
 def test_round_trip_train_save_info_predict(capsys, tmp_path):
