@@ -350,11 +350,15 @@ def _timing(epochs_run, seconds, watch):
     return f"{timing} (no JIT compilation: the compiled kernels were cached)"
 
 
-def _training_defaults(args, name):
+def _training_defaults(args, name, m_train):
     """Fill --epochs, --batch-size and --learning-rate left unset from
-    TRAINING_DEFAULTS for the bundled data set ``name`` (or a user's data)."""
+    TRAINING_DEFAULTS for the bundled data set ``name`` (or a user's data).
+    The default batch size is capped at the ``m_train`` training examples: a
+    batch larger than the data would run as one batch of all of them, which
+    fit warns about, and a default should not draw a warning."""
     from_file = args.data or args.images
     chosen = {**TRAINING_DEFAULTS[None], **TRAINING_DEFAULTS.get(None if from_file else name, {})}
+    chosen["batch_size"] = max(1, min(chosen["batch_size"], m_train))
     for key, value in chosen.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -364,6 +368,8 @@ def _default_help(key):
     """"default 30; 100 for iris": the help text's account of TRAINING_DEFAULTS."""
     special = [f"{overrides[key]} for {name}" for name, overrides in TRAINING_DEFAULTS.items()
                if name is not None and key in overrides]
+    if key == "batch_size":
+        special.append("at most the number of training examples")
     return "; ".join([f"default {TRAINING_DEFAULTS[None][key]}"] + special)
 
 
@@ -377,7 +383,7 @@ def _train(args):
         _cli_rank_setup(args)
     args.np_dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
     name, Xtr, ytr, Xte, yte, n_classes = _training_data(args)
-    _training_defaults(args, name)
+    _training_defaults(args, name, Xtr.shape[1])
     cost = _resolve_cost(args.cost, ytr)
     n_out, fit_targets = _targets(cost, ytr, n_classes, args.np_dtype)
     activations = _activations(args, len(args.hidden))

@@ -262,6 +262,26 @@ def test_given_options_override_the_per_data_set_defaults(capsys):
     assert len([line for line in out.splitlines() if line.startswith("epoch")]) == 2
 
 
+def test_default_batch_size_never_exceeds_the_training_examples(capsys, tmp_path, monkeypatch):
+    from fnn_numba.network import Network
+
+    seen = []
+    fit = Network.fit
+
+    def recording_fit(self, X, Y, **kwargs):
+        seen.append((kwargs["batch_size"], X.shape[1]))
+        return fit(self, X, Y, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", recording_fit)
+    path = tmp_path / "tiny.csv"
+    path.write_text("".join(f"{i % 3},{i % 2},{i % 2}\n" for i in range(12)))
+    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2")
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2", "--batch-size", "64")
+    assert code == 0, err
+    assert seen == [(9, 9), (64, 9)]  # 12 examples less the 0.25 test split; a given size is kept
+
+
 def test_round_trip_train_save_info_predict(capsys, tmp_path):
     model = tmp_path / "iris.npz"
     code, out, err = run(capsys, "train", "iris", *FAST, "--learning-rate", "0.5", "--seed", "4",
