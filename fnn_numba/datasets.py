@@ -10,7 +10,9 @@ labels or real values) or (k, m).
   :func:`load_breast_cancer`, :func:`load_wine` (classification, int64
   labels) and :func:`load_diabetes` (regression, real targets), all through
   :func:`load_bundled`; :func:`load` adds a seeded train/test split and
-  min-max scaling.
+  min-max scaling. They are read from the data files of the installed
+  scikit-learn without importing it (which takes seconds), so that a warm
+  command line starts fast; the values are those of scikit-learn's loaders.
 - User files: :func:`read_idx`, :func:`load_idx_images` and
   :func:`load_idx_pair` (the MNIST IDX format, optionally gzip-compressed),
   :func:`load_npz`, :func:`load_csv`.
@@ -21,12 +23,15 @@ raises ValueError naming the file and what is wrong with it.
 """
 import csv
 import gzip
+import importlib.util
 import math
 import numbers
 import os
 import zipfile
 
 import numpy as np
+
+from ._encoding import one_hot  # noqa: F401 - part of this module's API
 
 #: data sets bundled with scikit-learn whose targets are class labels.
 CLASSIFICATION = ("digits", "iris", "breast_cancer", "wine")
@@ -93,6 +98,68 @@ def _labels_or_values(name, y, dtype, where):
 
 
 # ---------------------------------------------------------- bundled data sets
+#: the data sets stored as "m,n,class names..." then m rows of n features and
+#: a label, in scikit-learn's data directory.
+_LABELLED_CSV = {"iris": "iris.csv", "breast_cancer": "breast_cancer.csv", "wine": "wine_data.csv"}
+
+
+def _sklearn_data_dir():
+    """scikit-learn's directory of bundled data files, found without importing
+    scikit-learn (find_spec of a top-level package only locates it)."""
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):  # pragma: no cover - a broken installation
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    directory = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+    return directory if os.path.isdir(directory) else None
+
+
+def _read_bundled_files(name, directory):
+    """(X of shape (m, n) float64, y) parsed from scikit-learn's data files
+    of ``name``, or None when a file is missing or not laid out as expected
+    (another scikit-learn version); the caller then asks scikit-learn."""
+    try:
+        if name in _LABELLED_CSV:
+            path = os.path.join(directory, _LABELLED_CSV[name])
+            with open(path, encoding="utf-8") as fh:
+                m, n = (int(v) for v in fh.readline().split(",")[:2])
+                table = np.loadtxt(fh, delimiter=",", ndmin=2)
+            if table.shape != (m, n + 1):
+                return None
+            return table[:, :-1], table[:, -1].astype(np.int64)
+        if name == "digits":
+            with gzip.open(os.path.join(directory, "digits.csv.gz"), "rt") as fh:
+                table = np.loadtxt(fh, delimiter=",", ndmin=2)
+            if table.shape[1] != 65:
+                return None
+            return table[:, :-1], table[:, -1].astype(np.int64)
+        with gzip.open(os.path.join(directory, "diabetes_data_raw.csv.gz"), "rt") as fh:
+            X = np.loadtxt(fh, ndmin=2)
+        with gzip.open(os.path.join(directory, "diabetes_target.csv.gz"), "rt") as fh:
+            y = np.loadtxt(fh)
+    except (OSError, ValueError, EOFError):
+        return None
+    if X.shape[0] != y.shape[0]:
+        return None
+    # scikit-learn's load_diabetes(scaled=True): every feature centred,
+    # divided by its standard deviation (ddof 0) and by sqrt(m).
+    X = (X - X.mean(axis=0)) / X.std(axis=0) / np.sqrt(X.shape[0])
+    return X, y
+
+
+def _sklearn_loader(name):
+    """(X, y) from scikit-learn's own loader: the slow path, when its data
+    files could not be read directly."""
+    try:
+        from sklearn import datasets
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError('the bundled data sets need scikit-learn: pip install "fnn-numba[data]"') from exc
+    bunch = getattr(datasets, f"load_{name}")()
+    return np.asarray(bunch.data, dtype=np.float64), bunch.target
+
+
 def load_bundled(name, dtype=np.float64):
     """A data set bundled with scikit-learn, in the library's layout.
 
@@ -121,15 +188,13 @@ def load_bundled(name, dtype=np.float64):
     if name not in LOADERS:
         raise ValueError(f"name: expected one of {', '.join(LOADERS)}, got {name!r}")
     dtype = _float_dtype(dtype)
-    try:
-        from sklearn import datasets
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError('the bundled data sets need scikit-learn: pip install "fnn-numba[data]"') from exc
-    bunch = getattr(datasets, f"load_{name}")()
-    X = _columns(np.asarray(bunch.data, dtype=np.float64), dtype)
+    directory = _sklearn_data_dir()
+    data = _read_bundled_files(name, directory) if directory else None
+    samples, target = data if data is not None else _sklearn_loader(name)
+    X = _columns(samples, dtype)
     if name in REGRESSION:
-        return X, np.asarray(bunch.target, dtype=dtype)
-    return X, np.asarray(bunch.target, dtype=np.int64)
+        return X, np.asarray(target, dtype=dtype)
+    return X, np.asarray(target, dtype=np.int64)
 
 
 def load_digits(dtype=np.float64):
@@ -240,47 +305,6 @@ def split(X, y, test_fraction=0.25, seed=0):
     def part(A, idx):
         return None if A is None else np.asarray(A[..., idx], order="F")
     return part(X, train), part(y, train), part(X, test), part(y, test)
-
-
-def one_hot(labels, n_classes=None, dtype=np.float64):
-    """One-hot columns for integer class labels.
-
-    Parameters
-    ----------
-    labels : array_like of shape (m,)
-        Integers in [0, n_classes) (integral floats are accepted).
-    n_classes : int, optional
-        Number of rows; default ``max(labels) + 1``.
-    dtype : float32 or float64
-
-    Returns
-    -------
-    Y : ndarray of shape (n_classes, m)
-        Fortran-ordered, ``Y[labels[i], i] = 1`` and zeros elsewhere: the
-        targets of categorical cross-entropy.
-    """
-    arr = np.asarray(labels)
-    if arr.dtype == bool or arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"labels: expected integer class labels, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"labels: expected a 1-D array of m labels, got shape {arr.shape}")
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("labels: expected integer class labels, got non-integer values")
-    dtype = _float_dtype(dtype)
-    if n_classes is None:
-        if arr.size == 0:
-            raise ValueError("n_classes: cannot be inferred from zero labels; pass it")
-        n_classes = int(arr.max()) + 1
-    elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes: expected a positive integer, got {n_classes!r}")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(f"labels: expected values in [0, {n_classes}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    Y = np.zeros((int(n_classes), arr.size), dtype=dtype, order="F")
-    Y[arr.astype(np.int64), np.arange(arr.size)] = 1
-    return Y
 
 
 def standardize(X_train, *X_other, axis=1):

@@ -84,7 +84,30 @@ def test_info_on_a_file_that_is_not_a_model(capsys, tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.ones((2, 2)))
     code, _, err = run(capsys, "info", path)
-    assert_one_line_error(code, err, "is not a readable fnn_numba model file")
+    assert_one_line_error(code, err, "MODEL: .*data.npz is not an fnn_numba model file")
+
+
+@pytest.mark.parametrize("command", [["info"], ["predict", "--outputs"]])
+def test_a_text_file_is_not_a_model_and_no_unsafe_load_is_suggested(capsys, tmp_path, command):
+    readme = tmp_path / "README.md"
+    readme.write_text("# fnn_numba\n\nNot a model.\n")
+    argv = [command[0], readme] + (["iris"] if command[0] == "predict" else []) + command[1:]
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, r"MODEL: .*README.md is not an fnn_numba model file \(a model "
+                                     r"is a .npz archive, and this file is not one\)")
+    assert "pickle" not in err
+
+
+def test_a_model_holding_nan_is_refused(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    fnn.Network([4, 3], ["softmax"], "categorical_cross_entropy", seed=0).save(model)
+    with np.load(model) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["params"][2] = np.nan
+    np.savez(model, **arrays)
+    code, _, err = run(capsys, "info", model)
+    assert_one_line_error(code, err, r"MODEL: .*m.npz is a damaged fnn_numba model file: 1 of its 15 "
+                                     r"parameters are NaN or inf \(the first at index 2\)")
 
 
 def test_cross_entropy_on_real_targets_is_refused(capsys, tmp_path):
@@ -104,6 +127,159 @@ def test_train_prints_every_epoch_and_the_test_accuracy(capsys):
     assert len(epochs) == 2 and "cost" in epochs[0] and "val_accuracy" in epochs[1]
     accuracy = float(re.search(r"^test accuracy (\S+) after 2 epochs", lines[-1]).group(1))
     assert 0 <= accuracy <= 1
+
+
+def test_train_says_whether_its_time_includes_compiling(capsys):
+    # The first run may compile (a cold cache) or load from Numba's cache;
+    # the second, in the same process, compiles nothing and must say so.
+    argv = ["train", "iris", "--epochs", "1", "--hidden", "8", "--batch-size", "16"]
+    for _ in range(2):
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+    last = out.splitlines()[-1]
+    assert re.fullmatch(r"test accuracy \S+ after 1 epoch in \S+ s \(no JIT compilation: the "
+                        r"compiled kernels were cached\)", last), last
+
+
+def test_compile_watch_counts_what_numba_really_compiles():
+    from numba import njit
+
+    from fnn_numba.cli import _compile_watch, _timing
+
+    @njit
+    def double(x):
+        return 2 * x
+
+    with _compile_watch() as cold:
+        double(1.0)
+    assert cold.compiled == 1 and cold.seconds > 0
+    with _compile_watch() as warm:
+        double(2.0)  # the same signature: already compiled
+    assert warm.compiled == 0 and warm.seconds == 0
+    assert re.fullmatch(r"after 3 epochs in 2.50 s, \d+\.\d\d s of it JIT-compiling 1 function \(a "
+                        r"cold cache: later runs reuse them\)", _timing(3, 2.5, cold))
+    assert _timing(1, 0.5, warm) == ("after 1 epoch in 0.50 s (no JIT compilation: the compiled "
+                                     "kernels were cached)")
+
+
+def test_compile_watch_counts_cuda_kernels_by_their_cache_misses(monkeypatch):
+    # numba-cuda fires no compile event for a kernel: its dispatcher's cache
+    # misses count instead (a real dispatcher under the simulator never
+    # compiles, so a stand-in module holds one whose misses grow).
+    from collections import Counter
+    from types import ModuleType, SimpleNamespace
+
+    from fnn_numba.cli import _compile_watch, _timing
+
+    class CUDADispatcher:
+        def __init__(self):
+            self.stats = SimpleNamespace(cache_misses=Counter())
+
+    kernel = CUDADispatcher()
+    gpu = ModuleType("fnn_numba._stand_in_gpu")
+    gpu.kernel = kernel
+    monkeypatch.setitem(sys.modules, "numba.cuda.dispatcher", SimpleNamespace(CUDADispatcher=CUDADispatcher))
+    monkeypatch.setitem(sys.modules, gpu.__name__, gpu)
+    with _compile_watch() as watch:
+        kernel.stats.cache_misses["(float32[:],)"] += 1
+    assert (watch.compiled, watch.cuda_compiled) == (1, 1)
+    assert _timing(2, 1.0, watch) == ("after 2 epochs in 1.00 s, including JIT compilation of 1 "
+                                      "function (a cold cache: later runs reuse them)")
+
+
+def test_output_path_is_checked_before_training(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path / "no" / "such" / "x.npz")
+    assert_one_line_error(code, err, r"--output: cannot write .*x.npz: the directory .*such does not exist")
+    assert "epoch" not in out  # refused before training, not after
+    code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path)
+    assert_one_line_error(code, err, "--output: expected a file path, got the directory")
+    assert "epoch" not in out
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write into a read-only directory")
+def test_output_in_a_read_only_directory_is_refused(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, out, err = run(capsys, "train", "iris", *FAST, "--output", locked / "x.npz")
+    finally:
+        locked.chmod(0o700)
+    assert_one_line_error(code, err, "--output: cannot write .*: the directory .*locked is not writable")
+
+
+def test_predict_on_an_unknown_name_lists_the_bundled_data_sets(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    fnn.Network([4, 3], ["softmax"], "categorical_cross_entropy", seed=0).save(model)
+    code, _, err = run(capsys, "predict", model, "mnist")
+    assert_one_line_error(code, err, "DATA: no such file or bundled data set: mnist "
+                                     r"\(the bundled data sets: digits, iris, breast_cancer, wine, diabetes;")
+
+
+def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatch):
+    from fnn_numba import kernels, network
+    from fnn_numba.cli import build_parser
+
+    monkeypatch.setattr(kernels, "OPTIMIZERS", {**kernels.OPTIMIZERS, "lion": 99})
+    monkeypatch.setattr(network, "SCHEDULES", network.SCHEDULES + ("cosine",))
+    args = build_parser("train").parse_args(["train", "--optimizer", "lion", "--lr-schedule", "cosine"])
+    assert (args.optimizer, args.lr_schedule) == ("lion", "cosine")
+
+
+# Every bundled data set with the command line's defaults ends at a
+# sensible test score: better than
+# the majority class for the classifiers, better than the targets' mean
+# (RMSE 72-82) for diabetes. Thresholds sit below the scores of seeds 0-9.
+@pytest.mark.parametrize("name, metric, passes", [
+    ("digits", "accuracy", lambda v: v >= 0.9),
+    ("iris", "accuracy", lambda v: v >= 0.85),
+    ("breast_cancer", "accuracy", lambda v: v >= 0.9),
+    ("wine", "accuracy", lambda v: v >= 0.9),
+    ("diabetes", "RMSE", lambda v: v <= 65),
+])
+def test_defaults_give_a_sensible_score_on_every_bundled_data_set(capsys, name, metric, passes):
+    code, out, err = run(capsys, "train", name)
+    assert code == 0, err
+    value = float(re.search(rf"^test {metric} (\S+) after", out, re.M).group(1))
+    assert passes(value), out.splitlines()[-3:]
+
+
+def test_help_gives_the_per_data_set_defaults(capsys):
+    from fnn_numba.cli import TRAINING_DEFAULTS
+
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "--epochs EPOCHS default 30; 100 for iris" in text
+    assert "--learning-rate LEARNING_RATE default 0.1; 0.001 for diabetes" in text
+    assert TRAINING_DEFAULTS["iris"] == dict(epochs=100)
+
+
+def test_given_options_override_the_per_data_set_defaults(capsys):
+    code, out, err = run(capsys, "train", "iris", "--epochs", "2", "--hidden", "4")
+    assert code == 0, err
+    assert len([line for line in out.splitlines() if line.startswith("epoch")]) == 2
+
+
+def test_default_batch_size_never_exceeds_the_training_examples(capsys, tmp_path, monkeypatch):
+    from fnn_numba.network import Network
+
+    seen = []
+    fit = Network.fit
+
+    def recording_fit(self, X, Y, **kwargs):
+        seen.append((kwargs["batch_size"], X.shape[1]))
+        return fit(self, X, Y, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", recording_fit)
+    path = tmp_path / "tiny.csv"
+    path.write_text("".join(f"{i % 3},{i % 2},{i % 2}\n" for i in range(12)))
+    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2")
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2", "--batch-size", "64")
+    assert code == 0, err
+    assert seen == [(9, 9), (64, 9)]  # 12 examples less the 0.25 test split; a given size is kept
 
 
 def test_round_trip_train_save_info_predict(capsys, tmp_path):

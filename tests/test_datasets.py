@@ -1,8 +1,11 @@
 """fnn_numba.datasets: bundled data sets, IDX/npz/csv readers on real files
 written here, one_hot, standardize, split, and every malformed-file error."""
 import gzip
+import os
 import re
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fnn_numba import datasets
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(datasets.__file__)))
 
 # IDX type code -> the big-endian type its elements are written in
 CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -48,6 +53,32 @@ def test_diabetes_is_regression_with_real_targets():
     assert y.dtype == np.float32 and y.shape == (442,) and 25 <= y.min() < y.max() <= 346
     Xtr, ytr, Xte, yte, n_classes = datasets.load("diabetes", seed=1)
     assert n_classes is None and ytr.dtype == np.float64 and Xtr.shape[1] + Xte.shape[1] == 442
+
+
+@pytest.mark.parametrize("name", datasets.LOADERS)
+def test_bundled_values_are_scikit_learns(name, monkeypatch):
+    """Read from scikit-learn's data files directly, and (when those cannot
+    be read) through scikit-learn's loader: the same values either way."""
+    sk = pytest.importorskip("sklearn.datasets")
+    bunch = getattr(sk, f"load_{name}")()
+    X, y = datasets.load_bundled(name)
+    np.testing.assert_array_equal(X, bunch.data.T)
+    np.testing.assert_array_equal(y, bunch.target)
+    for directory in (None, "/nonexistent"):
+        monkeypatch.setattr(datasets, "_sklearn_data_dir", lambda: directory)
+        X2, y2 = datasets.load_bundled(name)
+        np.testing.assert_array_equal(X2, X)
+        np.testing.assert_array_equal(y2, y)
+
+
+def test_loading_a_bundled_set_does_not_import_scikit_learn():
+    # Importing scikit-learn takes seconds, most of a warm command line's run.
+    code = ("import sys; from fnn_numba import datasets; datasets.load('digits'); "
+            "datasets.load('diabetes'); print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_load_keeps_its_split_and_scaling():
@@ -99,9 +130,9 @@ def test_one_hot():
     assert Y.dtype == np.float32 and Y.flags.f_contiguous
     np.testing.assert_array_equal(Y, [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
     assert datasets.one_hot(np.array([1.0, 0.0]), n_classes=4).shape == (4, 2)
-    with pytest.raises(ValueError, match=r"labels: expected values in \[0, 3\), got values in \[0, 3\]"):
+    with pytest.raises(ValueError, match=r"labels: class labels must lie in \[0, 3\), got values in \[0, 3\]"):
         datasets.one_hot([0, 3], n_classes=3)
-    with pytest.raises(ValueError, match="labels: expected values"):
+    with pytest.raises(ValueError, match="labels: class labels must lie in"):
         datasets.one_hot([-1, 0])
     with pytest.raises(ValueError, match="non-integer"):
         datasets.one_hot([0.5, 1.0])
