@@ -19,7 +19,6 @@ import numpy as np
 DELEGATED = {
     "crosscheck": ("fnn_numba.crosscheck",
                    "compare every fast kernel with the index-level reference and the vectorised forms"),
-    "bench": ("fnn_numba.bench", "time training and the kernels"),
 }
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 LR_SCHEDULES = ("constant", "invscaling", "step", "exponential")
