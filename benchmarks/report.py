@@ -311,27 +311,28 @@ def render_markdown(record):
     order = peer_order(record)
     others = [p for p in order if p != "fnn_numba"]
     ratio_header = ["shape (batch)", "vs best peer"] + [f"vs {p}" for p in others]
-    out = [
-        f"## fnn_numba against its peers ({record['dtype']}, CPU)",
-        "",
-        "Ratios of samples/s, fnn_numba / peer (above 1: fnn_numba is faster), "
-        "from medians measured side by side in one run.",
-        "",
-        "**Training** (mini-batch SGD, relu hidden, softmax + categorical cross-entropy):",
-        "",
-    ]
-    out += md_table(ratio_header, ratio_rows(record, "train"))
-    out += ["", "**Inference** (forward pass over the whole data set):", ""]
-    out += md_table(ratio_header, ratio_rows(record, "infer"))
-    out += [
-        "",
-        f"Absolute training throughput, samples/s: median of {record['repeats']} rounds (range):",
-        "",
-    ]
-    out += md_table(["shape (batch)"] + order, absolute_rows(record, "train"))
-    out += ["", "Absolute inference throughput, samples/s: median (range):", ""]
-    out += md_table(["shape (batch)"] + order, absolute_rows(record, "infer"))
-    out.append("")
+    out = [f"## fnn_numba against its peers ({record['dtype']}, CPU)", ""]
+    if record["throughput"]:
+        out += [
+            "Ratios of samples/s, fnn_numba / peer (above 1: fnn_numba is faster), "
+            "from medians measured side by side in one run.",
+            "",
+            "**Training** (mini-batch SGD, relu hidden, softmax + categorical cross-entropy):",
+            "",
+        ]
+        out += md_table(ratio_header, ratio_rows(record, "train"))
+        out += ["", "**Inference** (forward pass over the whole data set):", ""]
+        out += md_table(ratio_header, ratio_rows(record, "infer"))
+        out += [
+            "",
+            f"Absolute training throughput, samples/s: median of {record['repeats']} rounds "
+            "(range):",
+            "",
+        ]
+        out += md_table(["shape (batch)"] + order, absolute_rows(record, "train"))
+        out += ["", "Absolute inference throughput, samples/s: median (range):", ""]
+        out += md_table(["shape (batch)"] + order, absolute_rows(record, "infer"))
+        out.append("")
     if record.get("skipped"):
         out += [
             "Skipped peers: "
