@@ -1,5 +1,7 @@
-"""fnn_numba's asv benchmark suite (configuration: ``asv.conf.json`` at the
-repository root; how to run it: ``docs/benchmarks.rst``).
+"""fnn_numba's benchmarks (configuration of the asv suite: ``asv.conf.json``
+at the repository root; how to run them: ``docs/performance.rst``).
+
+The asv suite:
 
 - ``bench_kernels``: every kernel of a training step alone, at the sizes of
   each benchmark shape, float32 and float64;
@@ -7,11 +9,16 @@ repository root; how to run it: ``docs/benchmarks.rst``).
   inference (``Network.forward``);
 - ``bench_jit``: the JIT's cold and warm start in a fresh process.
 
-The shapes and the workloads come from :mod:`fnn_numba.bench`, which the
-comparison with PyTorch, NumPy and scikit-learn (``benchmarks/compare.py``,
-``fnn-numba bench``) uses too. Every ``setup`` builds its workload once per
-process and runs it once, so no timing includes compilation.
+The comparison with PyTorch, NumPy and scikit-learn, ``python
+benchmarks/compare.py``, is built from ``workloads`` (the shapes, the data,
+the kernel and network workloads the asv suite times too), ``peers`` (one
+factory per library), ``measure`` (samples/s, memory, JIT start, the
+per-kernel profile) and ``report`` (the run record and its tables); its dated
+runs are in ``results/``. Every asv ``setup`` builds its workload once per
+process and runs it once, so no timing includes compilation. These modules
+are not part of the installed package.
 """
+
 import os
 import sys
 

@@ -3,12 +3,13 @@
 Each benchmark runs one kernel for every layer of one training step of the
 shape (so ``time_z_forward`` on 784-512-512-10 is the three products
 P1 (1) of one forward pass at batch 256), with the arrays in the layouts
-the training driver uses (:class:`fnn_numba.bench.KernelWorkload`). The
+the training driver uses (``workloads.KernelWorkload``). The
 ``peakmem_`` twins report the process's peak resident memory, which is
 dominated by the workload's arrays and the compiled code: the kernels
 themselves allocate nothing.
 """
-from fnn_numba.bench import DTYPES, SHAPES, KernelWorkload
+
+from .workloads import DTYPES, SHAPES, KernelWorkload
 
 #: calls per timed sample: the small layers take microseconds, so several
 #: calls are timed (individually, asv sums them) to keep timer noise down
@@ -31,7 +32,7 @@ def workload(shape, dtype):
 class Kernels:
     """Kernels of one training step (relu hidden layers, softmax output,
     categorical cross-entropy, plain SGD), per shape (batch in
-    :data:`fnn_numba.bench.SHAPES`) and dtype."""
+    ``workloads.SHAPES``) and dtype."""
 
     params = (list(SHAPES), list(DTYPES))
     param_names = ["shape", "dtype"]

@@ -1,11 +1,12 @@
 """asv: a training step, an epoch of ``Network.fit``, inference.
 
-The network is :class:`fnn_numba.bench.NetworkWorkload`: relu hidden
+The network is ``workloads.NetworkWorkload``: relu hidden
 layers, softmax output, categorical cross-entropy, He initialisation, plain
 SGD (learning rate 0.01), on 4 mini-batches of synthetic data (small, so
 that the suite stays quick; the comparison script uses larger data sets).
 """
-from fnn_numba.bench import DTYPES, SHAPES, NetworkWorkload
+
+from .workloads import DTYPES, SHAPES, NetworkWorkload
 
 #: calls per timed sample (small shapes take microseconds per step)
 NUMBER = {"64-32-10": 20, "784-128-10": 5, "784-512-512-10": 1, "2048-2048-2048-10": 1}
@@ -24,7 +25,7 @@ def workload(shape, dtype):
 
 class Network:
     """Training and inference per shape (batch in
-    :data:`fnn_numba.bench.SHAPES`) and dtype."""
+    ``workloads.SHAPES``) and dtype."""
 
     params = (list(SHAPES), list(DTYPES))
     param_names = ["shape", "dtype"]

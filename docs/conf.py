@@ -5,11 +5,14 @@ Build (what CI runs, warnings are errors)::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 The build needs no network access: no intersphinx, MathJax is loaded by the
-reader's browser. Pages and modules written by other parts of the project
-appear when they exist (:class:`OptionalToctree`, :class:`OptionalAutomodule`),
-so that a missing page or an optional dependency (GPU, MPI, matplotlib) never
-breaks the build.
+reader's browser. Modules that need an optional dependency (GPU, MPI,
+matplotlib) are documented where they import (:class:`OptionalAutomodule`),
+so that a missing dependency never breaks the build. The command-line help
+(:class:`CliHelp`) and the performance tables (:class:`BenchmarkTables`) are
+generated from the parser and from the saved runs in ``benchmarks/results/``,
+so that the pages cannot drift from the code and the data.
 """
+
 import contextlib
 import importlib
 import os
@@ -28,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import fnn_numba  # noqa: E402
 
 project = "fnn_numba"
-author = "the fnn_numba authors"
-copyright = "the fnn_numba authors, MIT licence"
+author = "fnn_numba contributors"
+copyright = "2026, fnn_numba contributors (MIT licence)"
 release = fnn_numba.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -54,30 +57,6 @@ def _run_nested(directive, lines):
     return node.children
 
 
-class OptionalToctree(Directive):
-    """A toctree of the pages listed in its content that exist.
-
-    Other contributors add pages (derivation, gpu, benchmarks, ...) on their
-    own schedule; listing a missing page in a plain toctree would fail the
-    ``-W`` build.
-    """
-
-    has_content = True
-    option_spec = {"maxdepth": directives.positive_int, "caption": directives.unchanged}
-
-    def run(self):
-        srcdir = Path(self.state.document.settings.env.srcdir)
-        pages = [p.strip() for p in self.content if p.strip()]
-        present = [p for p in pages if (srcdir / f"{p}.rst").exists()]
-        if not present:
-            return []
-        lines = [".. toctree::", f"   :maxdepth: {self.options.get('maxdepth', 2)}"]
-        if "caption" in self.options:
-            lines.append(f"   :caption: {self.options['caption']}")
-        lines += [""] + [f"   {p}" for p in present]
-        return _run_nested(self, lines)
-
-
 class OptionalAutomodule(Directive):
     """A section titled with the module's name and its ``automodule``,
     when the module imports on this machine.
@@ -96,8 +75,9 @@ class OptionalAutomodule(Directive):
             log.info(f"optional-automodule: {name} left out ({type(exc).__name__}: {exc})")
             return []
         title = f"``{name}``"
-        return _run_nested(self, [title, "-" * len(title), "", f".. automodule:: {name}",
-                                  "   :members:", ""])
+        return _run_nested(
+            self, [title, "-" * len(title), "", f".. automodule:: {name}", "   :members:", ""]
+        )
 
 
 @contextlib.contextmanager
@@ -136,6 +116,31 @@ class CliHelp(Directive):
         return [block]
 
 
+class BenchmarkTables(Directive):
+    """The tables of a saved comparison run (a JSON file of
+    ``benchmarks/results/``, path relative to this folder), rendered by
+    ``benchmarks/report.py`` with the run's machine, versions and command as
+    footnotes. ``:parts:`` lists the tables (default ``train infer``, the
+    ratios; also ``train-absolute``, ``infer-absolute``, ``memory``,
+    ``startup``)."""
+
+    required_arguments = 1
+    option_spec = {"parts": directives.unchanged}
+
+    def run(self):
+        from benchmarks import report
+
+        env = self.state.document.settings.env
+        path = (Path(env.srcdir) / self.arguments[0]).resolve()
+        env.note_dependency(str(path))
+        parts = tuple(self.options.get("parts", "train infer").split())
+        try:
+            lines = report.rst_tables(report.load(path), parts)
+        except (OSError, ValueError, KeyError) as exc:
+            raise self.error(f"benchmark-tables: {path}: {exc}") from exc
+        return _run_nested(self, lines)
+
+
 def _skip_member(app, what, name, obj, skip, options):
     # scikit-learn generates set_*_request methods on every estimator
     # subclass; their docstrings cross-reference scikit-learn's own
@@ -147,7 +152,7 @@ def _skip_member(app, what, name, obj, skip, options):
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
-    app.add_directive("optional-toctree", OptionalToctree)
     app.add_directive("optional-automodule", OptionalAutomodule)
     app.add_directive("cli-help", CliHelp)
+    app.add_directive("benchmark-tables", BenchmarkTables)
     return {"parallel_read_safe": True}

@@ -19,7 +19,6 @@ import numpy as np
 DELEGATED = {
     "crosscheck": ("fnn_numba.crosscheck",
                    "compare every fast kernel with the index-level reference and the vectorised forms"),
-    "bench": ("fnn_numba.bench", "time training and the kernels"),
 }
 #: --epochs, --batch-size and --learning-rate when not given: the values
 #: under None for a user's data, with overrides for the bundled data sets on

@@ -43,7 +43,7 @@ def test_help_of_each_command(capsys, command):
 def test_top_level_help_and_version(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("train", "predict", "info", "crosscheck", "bench"):
+    for command in ("train", "predict", "info", "crosscheck"):
         assert command in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == f"fnn-numba {fnn.__version__}"
@@ -489,8 +489,6 @@ def test_device_option(capsys):
 
 @pytest.mark.parametrize("command, argv, expected", [
     ("crosscheck", ["--sizes", "3", "4", "2", "--cost", "cce", "-m", "3", "--no-symbolic"], "all passed"),
-    ("bench", ["--shapes", "4-3-2:8", "--repeats", "1", "--seconds", "0.01", "--peers", "fnn_numba",
-               "--no-memory", "--startup-runs", "0", "--examples", "32"], "| 4-3-2:8 |"),
 ])
 def test_delegated_commands(capsys, command, argv, expected):
     if importlib.util.find_spec(f"fnn_numba.{command}") is None:
