@@ -11,7 +11,6 @@ work with ``Pipeline``, ``cross_val_score``, ``GridSearchCV``, ``clone`` and
 pickle.
 """
 import numbers
-import threading
 import warnings
 
 import numpy as np
@@ -117,25 +116,16 @@ def _with_docs(text):
         "%(attributes)s", _COMMON_ATTRIBUTES.strip("\n"))
 
 
-#: Network attributes that cannot (a lock, GPU buffers) or need not (scratch
-#: workspaces) be pickled, with what a restored network gets instead. The
-#: host copy of the parameters is always current, so a network restored on
-#: the CPU computes what the pickled one did.
-_TRANSIENT = {"_lock": threading.RLock, "_workspaces": dict, "_gpu": lambda: None}
-
-
 def _network_state(net):
-    """The picklable part of a Network: everything but the transient
-    attributes, so that the optimizer state and the random generator survive
-    a round trip and ``partial_fit`` resumes exactly."""
-    return {k: v for k, v in net.__dict__.items() if k not in _TRANSIENT}
+    """The picklable part of a Network (its own pickling state: the lock and
+    the backend are rebuilt), so that the optimizer state and the random
+    generator survive a round trip and ``partial_fit`` resumes exactly."""
+    return net.__getstate__()
 
 
 def _network_from_state(state):
     net = Network.__new__(Network)
-    net.__dict__.update(state)
-    for name, make in _TRANSIENT.items():
-        setattr(net, name, make())
+    net.__setstate__(state)
     return net
 
 

@@ -20,7 +20,8 @@ from .activations import UNIT_INTERVAL_OUTPUT
 from .backends import FORWARD_CHUNK, CPUBackend  # noqa: F401 (FORWARD_CHUNK is public)
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
-from .kernels import OPTIMIZERS
+from ._encoding import one_hot
+from ._model_file import FORMAT_NAME, FORMAT_VERSION, read_model_file
 from .optimizers import OPTIMIZER_CLASSES, make_optimizer
 from .training import (
     SCHEDULES,  # noqa: F401 (re-exported)
@@ -33,8 +34,6 @@ from .training import (
     run_epochs,
 )
 
-FORMAT_NAME = "fnn_numba.Network"
-FORMAT_VERSION = 1
 
 __all__ = ["Network", "Gradients", "History", "TrainingDivergedError", "ForwardPass"]
 
@@ -326,21 +325,7 @@ class Network:
         return y
 
     def _one_hot(self, labels, m, name):
-        if labels.dtype == object or not (np.issubdtype(labels.dtype, np.integer) or
-                                          np.issubdtype(labels.dtype, np.floating)):
-            raise TypeError(f"{name}: expected integer class labels, got dtype {labels.dtype}")
-        if labels.shape[0] != m:
-            raise ValueError(f"{name}: expected {m} labels (as many examples as X), got {labels.shape[0]}")
-        if np.issubdtype(labels.dtype, np.floating):
-            if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-                raise ValueError(f"{name}: expected integer class labels, got non-integer values")
-        nL = self.sizes[-1]
-        if labels.size and (labels.min() < 0 or labels.max() >= nL):
-            raise ValueError(f"{name}: labels must lie in [0, {nL}), got values in "
-                             f"[{labels.min()}, {labels.max()}]")
-        y = np.zeros((nL, m), dtype=self.dtype, order="F")
-        y[labels.astype(np.int64), np.arange(m)] = 1
-        return y
+        return one_hot(labels, self.sizes[-1], self.dtype, name=name, m=m)
 
     # ----------------------------------------------------------------- forward
     def forward(self, X, return_all=False):
@@ -720,27 +705,12 @@ class Network:
     @classmethod
     def load(cls, path, device="cpu"):
         """Read a network written by :meth:`save` (on any device); the round
-        trip is exact. ``device`` says where the loaded network runs."""
+        trip is exact. ``device`` says where the loaded network runs. A file
+        that is not a model, or a damaged one (NaN parameters included),
+        raises ValueError naming the file; nothing is ever unpickled."""
         device = _check_device(device)
-        try:
-            with np.load(os.fspath(path), allow_pickle=False) as data:
-                meta = json.loads(bytes(data["metadata"]).decode())
-                params = data["params"]
-                optimizer_arrays = {key: data[key] for key in
-                                    ("optimizer_velocity", "optimizer_second", "optimizer_steps")
-                                    if key in data.files}
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            # NumPy's own message may suggest allow_pickle=True: never pass
-            # that on, loading a pickle runs code from the file
-            reason = "not an .npz archive" if "pickle" in str(exc) else type(exc).__name__
-            raise ValueError(f"path: {path!s} is not a readable fnn_numba model file ({reason})") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ValueError(f"path: {path!s} is not an fnn_numba model file")
-        if meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"path: {path!s} has format version {meta.get('version')!r}; "
-                             f"this fnn_numba reads version {FORMAT_VERSION}")
+        contents = read_model_file(path)
+        meta, params, opt_state = contents["metadata"], contents["params"], contents["optimizer"]
         try:
             if meta.get("layers") is not None:
                 arch = [layers_mod.from_config(c) for c in meta["layers"]]
@@ -751,12 +721,9 @@ class Network:
                           meta["dtype"], meta["seed"], meta["l2"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"path: {path!s} describes no valid network ({exc})") from exc
-        if params.shape != net._params.shape or params.dtype != net._params.dtype:
+        if params.shape != net._params.shape:
             raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
                              f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
-        if not np.all(np.isfinite(params)):
-            raise ValueError(f"path: {path!s} holds NaN or inf parameters; the weights setter "
-                             f"refuses those too")
         net._params[...] = params
         net._epochs_trained = int(meta.get("epochs_trained", 0))
         if meta.get("rng_state") is not None:
@@ -764,18 +731,13 @@ class Network:
                 net._rng.bit_generator.state = meta["rng_state"]
             except (TypeError, ValueError, KeyError) as exc:
                 raise ValueError(f"path: {path!s} has an unreadable generator state ({exc})") from exc
-        if meta.get("optimizer") is not None:
-            if meta["optimizer"] not in OPTIMIZERS or len(optimizer_arrays) != 3 or any(
-                    optimizer_arrays[k].shape not in (params.shape, (0,))
-                    for k in ("optimizer_velocity", "optimizer_second")):
-                raise ValueError(f"path: {path!s} has an incomplete or inconsistent optimizer state")
-            opt = make_optimizer(meta["optimizer"], **meta.get("optimizer_hyperparameters", {}))
-            opt.velocity = optimizer_arrays["optimizer_velocity"].astype(net.dtype)
-            opt.second = optimizer_arrays["optimizer_second"].astype(net.dtype)
-            opt.t = optimizer_arrays["optimizer_steps"].astype(np.int64).reshape(1)
+        if opt_state is not None:
+            if opt_state["name"] not in OPTIMIZER_CLASSES:
+                raise ValueError(f"path: {path!s} names the unknown optimizer {opt_state['name']!r}")
+            opt = make_optimizer(opt_state["name"], **meta.get("optimizer_hyperparameters", {}))
+            opt.velocity, opt.second, opt.t = opt_state["velocity"], opt_state["second"], opt_state["steps"]
             net._optimizer = opt
         return net.to(device) if device != "cpu" else net
-
 
 
 def _check_device(device):

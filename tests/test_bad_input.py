@@ -114,13 +114,13 @@ def test_load_rejects_bad_files(tmp_path):
         fnn.Network.load(missing)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="not a readable fnn_numba model file"):
+    with pytest.raises(ValueError, match="not an fnn_numba model file"):
         fnn.Network.load(junk)
     good = tmp_path / "good.npz"
     fnn.Network([3, 2], seed=0).save(good)
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[:100])
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="not an fnn_numba model file"):
         fnn.Network.load(truncated)
     other = tmp_path / "other.npz"
     np.savez(other, params=np.zeros(3))
