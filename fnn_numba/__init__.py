@@ -16,10 +16,10 @@ invalidate_stale_cache()
 from .activations import ACTIVATIONS  # noqa: E402
 from .costs import COSTS  # noqa: E402
 from .network import ForwardPass, Gradients, History, Network, TrainingDivergedError  # noqa: E402
-from . import layers  # noqa: E402
+from . import layers, optimizers  # noqa: E402
 from .crosscheck import crosscheck  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: names served on first use, so that ``import fnn_numba`` needs neither
 #: scikit-learn nor matplotlib (optional extras)
