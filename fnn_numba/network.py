@@ -15,7 +15,7 @@ import numpy as np
 from . import _validation as V
 from . import engine
 from ._threading import kernel_section
-from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
+from .activations import ACTIVATIONS, POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
 from .kernels import OPTIMIZERS
@@ -86,12 +86,13 @@ class Network:
         [n0, n1, ..., nL]: input size, hidden sizes, output size.
     activations : list of str, optional
         One per layer l = 1..L, from identity, sigmoid, tanh, relu,
-        leaky_relu, elu, selu, softmax. Default: relu for hidden layers and
+        leaky_relu, elu, selu, softmax, exp. Default: relu for hidden layers and
         the output activation that matches ``cost`` (softmax for categorical
         cross-entropy, sigmoid for binary cross-entropy, identity for squared
-        error).
+        error, exp for poisson).
     cost : str
-        squared_error, binary_cross_entropy or categorical_cross_entropy
+        squared_error, binary_cross_entropy, categorical_cross_entropy or
+        poisson (half the Poisson deviance, for counts, with an exp output)
         (aliases mse, bce, cce).
     init : str
         zeros, normal (N(0, 0.01^2)), xavier, he, or auto (he when the first
@@ -118,7 +119,7 @@ class Network:
         L = len(self.sizes) - 1
         if activations is None:
             out = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-                   "squared_error": "identity"}[self.cost_name]
+                   "squared_error": "identity", "poisson": "exp"}[self.cost_name]
             activations = ["relu"] * (L - 1) + [out]
         if isinstance(activations, str) or not hasattr(activations, "__len__"):
             raise ValueError(f"activations: expected a list of {L} activation names, got {activations!r}")
@@ -131,6 +132,10 @@ class Network:
             raise ValueError(
                 f"activations: {self.cost_name} needs an output in (0, 1) by construction "
                 f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}")
+        if self.cost_name == "poisson" and self.activations[-1] not in POSITIVE_OUTPUT:
+            raise ValueError(
+                f"activations: poisson needs an output > 0 by construction (exp, sigmoid or "
+                f"softmax as the last activation), got {self.activations[-1]!r}")
         self.dtype = V.check_dtype(dtype)
         self.l2 = V.check_positive("l2", l2, allow_zero=True)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -283,7 +288,10 @@ class Network:
         y = V.as_float_matrix(name, arr, self.dtype, rows=nL)
         if y.shape[1] != m:
             raise ValueError(f"{name}: expected {m} columns (as many examples as X), got {y.shape[1]}")
-        if self.cost_name != "squared_error" and (np.any(y < 0) or np.any(y > 1)):
+        if self.cost_name == "poisson" and np.any(y < 0):
+            raise ValueError(f"{name}: poisson needs targets >= 0, got a minimum of {y.min()}")
+        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
+                (np.any(y < 0) or np.any(y > 1)):
             raise ValueError(f"{name}: {self.cost_name} needs targets in [0, 1], got values in "
                              f"[{y.min()}, {y.max()}]")
         return y
@@ -380,7 +388,7 @@ class Network:
         return self._accuracy_checked(X, Y)
 
     def _accuracy_checked(self, X, Y):
-        if self.cost_name == "squared_error":
+        if self.cost_name in ("squared_error", "poisson"):
             return float("nan")
         Y_hat = self._forward_chunks(X)[0]
         if self.cost_name == "categorical_cross_entropy":
@@ -774,7 +782,7 @@ def _epoch_line(history, epoch, epochs, cost_name):
     line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
     if history.val_cost:
         line += f"  val_cost {history.val_cost[-1]:.6f}"
-        if cost_name != "squared_error":
+        if cost_name not in ("squared_error", "poisson"):
             line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
     return line
 

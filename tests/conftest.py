@@ -3,20 +3,24 @@ import pytest
 
 import fnn_numba as fnn
 
-ALL_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softmax"]
-ALL_COSTS = ["squared_error", "binary_cross_entropy", "categorical_cross_entropy"]
+ALL_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softmax", "exp"]
+ALL_COSTS = ["squared_error", "binary_cross_entropy", "categorical_cross_entropy", "poisson"]
 #: output activations allowed with each cost
 OUTPUTS = {
     "squared_error": ALL_ACTIVATIONS,
     "binary_cross_entropy": ["sigmoid", "softmax"],
     "categorical_cross_entropy": ["softmax", "sigmoid"],
+    "poisson": ["exp"],
 }
 
 
 def targets_for(cost, n, m, rng):
-    """Targets valid for ``cost``: real values, probabilities, or one-hot columns."""
+    """Targets valid for ``cost``: real values, probabilities, counts (zeros
+    included) or one-hot columns."""
     if cost == "squared_error":
         return rng.standard_normal((n, m))
+    if cost == "poisson":
+        return rng.poisson(1.5, (n, m)).astype(float)
     if cost == "binary_cross_entropy":
         return rng.uniform(0, 1, (n, m))
     y = np.zeros((n, m))
