@@ -86,7 +86,7 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
         Most evaluations of J and its gradient (SciPy's ``maxfun``); the
         line search may evaluate a few times per iteration.
     tol : float
-        SciPy's ``gtol``: stop when the largest |projected gradient entry|
+        SciPy's ``gtol``: stop when the largest absolute entry of the projected gradient
         is at most tol.
     verbose : bool
         Print "Iteration %d, loss = %.8f" after each iteration.
