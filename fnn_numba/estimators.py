@@ -465,9 +465,10 @@ class _FNNBase(BaseEstimator):
                 self._expose(net)
         self.n_outputs_ = n_outputs
         # the targets in the network's dtype and the orientation its kernels read
-        Y = np.asarray(Y, dtype=net.dtype)
-        if X.dtype != net.dtype:
-            X = X.astype(net.dtype)
+        Y = np.ascontiguousarray(Y, dtype=net.dtype)
+        # C order, so that X.T (and every epoch's shuffled copy, transposed)
+        # is the Fortran-ordered matrix the network takes without a copy
+        X = np.ascontiguousarray(X, dtype=net.dtype)
         if self.solver == "lbfgs":
             self._fit_lbfgs(net, X, Y)
         else:

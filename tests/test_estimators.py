@@ -493,3 +493,14 @@ def test_unsupported_targets_are_refused():
         FNNClassifier().fit(X, np.linspace(0, 1, 30))
     with pytest.raises(ValueError, match="poisson"):
         FNNRegressor(loss="poisson").fit(X, -np.ones(30))
+
+
+def test_memory_layout_of_x_does_not_change_the_fit():
+    X, y = blobs(m=70)
+    common = dict(hidden_layer_sizes=(5,), solver="sgd", max_iter=4, random_state=0, batch_size=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = FNNClassifier(**common).fit(np.ascontiguousarray(X), y)
+        b = FNNClassifier(**common).fit(np.asfortranarray(X), y)
+    np.testing.assert_array_equal(a.network_.get_parameters(), b.network_.get_parameters())
+    assert a.loss_curve_ == b.loss_curve_
