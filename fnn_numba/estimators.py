@@ -59,6 +59,12 @@ estimators' docstrings stay short):
   score is accuracy (classifier) or R^2 (regressor), NaN when the
   predictions are not finite; the weights of the best-scoring epoch are
   restored at the end.
+- **Divergence**: the network refuses a step that would make the cost or a
+  parameter non-finite (:class:`fnn_numba.TrainingDivergedError`).
+  Without early stopping that is scikit-learn's ValueError for non-finite
+  weights; with early stopping the epoch scores NaN (as scikit-learn's
+  non-finite predictions do), training stops with a ConvergenceWarning and
+  the weights of the best epoch are restored.
 - **Optimizers**: sgd with momentum 0 is plain SGD; with momentum > 0 it is
   momentum or, with ``nesterovs_momentum``, Nesterov's update, as
   :func:`fnn_numba.kernels.optimizer_step` writes them (scikit-learn's
