@@ -27,6 +27,7 @@ LEAKY_RELU = 4
 ELU = 5
 SELU = 6
 SOFTMAX = 7
+EXP = 8
 
 #: Slope of leaky ReLU for z < 0 (slides-shallow-neural-network: 0.01).
 LEAKY_RELU_SLOPE = 0.01
@@ -46,12 +47,16 @@ ACTIVATIONS = {
     "elu": ELU,
     "selu": SELU,
     "softmax": SOFTMAX,
+    "exp": EXP,
 }
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items()}
 
 #: Activations whose output lies in (0, 1) by construction (needed for binary
 #: cross-entropy, whose log(1 - y_hat) has no meaning elsewhere).
 UNIT_INTERVAL_OUTPUT = frozenset({"sigmoid", "softmax"})
+#: Activations whose output is > 0 by construction (needed for the Poisson
+#: cost, whose log y_hat has no meaning elsewhere).
+POSITIVE_OUTPUT = frozenset({"sigmoid", "softmax", "exp"})
 
 
 @njit(cache=True, inline="always")
@@ -62,6 +67,8 @@ def activation_value(code, z):
     exp(z) / (1 + exp(z)) for z < 0 so that exp never overflows.  tanh P2 (5).
     relu P2 (1): max(0, z).  leaky_relu: z if z > 0 else 0.01 z.
     elu: z if z > 0 else alpha (exp(z) - 1).  selu: lambda * elu_alpha'(z).
+    exp: e^z, the inverse of the log link of the Poisson cost (it overflows
+    to inf for z > 709 in float64, 88 in float32; training refuses the step).
     Softmax is not element-wise and is rejected with NaN here; the kernels
     handle it column by column.
     """
@@ -87,6 +94,8 @@ def activation_value(code, z):
         if z > zero:
             return type(z)(SELU_LAMBDA) * z
         return type(z)(SELU_LAMBDA * SELU_ALPHA) * math.expm1(z)
+    if code == EXP:
+        return math.exp(z)
     return type(z)(math.nan)
 
 
@@ -101,7 +110,7 @@ def activation_slope(code, z, a):
     identity: 1.  sigmoid P2 (4): a (1 - a).  tanh P2 (6): 1 - a a.
     relu P2 (2): I(z > 0) (0 at z = 0).  leaky_relu: 1 if z > 0 else 0.01
     (the same slope as its forward pass).  elu: 1 if z > 0 else a + alpha.
-    selu: lambda if z > 0 else a + lambda alpha.
+    selu: lambda if z > 0 else a + lambda alpha.  exp: a (d/dz e^z = e^z).
     """
     one = type(z)(1)
     zero = type(z)(0)
@@ -121,4 +130,6 @@ def activation_slope(code, z, a):
         if z > zero:
             return type(z)(SELU_LAMBDA)
         return a + type(z)(SELU_LAMBDA * SELU_ALPHA)
+    if code == EXP:
+        return a
     return type(z)(math.nan)

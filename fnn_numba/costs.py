@@ -20,7 +20,13 @@ z > 37 in float64, or a softmax entry that underflows) would give inf, so the
 general path clips y_hat to [eps, 1 - eps] with eps the machine epsilon of
 the dtype (2.2e-16 for float64, 1.2e-7 for float32): the smallest margin for
 which 1 - eps is still below 1. The fused paths never clip: they never take
-the log of a probability.
+the log of a probability. The Poisson cost clips y_hat below at the same eps
+in its log and its slope (an exp output underflows to 0 for z < -745), so
+the seed 1 - y/y_hat stays finite.
+
+The Poisson cost is half the Poisson deviance, the term
+y_hat - y + y log(y / y_hat) (0 at y_hat = y; y log y = 0 at y = 0), meant
+for counts y >= 0 with an exp output (the log link).
 """
 import math
 
@@ -29,12 +35,14 @@ from numba import njit
 SQUARED_ERROR = 0
 BINARY_CROSS_ENTROPY = 1
 CATEGORICAL_CROSS_ENTROPY = 2
+POISSON = 3
 
 #: name -> integer code used by the kernels.
 COSTS = {
     "squared_error": SQUARED_ERROR,
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
     "categorical_cross_entropy": CATEGORICAL_CROSS_ENTROPY,
+    "poisson": POISSON,
 }
 #: short names accepted wherever a cost name is.
 COST_ALIASES = {
@@ -55,7 +63,9 @@ def loss_term(code, y_hat, y):
     squared error: 1/2 (y_hat - y)^2.
     binary cross-entropy: -[y log y_hat + (1 - y) log(1 - y_hat)].
     categorical cross-entropy: -y log y_hat.
-    y_hat is clipped to [eps, 1 - eps] in the cross-entropies (module doc).
+    poisson: y_hat - y + y log(y / y_hat) (half the Poisson deviance).
+    y_hat is clipped to [eps, 1 - eps] in the cross-entropies and below at
+    eps in the Poisson log (module doc).
     """
     one = type(y_hat)(1)
     zero = type(y_hat)(0)
@@ -63,6 +73,11 @@ def loss_term(code, y_hat, y):
         d = y_hat - y
         return type(y_hat)(0.5) * d * d
     eps = _eps_like(y_hat)
+    if code == POISSON:
+        t = y_hat - y
+        if y != zero:
+            t += y * (math.log(y) - math.log(max(y_hat, eps)))
+        return t
     p = min(max(y_hat, eps), one - eps)
     if code == BINARY_CROSS_ENTROPY:
         t = zero
@@ -85,14 +100,17 @@ def loss_slope(code, y_hat, y):
     squared error: y_hat - y.
     binary cross-entropy: (y_hat - y) / (y_hat (1 - y_hat)).
     categorical cross-entropy: -y / y_hat.
-    y_hat is clipped to [eps, 1 - eps] in the cross-entropies, so the seed
-    is finite for predictions of exactly 0 or 1.
+    poisson: 1 - y / y_hat.
+    y_hat is clipped to [eps, 1 - eps] in the cross-entropies (below at eps
+    for poisson), so the seed is finite for predictions of exactly 0 or 1.
     """
     one = type(y_hat)(1)
     zero = type(y_hat)(0)
     if code == SQUARED_ERROR:
         return y_hat - y
     eps = _eps_like(y_hat)
+    if code == POISSON:
+        return one - y / max(y_hat, eps)
     p = min(max(y_hat, eps), one - eps)
     if code == BINARY_CROSS_ENTROPY:
         return (p - y) / (p * (one - p))

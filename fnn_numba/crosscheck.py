@@ -56,7 +56,7 @@ from . import _validation as V
 from . import kernels as _kernels
 from . import reference as R
 from . import vectorized as Vec
-from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
+from .activations import ACTIVATIONS, POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from ._threading import kernel_section
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 
@@ -91,6 +91,7 @@ ACTIVATION_EQUATIONS = {
     "elu": ("P1 (2)", "P1 (17)"),
     "selu": ("P1 (2)", "P1 (17)"),
     "softmax": ("P2 (7)", "P2 (8)"),
+    "exp": ("P1 (2)", "P1 (17)"),
 }
 
 
@@ -657,7 +658,7 @@ def _l2_gradient_row(kn, weights, l2, fd_step):
 ALL_ACTIVATIONS = tuple(ACTIVATIONS)
 #: output activation of each cost's default network (fused where a fused pair exists)
 DEFAULT_OUTPUT = {"squared_error": "identity", "binary_cross_entropy": "sigmoid",
-                  "categorical_cross_entropy": "softmax"}
+                  "categorical_cross_entropy": "softmax", "poisson": "exp"}
 DEFAULT_SIZES = (4, 6, 5, 7, 3)
 
 
@@ -694,8 +695,10 @@ def _cli_networks(args):
         if len(acts) != L:
             raise ValueError(f"--activations: expected {L} names (one per layer with weights), got {len(acts)}")
     if args.cost is None:
-        costs = list(COSTS) if args.activations is None or acts[-1] in UNIT_INTERVAL_OUTPUT \
-            else ["squared_error"]
+        if args.activations is None or acts[-1] in UNIT_INTERVAL_OUTPUT:
+            costs = list(COSTS)
+        else:
+            costs = ["squared_error"] + (["poisson"] if acts[-1] in POSITIVE_OUTPUT else [])
     else:
         costs = [V.check_choice("--cost", c, COSTS, COST_ALIASES) for c in args.cost]
     rng = np.random.default_rng(seed)
@@ -719,6 +722,9 @@ def _cli_networks(args):
             Y = rng.standard_normal((n_out, m))
         elif cost == "binary_cross_entropy":
             Y = rng.uniform(0, 1, (n_out, m))
+        elif cost == "poisson":
+            # counts, zeros included, so that the y = 0 branch of the term is met
+            Y = rng.poisson(1.5, (n_out, m)).astype(float)
         else:
             Y = np.zeros((n_out, m))
             Y[rng.integers(0, n_out, m), np.arange(m)] = 1

@@ -1,14 +1,83 @@
-"""scikit-learn estimators around :class:`fnn_numba.Network`.
+"""scikit-learn's MLPClassifier and MLPRegressor, on fnn_numba's kernels.
 
-:class:`FNNClassifier` and :class:`FNNRegressor` take X as (n_samples,
-n_features), the orientation every scikit-learn user has, and hand ``X.T``
-to the network, whose derivation has examples in columns. The transpose of
-a C-ordered array is Fortran-ordered: exactly the layout the kernels read,
-so no copy is made.
+:class:`FNNClassifier` and :class:`FNNRegressor` take scikit-learn's
+parameters under scikit-learn's names, defaults and meanings, set the same
+fitted attributes and raise the same warnings and errors, so that changing
+``from sklearn.neural_network import MLPClassifier`` into
+``from fnn_numba import FNNClassifier as MLPClassifier`` is the whole port.
+Every forward pass, backward pass and optimizer step runs in the jitted
+kernels behind :class:`fnn_numba.Network`.
 
-They need scikit-learn >= 1.6 (``pip install "fnn-numba[sklearn]"``) and
-work with ``Pipeline``, ``cross_val_score``, ``GridSearchCV``, ``clone`` and
-pickle.
+Orientation: X arrives as (n_samples, n_features); the network takes
+``X.T``, whose examples are columns as in the derivation. The transpose of a
+C-ordered array is Fortran-ordered, exactly the layout the kernels read, so
+no copy is made.
+
+How scikit-learn's training is reproduced (module-level so that the
+estimators' docstrings stay short):
+
+- **Initial weights**: Glorot uniform, U(-b, b) with
+  b = sqrt(f / (fan_in + fan_out)), f = 2 for logistic hidden units and 6
+  otherwise, drawn per layer (weights, then biases) from
+  ``check_random_state(random_state)``: the same draws as scikit-learn.
+- **Epochs**: the estimator drives the network one epoch at a time
+  (:meth:`Network.partial_fit`, which keeps the optimizer's state), so that
+  the learning rate can change between epochs. Each epoch shuffles the
+  sample order with the same generator and the same calls as scikit-learn,
+  then runs the full batches and, when ``batch_size`` does not divide
+  n_samples, the short last batch.
+- **alpha**: scikit-learn adds (alpha / 2) ||W||^2 / n_b to the loss of a
+  batch of n_b examples; the network's L2 term is (lambda / 2) ||W||^2 on top
+  of the mean loss J (P1 (14) with the L2 term). So lambda = alpha / n_b,
+  set per batch size: alpha / batch_size for the full batches and
+  alpha / n_last for the short last one (the two runs of each epoch), and
+  alpha / n_samples for lbfgs. The penalty and its gradient are therefore
+  exactly scikit-learn's for every batch.
+- **Loss values**: ``loss_curve_[e]`` is the mean over epoch e's batches,
+  weighted by batch size, of the batch cost before each update, L2 term
+  included, as scikit-learn computes it. For squared error with k > 1
+  outputs scikit-learn reports 1/2 the mean over outputs of the squared
+  error while its gradient is that of 1/2 the sum; the network's J is
+  1/2 the sum (the gradient both use), so ``loss_`` is k times
+  scikit-learn's data term there. Convergence with ``tol`` is judged on
+  these values.
+- **Learning rate**: "constant"; "invscaling" lr = learning_rate_init /
+  (t + 1)^power_t with t the number of samples seen so far (``t_``), set at
+  the end of every epoch; "adaptive": the rate is divided by 5 each time
+  n_iter_no_change + 1 consecutive epochs fail to improve by tol, and
+  training stops once it is at most 1e-6. Only the sgd solver uses
+  ``learning_rate``; adam keeps learning_rate_init.
+- **Stopping**: an epoch that does not lower the training loss below
+  ``best_loss_ - tol`` (or, with ``early_stopping``, does not raise the
+  validation score above ``best_validation_score_ + tol``) counts as no
+  improvement; after more than n_iter_no_change such epochs in a row
+  training stops (or the adaptive rate drops). ``n_iter_no_change=np.inf``
+  never stops early.
+- **Validation split** (``early_stopping``): ``train_test_split`` with the
+  estimator's generator and ``validation_fraction``, stratified for
+  single-output classifiers (binary labels), as scikit-learn 1.9 does; the
+  score is accuracy (classifier) or R^2 (regressor), NaN when the
+  predictions are not finite; the weights of the best-scoring epoch are
+  restored at the end.
+- **Divergence**: the network refuses a step that would make the cost or a
+  parameter non-finite (:class:`fnn_numba.TrainingDivergedError`).
+  Without early stopping that is scikit-learn's ValueError for non-finite
+  weights; with early stopping the epoch scores NaN (as scikit-learn's
+  non-finite predictions do), training stops with a ConvergenceWarning and
+  the weights of the best epoch are restored.
+- **Optimizers**: sgd with momentum 0 is plain SGD; with momentum > 0 it is
+  momentum or, with ``nesterovs_momentum``, Nesterov's update, as
+  :func:`fnn_numba.kernels.optimizer_step` writes them (scikit-learn's
+  formulas). adam is the kernels' Adam,
+  -lr m_hat / (sqrt(s_hat) + epsilon), where scikit-learn's step is
+  -lr m_hat / (sqrt(s_hat) + epsilon / sqrt(1 - beta_2^t)): the two differ
+  only in how epsilon is scaled during the first steps.
+- **lbfgs**: :func:`fnn_numba.lbfgs.fit_lbfgs`, SciPy's L-BFGS-B on the
+  network's own cost and gradient, with maxiter=max_iter,
+  maxfun=max_fun, gtol=tol.
+
+Not in this version: sparse X (refused with scikit-learn's TypeError) and
+``sample_weight`` (``fit`` and ``partial_fit`` do not take it yet).
 """
 import numbers
 import warnings
@@ -16,10 +85,14 @@ import warnings
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import type_of_target, unique_labels
     # validate_data (and the tags API used below) arrived in scikit-learn 1.6
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:
@@ -27,87 +100,117 @@ except ImportError as exc:
                       "pip install \"fnn-numba[sklearn]\" (" + str(exc) + ")") from exc
 
 from . import _validation as V
-from .activations import ACTIVATIONS
-from .network import Network
+from .lbfgs import fit_lbfgs, set_flat_parameters
+from .network import Network, TrainingDivergedError
+from .vectorized import cost_vectorized
 
 __all__ = ["FNNClassifier", "FNNRegressor"]
 
+#: scikit-learn's activation names and fnn_numba's extra ones -> the
+#: network's names
+HIDDEN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+                      "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu"}
+#: network output activation -> scikit-learn's name for it (``out_activation_``)
+OUT_ACTIVATION_NAMES = {"identity": "identity", "sigmoid": "logistic", "softmax": "softmax",
+                        "exp": "exp"}
+#: network output activation -> the cost it is trained with
+OUTPUT_COSTS = {"identity": "squared_error", "sigmoid": "binary_cross_entropy",
+                "softmax": "categorical_cross_entropy", "exp": "poisson"}
+SOLVERS = ("lbfgs", "sgd", "adam")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: scikit-learn's message for non-finite weights after fit (its test suite matches it)
+NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may contain "
+                      "large values and need to be preprocessed.")
+#: below this an adaptive learning rate stops training, as in scikit-learn
+ADAPTIVE_FLOOR = 1e-6
+
 _COMMON_PARAMETERS = """
     hidden_layer_sizes : int or sequence of int, default=(100,)
-        Sizes n[1], ..., n[L-1] of the hidden layers; ``()`` gives a network
-        without hidden layers.
-    activation : str, default="relu"
-        Activation of every hidden layer: identity, sigmoid, tanh, relu,
-        leaky_relu, elu, selu or softmax.
-    optimizer : {"sgd", "momentum", "nesterov", "adam"}, default="adam"
-    learning_rate : float, default=0.001
-        alpha, the initial learning rate of ``lr_schedule``.
-    max_iter : int, default=200
-        Epochs (passes over the training data) of one ``fit``.
+        Sizes of the hidden layers; ``()`` gives a network without hidden
+        layers.
+    activation : str or list of str, default="relu"
+        Hidden activation: "identity", "logistic", "tanh", "relu", or
+        fnn_numba's "leaky_relu", "elu", "selu". A list gives one per hidden
+        layer (fnn_numba only).
+    solver : {"lbfgs", "sgd", "adam"}, default="adam"
+    alpha : float, default=0.0001
+        Strength of the L2 penalty (alpha / 2) ||W||^2 / n_batch (biases
+        excluded), scaled as scikit-learn scales it (module doc).
     batch_size : int or "auto", default="auto"
-        Examples per gradient step; "auto" is min(200, n_samples).
-    l2 : float, default=0.0001
-        lambda of the L2 term (lambda/2) sum ||W[l]||^2 (biases excluded).
-    momentum, beta1, beta2, epsilon : float
-        Optimizer constants, as in :meth:`fnn_numba.Network.fit`.
-    lr_schedule : {"constant", "invscaling", "step", "exponential"}, default="constant"
-    power_t, step_size, gamma : float, int, float or None
-        Schedule constants, as in :meth:`fnn_numba.Network.fit`.
-    clip_norm : float or None, default=None
-        Clip the global gradient norm of each batch to this value.
+        Examples per step of sgd and adam; "auto" is min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule of the sgd solver (module doc).
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+        Exponent of "invscaling".
+    max_iter : int, default=200
+        Epochs of sgd and adam; iterations of lbfgs.
     shuffle : bool, default=True
-        Shuffle the examples every epoch.
-    init : str, default="auto"
-        Initial weights: zeros, normal, xavier, he or auto.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and stop when
-        its cost has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-        When False, the same rule watches the training cost (as in
-        scikit-learn's MLP). Either way the weights of the best epoch are
-        restored.
-    validation_fraction : float, default=0.1
-        Used only with ``early_stopping``.
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the shuffling and the validation split.
-    dtype : "float64" or "float32", default="float64"
-        Precision of the network's parameters and arithmetic; X is converted
-        to it.
+        Seeds the initial weights, the validation split and the shuffling.
+    tol : float, default=1e-4
+    verbose : bool or int, default=False
+        Print "Iteration %d, loss = %.8f" after each epoch (and lbfgs
+        iteration).
     warm_start : bool, default=False
-        When True, ``fit`` continues from the weights of the previous fit
-        (when the architecture still matches) instead of starting afresh.
-    verbose : bool, default=False
-        Print one line per epoch.
-    progress : bool or None, default=False
-        A tqdm progress bar per fit; None shows it only when stderr is a
-        terminal. Off by default because a search runs many fits.
-    callback : callable or None, default=None
-        ``callback(epoch, history)`` after each epoch.
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's constants.
+    n_iter_no_change : int or np.inf, default=10
+    max_fun : int, default=15000
+        Most cost evaluations of lbfgs.
+    dtype : None, "float32" or "float64", default=None
+        fnn_numba only: precision of the parameters and arithmetic; None
+        follows X (float32 X gives float32 parameters, anything else
+        float64), as scikit-learn does.
+    device : {"cpu", "cuda"}, default="cpu"
+        fnn_numba only: where the network runs (see :meth:`Network.to`).
+    clip_norm : float or None, default=None
+        fnn_numba only: clip the global gradient norm of each batch.
 """
 
 _COMMON_ATTRIBUTES = """
-    network_ : fnn_numba.Network
-        The fitted network (X of shape (n_features, m) in its own API).
+    loss_ : float
+        Loss of the last epoch (lbfgs: the final cost), L2 term included.
+    best_loss_ : float or None
+        Lowest training loss seen (None with early stopping; sgd and adam).
+    loss_curve_ : list of float
+        Loss per epoch (per iteration for lbfgs).
+    validation_scores_ : list of float or None
+        Accuracy or R^2 on the validation split per epoch (early stopping).
+    best_validation_score_ : float or None
+    validation_loss_curve_ : list of float
+        fnn_numba only: validation loss per epoch (L2 term excluded) with
+        early stopping, else empty.
+    t_ : int
+        Training samples seen (sgd and adam).
+    learning_rate_ : float
+        fnn_numba only: the learning rate the next epoch of sgd or adam
+        uses (after invscaling or adaptive changed it).
+    coefs_ : list of ndarray
+        ``coefs_[l]`` of shape (fan_in, fan_out) = W[l+1].T, views of the
+        network's parameters. Assigning new arrays (or a new list) before
+        ``partial_fit``, ``predict`` or a warm-started ``fit`` writes them
+        into the network.
+    intercepts_ : list of ndarray
+        ``intercepts_[l]`` = b[l+1], shape (fan_out,); views as well.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when X had string column names (a pandas DataFrame).
-    coefs_ : list of ndarray
-        ``coefs_[l]`` has shape (n[l], n[l+1]) = (fan-in, fan-out): the
-        transpose W[l+1].T of the derivation's weight matrix, in
-        scikit-learn's orientation. These are views of the network's
-        parameters, so they always show the current weights.
-    intercepts_ : list of ndarray
-        ``intercepts_[l]`` = b[l+1], shape (n[l+1],); views as well.
+        Only when X had string column names.
     n_iter_ : int
-        Epochs run by the last ``fit`` (plus one per later ``partial_fit``).
-    loss_curve_ : list of float
-        Training cost per epoch (L2 term included), over every ``fit`` of a
-        warm start and every ``partial_fit``.
-    validation_loss_curve_ : list of float
-        Validation cost per epoch when ``early_stopping`` is on, else empty.
-    history_ : fnn_numba.History
-        The full record of the last ``fit`` or ``partial_fit``.
+        Epochs of the last ``fit`` (1 after ``partial_fit``); lbfgs
+        iterations.
+    n_layers_ : int
+        Layers including input and output.
+    n_outputs_ : int
+    out_activation_ : str
+        "identity", "exp", "logistic" or "softmax".
+    network_ : fnn_numba.Network
+        fnn_numba only: the network behind the estimator (X of shape
+        (n_features, m) in its own API).
 """
 
 
@@ -116,63 +219,77 @@ def _with_docs(text):
         "%(attributes)s", _COMMON_ATTRIBUTES.strip("\n"))
 
 
-def _network_state(net):
-    """The picklable part of a Network (its own pickling state: the lock and
-    the backend are rebuilt), so that the optimizer state and the random
-    generator survive a round trip and ``partial_fit`` resumes exactly."""
-    return net.__getstate__()
+class _Schedule:
+    """The learning rate of the stochastic solvers between epochs (kept as
+    ``_optimizer``, where scikit-learn keeps its optimizer object, which has
+    the same ``learning_rate``).
 
+    ``iteration_ends(t)`` after each epoch: invscaling sets
+    lr = lr_init / (t + 1)^power_t. ``trigger_stopping`` when the epochs
+    stopped improving: True (stop) unless the schedule is adaptive with a
+    rate above 1e-6, which is divided by 5 instead."""
 
-def _network_from_state(state):
-    net = Network.__new__(Network)
-    net.__setstate__(state)
-    return net
+    def __init__(self, learning_rate_init, schedule, power_t):
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
+        self.schedule = schedule
+        self.power_t = float(power_t)
+
+    def iteration_ends(self, samples_seen):
+        if self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (samples_seen + 1) ** self.power_t
+
+    def trigger_stopping(self, message, verbose):
+        if self.schedule != "adaptive":
+            if verbose:
+                print(message + " Stopping.")
+            return True
+        if self.learning_rate <= ADAPTIVE_FLOOR:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + " Setting learning rate to %f" % self.learning_rate)
+        return False
 
 
 class _FNNBase(BaseEstimator):
     """Shared machinery; use :class:`FNNClassifier` or :class:`FNNRegressor`."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam",
-                 learning_rate=0.001, max_iter=200, batch_size="auto", l2=0.0001, momentum=0.9,
-                 beta1=0.9, beta2=0.999, epsilon=1e-8, lr_schedule="constant", power_t=0.5,
-                 step_size=10, gamma=None, clip_norm=None, shuffle=True, init="auto",
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 random_state=None, dtype="float64", warm_start=False, verbose=False,
-                 progress=False, callback=None):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, device="cpu", clip_norm=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.l2 = l2
-        self.momentum = momentum
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.lr_schedule = lr_schedule
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
         self.power_t = power_t
-        self.step_size = step_size
-        self.gamma = gamma
-        self.clip_norm = clip_norm
+        self.max_iter = max_iter
         self.shuffle = shuffle
-        self.init = init
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
+        self.max_fun = max_fun
         self.dtype = dtype
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.progress = progress
-        self.callback = callback
-
-    # ------------------------------------------------------------- subclasses
-    # _targets(y, first, classes, partial) -> (Y for the network, n_outputs,
-    # output activation, cost, info): info holds what predict needs
-    # (classes_, the shape of y), set only once training has succeeded so
-    # that a failed fit leaves a fitted estimator as it was.
+        self.device = device
+        self.clip_norm = clip_norm
 
     # ------------------------------------------------------------- parameters
     def _hidden_sizes(self):
@@ -185,162 +302,409 @@ class _FNNBase(BaseEstimator):
         sizes = list(sizes)
         for s in sizes:
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-                raise ValueError(f"hidden_layer_sizes: every size must be a positive integer, "
-                                 f"got {self.hidden_layer_sizes!r}")
+                raise ValueError(f"hidden_layer_sizes: every size must be > 0, got "
+                                 f"{self.hidden_layer_sizes!r}")
         return [int(s) for s in sizes]
 
-    def _batch_size(self, n_samples):
-        if isinstance(self.batch_size, str) and self.batch_size == "auto":
-            return min(200, n_samples)
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral) \
-                or self.batch_size < 1:
-            raise ValueError(f"batch_size: expected 'auto' or a positive integer, got {self.batch_size!r}")
-        return min(int(self.batch_size), n_samples)
+    def _hidden_activations(self, n_hidden):
+        acts = self.activation
+        if isinstance(acts, str):
+            acts = [acts] * n_hidden
+        elif not isinstance(acts, (list, tuple)) or len(acts) != n_hidden:
+            raise ValueError(f"activation: expected one of {', '.join(HIDDEN_ACTIVATIONS)} or a "
+                             f"list of {n_hidden} of them (one per hidden layer), got "
+                             f"{self.activation!r}")
+        return [HIDDEN_ACTIVATIONS[V.check_choice("activation", a, HIDDEN_ACTIVATIONS)]
+                for a in acts]
 
     def _check_params(self):
-        """Validate what the Network does not see under the same name, before
-        anything changes (scikit-learn validates in fit, never in __init__)."""
+        """Validate every parameter before anything changes (scikit-learn
+        validates in fit, never in __init__); returns the hidden sizes and
+        the network's names of the hidden activations."""
         hidden = self._hidden_sizes()
-        activation = V.check_choice("activation", self.activation, ACTIVATIONS)
+        activations = self._hidden_activations(len(hidden))
+        V.check_choice("solver", self.solver, SOLVERS)
+        V.check_choice("learning_rate", self.learning_rate, LEARNING_RATES)
+        V.check_positive("alpha", self.alpha, allow_zero=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            V.check_positive("batch_size", self.batch_size, integer=True)
+        V.check_positive("learning_rate_init", self.learning_rate_init)
+        V.check_positive("power_t", self.power_t, allow_zero=True)
         V.check_positive("max_iter", self.max_iter, integer=True)
-        V.check_positive("n_iter_no_change", self.n_iter_no_change, integer=True)
+        V.check_positive("max_fun", self.max_fun, integer=True)
         V.check_positive("tol", self.tol, allow_zero=True)
-        if self.early_stopping:
-            fraction = V.check_positive("validation_fraction", self.validation_fraction)
-            if fraction >= 1:
-                raise ValueError(f"validation_fraction: expected a value in (0, 1), got {fraction!r}")
-        for name in ("shuffle", "early_stopping", "warm_start", "verbose"):
+        V.check_positive("epsilon", self.epsilon)
+        for name in ("momentum", "beta_1", "beta_2", "validation_fraction"):
+            value = V.check_positive(name, getattr(self, name), allow_zero=True)
+            if value >= 1:
+                raise ValueError(f"{name}: expected a value in [0, 1), got {value!r}")
+        n = self.n_iter_no_change
+        if not (isinstance(n, numbers.Real) and not isinstance(n, bool) and n == np.inf):
+            V.check_positive("n_iter_no_change", n, integer=True)
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name}: expected True or False, got {getattr(self, name)!r}")
-        return hidden, activation, V.check_dtype(self.dtype)
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose: expected a bool or an int, got {self.verbose!r}")
+        if self.dtype is not None:
+            V.check_dtype(self.dtype)
+        if self.clip_norm is not None:
+            V.check_positive("clip_norm", self.clip_norm)
+        V.check_choice("device", self.device, ("cpu", "cuda"))
+        return hidden, activations
 
-    def _optimizer_options(self):
-        return dict(optimizer=self.optimizer, momentum=self.momentum, beta1=self.beta1,
-                    beta2=self.beta2, epsilon=self.epsilon, clip_norm=self.clip_norm,
-                    shuffle=self.shuffle)
+    def _check_solver(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
-    def _seed(self):
-        # Network wants a plain integer seed; an int random_state maps to a
-        # fixed seed, so fitting twice gives identical networks
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                          "to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _new_network(self, n_in, hidden, activation, n_out, out_activation, cost, dtype):
-        return Network([n_in] + hidden + [n_out], [activation] * len(hidden) + [out_activation],
-                       cost, init=self.init, dtype=dtype, seed=self._seed(), l2=self.l2)
+    def _network_optimizer(self):
+        if self.solver == "adam":
+            return "adam"
+        if self.momentum == 0:
+            return "sgd"
+        return "nesterov" if self.nesterovs_momentum else "momentum"
+
+    # --------------------------------------------------------- the network
+    def _new_network(self, layer_units, hidden_acts, out_activation, cost, dtype):
+        """A network with scikit-learn's Glorot-uniform initial weights,
+        drawn from ``self._random_state`` in scikit-learn's order."""
+        net = Network(layer_units, hidden_acts + [out_activation], cost, init="zeros", dtype=dtype,
+                      seed=0, device=self.device)
+        weights, biases = [], []
+        for l in range(len(layer_units) - 1):
+            fan_in, fan_out = layer_units[l], layer_units[l + 1]
+            # scikit-learn's factor follows the hidden activation, the output
+            # layer included; with a list, the last hidden layer's
+            act = hidden_acts[min(l, len(hidden_acts) - 1)] if hidden_acts else None
+            bound = np.sqrt((2.0 if act == "sigmoid" else 6.0) / (fan_in + fan_out))
+            weights.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out)).T)
+            biases.append(self._random_state.uniform(-bound, bound, fan_out))
+        net.weights = weights
+        net.biases = biases
+        return net
+
+    def _network_like(self, net):
+        """A fresh network with ``net``'s architecture and parameters and no
+        optimizer state (each ``fit`` starts a new optimizer, as
+        scikit-learn's does)."""
+        fresh = Network(net.sizes, net.activations, net.cost_name, init="zeros", dtype=net.dtype,
+                        seed=0, device=self.device)
+        fresh.weights = net.weights
+        fresh.biases = net.biases
+        return fresh
+
+    def _expose(self, net):
+        """Point ``coefs_``/``intercepts_`` at the network's parameters."""
+        self.network_ = net
+        self.coefs_ = [w.T for w in net.weights]
+        self.intercepts_ = list(net.biases)
+        self._exposed = (self.coefs_, self.intercepts_, list(self.coefs_), list(self.intercepts_))
+
+    def _current_network(self, dtype, out_activation=None, cost=None):
+        """The network behind ``coefs_``/``intercepts_``: the fitted one, with
+        any arrays assigned to ``coefs_``/``intercepts_`` since written into
+        it, or a new one built from them when they were set by hand (its
+        output from ``out_activation``/``cost``, or else from
+        ``out_activation_``)."""
+        coefs, intercepts = self.__dict__["coefs_"], self.__dict__["intercepts_"]
+        net = self.__dict__.get("network_")
+        exposed = self.__dict__.get("_exposed")
+        if net is not None and exposed is not None and coefs is exposed[0] and \
+                intercepts is exposed[1] and all(a is b for a, b in zip(coefs, exposed[2])) and \
+                all(a is b for a, b in zip(intercepts, exposed[3])) and \
+                len(coefs) == len(exposed[2]) and len(intercepts) == len(exposed[3]):
+            return net
+        coefs = [np.asarray(c) for c in coefs]
+        intercepts = [np.asarray(b).reshape(-1) for b in intercepts]
+        if len(coefs) != len(intercepts) or not coefs or any(c.ndim != 2 for c in coefs):
+            raise ValueError(f"coefs_: expected a list of 2-D arrays (fan_in, fan_out), one per "
+                             f"layer, with as many intercepts_, got {len(coefs)} coefs_ and "
+                             f"{len(intercepts)} intercepts_")
+        units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+        if net is None or net.sizes != units:
+            if out_activation is None:
+                named = V.check_choice("out_activation_", self.out_activation_,
+                                       set(OUT_ACTIVATION_NAMES.values()))
+                out_activation = {v: k for k, v in OUT_ACTIVATION_NAMES.items()}[named]
+                cost = OUTPUT_COSTS[out_activation]
+            net = Network(units, self._hidden_activations(len(units) - 2) + [out_activation], cost,
+                          init="zeros", dtype=dtype, seed=0, device=self.device)
+        net.weights = [c.T for c in coefs]
+        net.biases = intercepts
+        self._expose(net)
+        return net
+
+    def _params_finite(self):
+        return bool(np.all(np.isfinite(self.network_.get_parameters())))
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, y):
-        hidden, activation, dtype = self._check_params()
-        X, y = self._validate_xy(X, y, dtype, reset=True)
-        Y, n_out, out_activation, cost, info = self._targets(y, first=True, classes=None)
-        n_samples = X.shape[0]
+    def _fit(self, X, y, incremental):
+        hidden, hidden_acts = self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = "coefs_" not in self.__dict__ or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        n_outputs = Y.shape[1]
+        layer_units = [X.shape[1]] + hidden + [n_outputs]
+        self._random_state = check_random_state(self.random_state)
+        out_activation, cost = self._output(Y)
+        if first_pass:
+            net = self._initialize(layer_units, hidden_acts, out_activation, cost, X.dtype.type)
+        else:
+            net = self._current_network(X.dtype.type, out_activation, cost)
+            if net.sizes != layer_units:
+                raise ValueError(f"X, y: the network has layer sizes {net.sizes}, these data "
+                                 f"need {layer_units}")
+            if not incremental:
+                net = self._network_like(net)
+                self._expose(net)
+        self.n_outputs_ = n_outputs
+        # the targets in the network's dtype and the orientation its kernels read
+        Y = np.ascontiguousarray(Y, dtype=net.dtype)
+        # C order, so that X.T (and every epoch's shuffled copy, transposed)
+        # is the Fortran-ordered matrix the network takes without a copy
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(net, X, Y)
+        else:
+            self._fit_stochastic(net, X, Y, incremental)
+        if not self._params_finite():
+            raise ValueError(NON_FINITE_MESSAGE)
+        return self
+
+    def _validate_xy(self, X, y, reset):
+        dtype = (np.float64, np.float32) if self.dtype is None else V.check_dtype(self.dtype)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, reset=reset,
+                             y_numeric=not is_classifier(self))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _initialize(self, layer_units, hidden_acts, out_activation, cost, dtype):
+        """Fresh weights and the attributes of a first fit."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = OUT_ACTIVATION_NAMES[out_activation]
+        net = self._new_network(layer_units, hidden_acts, out_activation, cost, dtype)
+        self._expose(net)
+        self._best_params = net.get_parameters()
+        if self.solver != "lbfgs":
+            self._initialize_stochastic()
+        return net
+
+    def _initialize_stochastic(self):
+        """The records of the stochastic solvers, fresh."""
+        self.loss_curve_ = []
+        self.validation_loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _fit_lbfgs(self, net, X, Y):
+        net.l2 = float(self.alpha) / X.shape[0]
+        result = fit_lbfgs(net, X.T, Y.T, max_iter=self.max_iter, max_fun=self.max_fun,
+                           tol=self.tol, verbose=bool(self.verbose))
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+        self.loss_curve_ = list(result.loss_curve)
+        if not result.converged:
+            message = (f"lbfgs failed to converge after {result.n_iter} iteration(s) "
+                       f"(status={result.status}):\n{result.message}\n")
+            if result.n_iter == self.max_iter:
+                message += (f"\nIncrease the number of iterations to improve the convergence "
+                            f"(max_iter={self.max_iter}).")
+            warnings.warn(message, ConvergenceWarning)
+
+    def _fit_stochastic(self, net, X, Y, incremental):
+        # a warm start after lbfgs, or with early stopping switched, finds
+        # records of the other kind: start them afresh
+        if "_no_improvement_count" not in self.__dict__ or \
+                (self.early_stopping and getattr(self, "validation_scores_", None) is None) or \
+                (not self.early_stopping and getattr(self, "best_loss_", None) is None):
+            self._initialize_stochastic()
+        if "_best_params" not in self.__dict__:
+            self._best_params = net.get_parameters()
+        if not incremental or "_optimizer" not in self.__dict__:
+            self._optimizer = _Schedule(self.learning_rate_init,
+                                        self.learning_rate if self.solver == "sgd" else "constant",
+                                        self.power_t)
+        self.learning_rate_ = self._optimizer.learning_rate
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # stratified on the 0/1 targets, as scikit-learn does (so its
+            # error for a class of one member reads the same)
+            stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
+            X_train, X_val, Y_train, Y_val = train_test_split(
+                X, Y, random_state=self._random_state, test_size=self.validation_fraction,
+                stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._decode(Y_val)
+        else:
+            X_train, Y_train, X_val, Y_val, y_val = X, Y, None, None, None
+        n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
-        sizes = [X.shape[1]] + hidden + [n_out]
-        warm = (self.warm_start and hasattr(self, "network_") and self.network_.sizes == sizes
-                and self.network_.cost_name == cost and self.network_.dtype == dtype
-                and self.network_.activations == [activation] * len(hidden) + [out_activation])
-        if warm:
-            net = self.network_
-            net.l2 = V.check_positive("l2", self.l2, allow_zero=True)
-        else:
-            net = self._new_network(X.shape[1], hidden, activation, n_out, out_activation, cost, dtype)
-        history = net.fit(
-            X.T, Y, epochs=self.max_iter, batch_size=batch_size, learning_rate=self.learning_rate,
-            lr_schedule=self.lr_schedule, power_t=self.power_t, step_size=self.step_size,
-            gamma=self.gamma, validation_fraction=self.validation_fraction if self.early_stopping else 0.0,
-            # without a validation set the Network watches the training cost:
-            # that is scikit-learn's convergence rule with tol/n_iter_no_change
-            early_stopping=True, patience=self.n_iter_no_change, min_delta=self.tol,
-            progress=self.progress, callback=self.callback, verbose=self.verbose,
-            **self._optimizer_options())
-        self._set_fitted(net, history, info)
-        self.n_iter_ = len(history.cost)
-        previous = getattr(self, "loss_curve_", []) if warm else []
-        self.loss_curve_ = list(previous) + list(history.cost)
-        previous = getattr(self, "validation_loss_curve_", []) if warm else []
-        self.validation_loss_curve_ = list(previous) + list(history.val_cost)
-        if history.stopped_epoch == 0:
-            watched = "validation" if self.early_stopping else "training"
-            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached and the "
-                          f"{watched} cost was still improving by more than tol={self.tol} within "
-                          f"n_iter_no_change={self.n_iter_no_change} epochs; raise max_iter to "
-                          f"train further", ConvergenceWarning)
-        return self
+        n_full = (n_samples // batch_size) * batch_size
+        order = np.arange(n_samples)
+        options = dict(optimizer=self._network_optimizer(), momentum=self.momentum,
+                       beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon,
+                       clip_norm=self.clip_norm, shuffle=False)
+        alpha = float(self.alpha)
+        self.n_iter_ = 0
+        try:
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # what sklearn.utils.shuffle does to an index array (the
+                    # same draws from the same generator), without its
+                    # per-call argument checks
+                    draw = np.arange(n_samples)
+                    self._random_state.shuffle(draw)
+                    order = order[draw]
+                    Xe, Ye = X_train[order].T, Y_train[order].T
+                else:
+                    Xe, Ye = X_train.T, Y_train.T
+                lr = self._optimizer.learning_rate
+                total = 0.0
+                try:
+                    # the full batches, then the short last one: lambda =
+                    # alpha / n_b for each (module doc)
+                    for start, stop in ((0, n_full), (n_full, n_samples)):
+                        if stop > start:
+                            net.l2 = alpha / min(batch_size, stop - start)
+                            history = net.partial_fit(Xe[:, start:stop], Ye[:, start:stop],
+                                                      batch_size=batch_size,
+                                                      learning_rate=lr, **options)
+                            total += history.cost[0] * (stop - start)
+                except TrainingDivergedError as exc:
+                    if not early_stopping:
+                        raise ValueError(f"{NON_FINITE_MESSAGE} ({exc})") from exc
+                    # the weights of the best epoch come back below, as after
+                    # any early stop; the epoch scores NaN, as scikit-learn's
+                    # non-finite predictions do
+                    self.validation_scores_.append(float("nan"))
+                    self.validation_loss_curve_.append(float("nan"))
+                    self.loss_curve_.append(float("nan"))
+                    self.loss_ = float("nan")
+                    self.n_iter_ += 1
+                    warnings.warn(f"{type(self).__name__}: training diverged in epoch "
+                                  f"{self.n_iter_} ({exc}); the weights of the best epoch are "
+                                  f"restored", ConvergenceWarning)
+                    break
+                self.n_iter_ += 1
+                self.loss_ = total / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(net, X_val, Y_val, y_val)
+                self._optimizer.iteration_ends(self.t_)
+                self.learning_rate_ = self._optimizer.learning_rate
+                if self._no_improvement_count > self.n_iter_no_change:
+                    watched = ("Validation score" if early_stopping else "Training loss")
+                    message = (f"{watched} did not improve more than tol={self.tol:f} for "
+                               f"{self.n_iter_no_change} consecutive epochs.")
+                    stop = self._optimizer.trigger_stopping(message, self.verbose)
+                    self.learning_rate_ = self._optimizer.learning_rate
+                    if stop:
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                                  f"reached and the optimization hasn't converged yet.",
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            set_flat_parameters(net, self._best_params)
 
-    def _partial_fit(self, X, y, classes):
-        hidden, activation, dtype = self._check_params()
-        first = not hasattr(self, "network_")
-        if first:
-            X, y = self._validate_xy(X, y, dtype, reset=True)
-            Y, n_out, out_activation, cost, info = self._targets(y, first=True, classes=classes,
-                                                                 partial=True)
-            net = self._new_network(X.shape[1], hidden, activation, n_out, out_activation, cost, dtype)
+    def _update_no_improvement_count(self, net, X_val, Y_val, y_val):
+        if X_val is None:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+            return
+        out = net.forward(X_val.T).T
+        with np.errstate(all="ignore"):
+            self.validation_loss_curve_.append(
+                float(cost_vectorized(net.cost_name, out.T.astype(np.float64),
+                                      Y_val.T.astype(np.float64))))
+        score = self._validation_score(out, y_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
         else:
-            X, y = self._validate_xy(X, y, self.network_.dtype, reset=False)
-            Y, _, _, _, info = self._targets(y, first=False, classes=classes, partial=True)
-            net = self.network_
-        history = net.partial_fit(X.T, Y, batch_size=self._batch_size(X.shape[0]),
-                                  learning_rate=self.learning_rate, **self._optimizer_options())
-        self._set_fitted(net, history, info)
-        self.n_iter_ = 1 if first else self.n_iter_ + 1
-        self.loss_curve_ = ([] if first else self.loss_curve_) + list(history.cost)
-        if first:
-            self.validation_loss_curve_ = []
-        return self
-
-    def _set_fitted(self, net, history, info):
-        for name, value in info.items():
-            setattr(self, name, value)
-        self.network_ = net
-        self.history_ = history
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_params = net.get_parameters()
 
     # ------------------------------------------------------------- predict
     def _forward(self, X):
         """Network output for X of shape (n_samples, n_features), as
-        (n_samples, n_outputs)."""
-        check_is_fitted(self, "network_")
-        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
-        return self.network_.forward(X.T).T
-
-    def _validate_xy(self, X, y, dtype, reset):
-        return validate_data(self, X, y, dtype=dtype, multi_output=True, reset=reset,
-                             y_numeric=isinstance(self, RegressorMixin))
-
-    # ------------------------------------------------------------- attributes
-    @property
-    def coefs_(self):
-        """W[l].T of each layer, shape (fan-in, fan-out); views."""
-        if "network_" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__} has no coefs_ before fit")
-        return [w.T for w in self.network_.weights]
-
-    @property
-    def intercepts_(self):
-        """b[l] of each layer, shape (fan-out,); views."""
-        if "network_" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__} has no intercepts_ before fit")
-        return self.network_.biases
+        (n_samples, n_outputs), in the network's dtype."""
+        check_is_fitted(self, "coefs_")
+        net = self.__dict__.get("network_")
+        X = validate_data(self, X, dtype=(np.float64, np.float32) if net is None else net.dtype,
+                          reset=False)
+        net = self._current_network(X.dtype.type)
+        return net.forward(X.T).T
 
     # --------------------------------------------------------------- pickle
     def __getstate__(self):
-        state = super().__getstate__()
-        if "network_" in state:
-            state = dict(state, network_=_network_state(state["network_"]))
+        # a copy: BaseEstimator hands out the live __dict__ for classes
+        # outside scikit-learn
+        state = dict(super().__getstate__())
+        exposed = state.pop("_exposed", None)
+        # coefs_/intercepts_ that still are the views of the network are
+        # rebuilt from it, not pickled twice
+        if exposed is not None and state.get("coefs_") is exposed[0] and \
+                state.get("intercepts_") is exposed[1] and \
+                all(a is b for a, b in zip(state["coefs_"], exposed[2])) and \
+                all(a is b for a, b in zip(state["intercepts_"], exposed[3])):
+            del state["coefs_"], state["intercepts_"]
         return state
 
     def __setstate__(self, state):
-        if isinstance(state.get("network_"), dict):
-            state = dict(state, network_=_network_from_state(state["network_"]))
         super().__setstate__(state)
+        if "network_" in state and "coefs_" not in state:
+            self._expose(self.network_)
 
 
 class FNNClassifier(ClassifierMixin, _FNNBase):
-    __doc__ = _with_docs("""A feedforward network classifier with the scikit-learn API.
+    __doc__ = _with_docs("""Multi-layer perceptron classifier: scikit-learn's MLPClassifier
+    on fnn_numba's kernels.
 
-    Two classes: one sigmoid output and binary cross-entropy. More classes:
-    a softmax output layer and categorical cross-entropy. A 2-D 0/1 label
-    matrix (multilabel): one sigmoid output per label and binary
-    cross-entropy. Labels may be of any type; ``classes_`` maps them.
+    Binary labels: one logistic output and binary cross-entropy. More
+    classes: a softmax output layer and categorical cross-entropy. A 0/1
+    label matrix (multilabel): one logistic output per label. Training,
+    parameters and attributes follow scikit-learn's MLPClassifier (module
+    doc of :mod:`fnn_numba.estimators` for how).
 
     Parameters
     ----------
@@ -349,7 +713,7 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels (0, ..., n_labels - 1 for multilabel targets).
+        Class labels; column c of ``predict_proba`` is class ``classes_[c]``.
 %(attributes)s
 
     Examples
@@ -357,112 +721,112 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
     >>> from sklearn.datasets import load_iris
     >>> from fnn_numba import FNNClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = FNNClassifier((16,), learning_rate=0.01, random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> clf = FNNClassifier((16,), learning_rate_init=0.01, random_state=0).fit(X, y)  # doctest: +SKIP
     >>> clf.predict_proba(X[:2]).shape  # doctest: +SKIP
     (2, 3)
     """)
 
     def fit(self, X, y):
-        """Train on X of shape (n_samples, n_features) and labels y of shape
+        """Fit to X of shape (n_samples, n_features) and labels y of shape
         (n_samples,), or (n_samples, n_labels) 0/1 for multilabel.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y) that keeps the optimizer state between calls.
+        """One epoch over (X, y) that keeps the optimizer's state.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
         classes : array-like of shape (n_classes,), optional
-            Every class that will ever occur; required on the first call
-            (except for multilabel targets), ignored or checked afterwards.
+            Every class that will ever occur; required on the first call.
 
         Returns
         -------
         self
         """
-        return self._partial_fit(X, y, classes)
-
-    def _targets(self, y, first, classes, partial=False):
-        """Encode labels for the network: (Y, n_outputs, output activation,
-        cost, attributes to set once training succeeded)."""
-        y = np.asarray(y)
-        multilabel = y.ndim == 2 and y.shape[1] > 1
-        if multilabel:
-            kind = type_of_target(y)
-            if kind != "multilabel-indicator":
-                raise ValueError(f"y: a 2-D y must be a 0/1 multilabel indicator matrix, got "
-                                 f"a {kind} target of shape {y.shape}")
-        else:
-            y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
-        if first:
-            if multilabel:
-                if classes is not None and not np.array_equal(np.asarray(classes), np.arange(y.shape[1])):
-                    raise ValueError(f"classes: for a multilabel y with {y.shape[1]} columns expected "
-                                     f"None or range({y.shape[1]}), got {classes!r}")
-                info = dict(classes_=np.arange(y.shape[1]), _label_kind="multilabel",
-                            _label_dtype=y.dtype)
+        self._check_params()
+        if "classes_" not in self.__dict__:
+            if classes is None:
+                raise ValueError("classes: expected every class label on the first call to "
+                                 "partial_fit, got None")
+            self.classes_ = unique_labels(classes)
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
             else:
-                if classes is None:
-                    if partial:
-                        raise ValueError("classes: expected every class label on the first call "
-                                         "to partial_fit, got None")
-                    classes = y
-                found = np.unique(np.asarray(classes))
-                if found.size < 2:
-                    raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class "
-                                     f"({found[0]!r})")
-                info = dict(classes_=found, _label_kind="binary" if found.size == 2 else "multiclass",
-                            _label_dtype=found.dtype)
+                self._label_binarizer.fit(classes)
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(f"classes: expected the classes of the first call {self.classes_}, "
+                             f"got {unique_labels(classes)}")
+        return self._fit(X, y, incremental=True)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_xy(X, y, reset)
+        if "classes_" not in self.__dict__ or (not self.warm_start and not incremental):
+            binarizer = LabelBinarizer().fit(y)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         else:
-            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-                raise ValueError(f"classes: expected the classes of the first call {self.classes_!r}, "
-                                 f"got {classes!r}")
-            if (self._label_kind == "multilabel") != multilabel or \
-                    (multilabel and y.shape[1] != self.classes_.size):
-                raise ValueError(f"y: expected the kind of target of the first fit "
-                                 f"({self._label_kind} with {self.classes_.size} classes), got shape {y.shape}")
-            info = dict(classes_=self.classes_, _label_kind=self._label_kind)
-        if multilabel:
-            return y.T, y.shape[1], "sigmoid", "binary_cross_entropy", info
-        classes_ = info["classes_"]
-        unknown = ~np.isin(y, classes_)
-        if np.any(unknown):
-            raise ValueError(f"y: labels {np.unique(y[unknown])!r} are not among classes_ {classes_!r}")
-        codes = np.searchsorted(classes_, y)
-        if info["_label_kind"] == "binary":
-            return codes.reshape(1, -1), 1, "sigmoid", "binary_cross_entropy", info
-        return codes, classes_.size, "softmax", "categorical_cross_entropy", info
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(f"warm_start can only be used where `y` has the same classes "
+                                     f"as in the previous call to fit. Previously got "
+                                     f"{self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        if self._label_binarizer.y_type_ == "binary" and self.classes_.size < 2:
+            raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class "
+                             f"({self.classes_[0]!r})")
+        # bool, so that float32 X is not upcast by the targets
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _output(self, Y):
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "categorical_cross_entropy"
+        return "sigmoid", "binary_cross_entropy"
+
+    def _decode(self, P):
+        """Labels from network outputs (or binarized targets) of shape
+        (n_samples, n_outputs)."""
+        if self.n_outputs_ == 1:
+            P = P.ravel()
+        return self._label_binarizer.inverse_transform(P)
+
+    def _validation_score(self, out, y_val):
+        if not np.all(np.isfinite(out)):
+            return float("nan")
+        return float(accuracy_score(y_val, self._decode(out)))
+
+    def predict(self, X):
+        """Labels, shape (n_samples,), or the 0/1 matrix (n_samples, n_labels)
+        for multilabel targets."""
+        return self._decode(self._forward(X))
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes); for multilabel
-        targets the probability of each label, (n_samples, n_labels)."""
+        """Class probabilities, shape (n_samples, n_classes): column c is
+        class ``classes_[c]`` (network output row c; for binary labels
+        [1 - p, p] with p the single output); for multilabel targets the
+        probability of each label."""
         P = self._forward(X)
-        if self._label_kind == "binary":
-            return np.hstack([1 - P, P])
+        if self.n_outputs_ == 1:
+            p = P[:, 0]
+            return np.vstack([1 - p, p]).T
         return np.ascontiguousarray(P)
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`."""
+        P = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Labels, shape (n_samples,) (from ``classes_``), or the 0/1 matrix
-        (n_samples, n_labels) for multilabel targets (threshold 0.5)."""
-        P = self._forward(X)
-        if self._label_kind == "multilabel":
-            return (P > 0.5).astype(self._label_dtype)
-        if self._label_kind == "binary":
-            return self.classes_[(P[:, 0] > 0.5).astype(np.intp)]
-        return self.classes_[np.argmax(P, axis=1)]
+            return np.log(P, out=P)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -471,65 +835,90 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
 
 
 class FNNRegressor(RegressorMixin, _FNNBase):
-    __doc__ = _with_docs("""A feedforward network regressor with the scikit-learn API.
+    __doc__ = _with_docs("""Multi-layer perceptron regressor: scikit-learn's MLPRegressor on
+    fnn_numba's kernels.
 
-    Identity output layer and squared error J = (1/m) sum_i (1/2)||y_i - y_hat_i||^2;
+    loss="squared_error": identity output and J = (1/m) sum_i (1/2)||y_i - y_hat_i||^2.
+    loss="poisson": exp output and half the Poisson deviance
+    J = (1/m) sum_i sum_j [y_hat - y + y log(y / y_hat)], for counts y >= 0.
     y of shape (n_samples,) or (n_samples, n_targets).
 
     Parameters
     ----------
+    loss : {"squared_error", "poisson"}, default="squared_error"
 %(parameters)s
 
     Attributes
     ----------
 %(attributes)s
-
-    Notes
-    -----
-    The network fits y as given: standardising y (for instance with
-    ``sklearn.compose.TransformedTargetRegressor``) helps when its scale is
-    far from 1.
     """)
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, device="cpu", clip_norm=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+            device=device, clip_norm=clip_norm)
+        self.loss = loss
+
     def fit(self, X, y):
-        """Train on X of shape (n_samples, n_features) and y of shape
+        """Fit to X of shape (n_samples, n_features) and y of shape
         (n_samples,) or (n_samples, n_targets).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, incremental=False)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y):
-        """One epoch over (X, y) that keeps the optimizer state between calls.
+        """One epoch over (X, y) that keeps the optimizer's state.
 
         Returns
         -------
         self
         """
-        return self._partial_fit(X, y, None)
+        return self._fit(X, y, incremental=True)
 
-    def _targets(self, y, first, classes, partial=False):
-        y = np.asarray(y)
-        if first:
-            info = dict(_y_ndim=y.ndim)
-        elif (y.ndim == 1 and self.network_.sizes[-1] != 1) or \
-                (y.ndim == 2 and y.shape[1] != self.network_.sizes[-1]):
-            raise ValueError(f"y: expected {self.network_.sizes[-1]} target column(s) as in the "
-                             f"first call, got shape {y.shape}")
-        else:
-            info = {}
-        Y = y.reshape(1, -1) if y.ndim == 1 else y.T
-        return Y, Y.shape[0], "identity", "squared_error", info
+    def _validate_input(self, X, y, incremental, reset):
+        loss = V.check_choice("loss", self.loss, ("squared_error", "poisson"))
+        X, y = self._validate_xy(X, y, reset)
+        if loss == "poisson" and np.any(y < 0):
+            raise ValueError(f"y: loss='poisson' needs targets >= 0, got a minimum of {y.min()}")
+        return X, y
+
+    def _output(self, Y):
+        if self.loss == "poisson":
+            return "exp", "poisson"
+        return "identity", "squared_error"
+
+    def _decode(self, P):
+        return P[:, 0] if self.n_outputs_ == 1 else P
+
+    def _validation_score(self, out, y_val):
+        if not np.all(np.isfinite(out)):
+            return float("nan")
+        return float(r2_score(y_val, self._decode(out)))
 
     def predict(self, X):
-        """Predictions, shape (n_samples,) when fitted on a 1-D y, else
-        (n_samples, n_targets)."""
+        """Predictions, shape (n_samples,) for one output, else
+        (n_samples, n_outputs); in the network's dtype."""
         Y = self._forward(X)
-        return Y[:, 0].copy() if self._y_ndim == 1 else np.ascontiguousarray(Y)
+        return Y[:, 0].copy() if self.n_outputs_ == 1 else np.ascontiguousarray(Y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+

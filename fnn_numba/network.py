@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _validation as V
 from . import layers as layers_mod
-from .activations import UNIT_INTERVAL_OUTPUT
+from .activations import POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from .backends import FORWARD_CHUNK, CPUBackend  # noqa: F401 (FORWARD_CHUNK is public)
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
@@ -61,7 +61,7 @@ class ForwardPass:
 
 def _default_output(cost_name):
     return {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-            "squared_error": "identity"}[cost_name]
+            "squared_error": "identity", "poisson": "exp"}[cost_name]
 
 
 class Network:
@@ -82,12 +82,13 @@ class Network:
         network (the same parameters for the same seed).
     activations : list of str, optional
         Shorthand only: one per layer l = 1..L, from identity, sigmoid, tanh,
-        relu, leaky_relu, elu, selu, softmax. Default: relu for hidden layers
-        and the output activation that matches ``cost`` (softmax for
+        relu, leaky_relu, elu, selu, softmax, exp. Default: relu for hidden
+        layers and the output activation that matches ``cost`` (softmax for
         categorical cross-entropy, sigmoid for binary cross-entropy, identity
-        for squared error).
+        for squared error, exp for poisson).
     cost : str
-        squared_error, binary_cross_entropy or categorical_cross_entropy
+        squared_error, binary_cross_entropy, categorical_cross_entropy or
+        poisson (half the Poisson deviance, for counts, with an exp output)
         (aliases mse, bce, cce).
     init : str
         zeros, normal (N(0, 0.01^2)), xavier, he, or auto (he when the first
@@ -124,6 +125,10 @@ class Network:
             raise ValueError(
                 f"activations: {self.cost_name} needs an output in (0, 1) by construction "
                 f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}")
+        if self.cost_name == "poisson" and self.activations[-1] not in POSITIVE_OUTPUT:
+            raise ValueError(
+                f"activations: poisson needs an output > 0 by construction (exp, sigmoid or "
+                f"softmax as the last activation), got {self.activations[-1]!r}")
         self.dtype = V.check_dtype(dtype)
         self.l2 = V.check_positive("l2", l2, allow_zero=True)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
@@ -319,7 +324,10 @@ class Network:
         y = V.as_float_matrix(name, arr, self.dtype, rows=nL)
         if y.shape[1] != m:
             raise ValueError(f"{name}: expected {m} columns (as many examples as X), got {y.shape[1]}")
-        if self.cost_name != "squared_error" and (np.any(y < 0) or np.any(y > 1)):
+        if self.cost_name == "poisson" and np.any(y < 0):
+            raise ValueError(f"{name}: poisson needs targets >= 0, got a minimum of {y.min()}")
+        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
+                (np.any(y < 0) or np.any(y > 1)):
             raise ValueError(f"{name}: {self.cost_name} needs targets in [0, 1], got values in "
                              f"[{y.min()}, {y.max()}]")
         return y
@@ -377,14 +385,14 @@ class Network:
         return self._accuracy_checked(X, Y)
 
     def _accuracy_checked(self, X, Y):
-        if self.cost_name == "squared_error":
+        if self.cost_name in ("squared_error", "poisson"):
             return float("nan")
         with self._lock:
             Y_hat = self._backend.forward(X)[0]
         return self._accuracy_of(Y_hat, Y)
 
     def _accuracy_of(self, Y_hat, Y):
-        if self.cost_name == "squared_error":
+        if self.cost_name in ("squared_error", "poisson"):
             return float("nan")
         if self.cost_name == "categorical_cross_entropy":
             return float(np.mean(np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)))

@@ -64,6 +64,8 @@ def _g(name, z):
         return z if z > 0 else ELU_ALPHA * (math.exp(z) - 1.0)
     if name == "selu":
         return SELU_LAMBDA * (z if z > 0 else SELU_ALPHA * (math.exp(z) - 1.0))
+    if name == "exp":
+        return math.exp(z)
     raise ValueError(f"unknown element-wise activation {name!r}")
 
 
@@ -95,7 +97,8 @@ def jacobian_reference(name, z, a):
 
     Element-wise g: zero for p != j, and on the diagonal
     identity 1; sigmoid a(1 - a); tanh 1 - a^2; relu I(z > 0);
-    leaky_relu 1 or 0.01; elu 1 or a + alpha; selu lambda or a + lambda alpha.
+    leaky_relu 1 or 0.01; elu 1 or a + alpha; selu lambda or a + lambda alpha;
+    exp a.
     Softmax (P2, the derivation before (8)): a[p,i] (delta_pj - a[j,i]).
     """
     n, m = z.shape
@@ -126,6 +129,8 @@ def _slope(name, z, a):
         return 1.0 if z > 0 else a + ELU_ALPHA
     if name == "selu":
         return SELU_LAMBDA if z > 0 else a + SELU_LAMBDA * SELU_ALPHA
+    if name == "exp":
+        return a
     raise ValueError(f"unknown element-wise activation {name!r}")
 
 
@@ -209,7 +214,8 @@ def losses_reference(cost, y_hat, y):
 
     squared_error: 1/2 sum_j (y_hat - y)^2;
     binary_cross_entropy: -sum_j [y log y_hat + (1 - y) log(1 - y_hat)];
-    categorical_cross_entropy: -sum_j y log y_hat.
+    categorical_cross_entropy: -sum_j y log y_hat;
+    poisson: sum_j [y_hat - y + y log(y / y_hat)].
     Terms whose coefficient y or 1 - y is zero are skipped (0 log 0 = 0).
     """
     n, m = y_hat.shape
@@ -228,6 +234,10 @@ def losses_reference(cost, y_hat, y):
             elif cost == "categorical_cross_entropy":
                 if t != 0:
                     s -= t * math.log(p)
+            elif cost == "poisson":
+                s += p - t
+                if t != 0:
+                    s += t * math.log(t / p)
             else:
                 raise ValueError(f"unknown cost {cost!r}")
         losses[i] = s
@@ -244,7 +254,8 @@ def seed_reference(cost, y_hat, y):
     """The backprop seed dJ/dA[L][j,i] = (1/m) dL_i/dy_hat[j,i].
 
     squared_error: (y_hat - y)/m; binary_cross_entropy:
-    (-y/y_hat + (1 - y)/(1 - y_hat))/m; categorical_cross_entropy: -y/(y_hat m).
+    (-y/y_hat + (1 - y)/(1 - y_hat))/m; categorical_cross_entropy: -y/(y_hat m);
+    poisson: (1 - y/y_hat)/m.
     """
     n, m = y_hat.shape
     da = np.zeros((n, m))
@@ -257,6 +268,8 @@ def seed_reference(cost, y_hat, y):
                 d = -t / p + (1 - t) / (1 - p)
             elif cost == "categorical_cross_entropy":
                 d = -t / p
+            elif cost == "poisson":
+                d = 1.0 - t / p
             else:
                 raise ValueError(f"unknown cost {cost!r}")
             da[j, i] = d / m

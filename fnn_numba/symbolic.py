@@ -140,6 +140,8 @@ def _activation_branches(sp, name):
         return [("z > 0", pos, lam * pos, lambda z, a: lam),
                 ("z < 0", neg, lam * alpha * (sp.exp(neg) - 1), lambda z, a: a + lam * alpha)], \
             {lam: SELU_LAMBDA, alpha: SELU_ALPHA}
+    if name == "exp":
+        return [("all z", real, sp.exp(real), lambda z, a: a)], {}
     raise ValueError(f"activation: no element-wise formula for {name!r}")
 
 
@@ -152,6 +154,7 @@ _ACTIVATION_STATEMENTS = {
                               "the forward pass's own slope"),
     "elu": ("P1 (17)", "elu: d/dz alpha (e^z - 1) = a + alpha (z < 0); 1 (z > 0)"),
     "selu": ("P1 (17)", "selu: d/dz lambda alpha (e^z - 1) = a + lambda alpha (z < 0); lambda (z > 0)"),
+    "exp": ("P1 (17)", "exp: d/dz e^z = a"),
 }
 
 
@@ -264,6 +267,7 @@ _COST_STATEMENTS = {
     "binary_cross_entropy": "binary_cross_entropy: L = -sum_j [y log y_hat + (1 - y) log(1 - y_hat)], "
                             "dL/dy_hat = (y_hat - y)/(y_hat (1 - y_hat))",
     "categorical_cross_entropy": "categorical_cross_entropy: L = -sum_j y log y_hat, dL/dy_hat = -y/y_hat",
+    "poisson": "poisson: L = sum_j [y_hat - y + y log(y / y_hat)], dL/dy_hat = 1 - y/y_hat",
 }
 
 
@@ -272,6 +276,8 @@ def _cost_term(sp, name, p, t):
         return (p - t) ** 2 / 2
     if name == "binary_cross_entropy":
         return -(t * sp.log(p) + (1 - t) * sp.log(1 - p))
+    if name == "poisson":
+        return p - t + t * sp.log(t / p)
     return -t * sp.log(p)
 
 
@@ -281,6 +287,8 @@ def _cost_closed(name, p, t):
         return p - t
     if name == "binary_cross_entropy":
         return (p - t) / (p * (1 - p))
+    if name == "poisson":
+        return 1 - t / p
     return -t / p
 
 

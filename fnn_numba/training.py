@@ -276,7 +276,7 @@ def epoch_line(history, epoch, epochs, cost_name):
     line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
     if history.val_cost:
         line += f"  val_cost {history.val_cost[-1]:.6f}"
-        if cost_name != "squared_error" and not math.isnan(history.val_accuracy[-1]):
+        if cost_name not in ("squared_error", "poisson") and not math.isnan(history.val_accuracy[-1]):
             line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
     return line
 

@@ -34,6 +34,8 @@ def a_vectorized(name, z):
         return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
     if name == "selu":
         return SELU_LAMBDA * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0)))
+    if name == "exp":
+        return np.exp(z)
     if name == "softmax":  # P2 (7), with the column max subtracted
         e = np.exp(z - z.max(axis=0, keepdims=True))
         return e / e.sum(axis=0, keepdims=True)
@@ -56,6 +58,8 @@ def dz_vectorized(name, z, a, da):
         return da * np.where(z > 0, 1.0, a + 1.0)
     if name == "selu":
         return da * np.where(z > 0, SELU_LAMBDA, a + SELU_LAMBDA * SELU_ALPHA)
+    if name == "exp":
+        return da * a
     if name == "softmax":  # P2 (8)
         return a * (da - (da * a).sum(axis=0, keepdims=True))
     raise ValueError(f"unknown activation {name!r}")
@@ -87,6 +91,8 @@ def cost_vectorized(cost, y_hat, y):
             return -np.sum(terms) / m
         if cost == "categorical_cross_entropy":
             return -np.sum(np.where(y != 0, y * np.log(y_hat), 0)) / m
+        if cost == "poisson":
+            return np.sum(y_hat - y + np.where(y != 0, y * np.log(y / y_hat), 0)) / m
     raise ValueError(f"unknown cost {cost!r}")
 
 
@@ -99,6 +105,8 @@ def seed_vectorized(cost, y_hat, y):
         return (y_hat - y) / (y_hat * (1 - y_hat)) / m
     if cost == "categorical_cross_entropy":
         return -y / y_hat / m
+    if cost == "poisson":
+        return (1 - y / y_hat) / m
     raise ValueError(f"unknown cost {cost!r}")
 
 

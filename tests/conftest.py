@@ -3,20 +3,27 @@ import pytest
 
 import fnn_numba as fnn
 
+#: the activations the tests put in hidden layers (exp, the log link of the
+#: Poisson cost, is tested as an output: stacked exp layers with O(1)
+#: random weights overflow)
 ALL_ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softmax"]
-ALL_COSTS = ["squared_error", "binary_cross_entropy", "categorical_cross_entropy"]
+ALL_COSTS = ["squared_error", "binary_cross_entropy", "categorical_cross_entropy", "poisson"]
 #: output activations allowed with each cost
 OUTPUTS = {
-    "squared_error": ALL_ACTIVATIONS,
+    "squared_error": ALL_ACTIVATIONS + ["exp"],
     "binary_cross_entropy": ["sigmoid", "softmax"],
     "categorical_cross_entropy": ["softmax", "sigmoid"],
+    "poisson": ["exp"],
 }
 
 
 def targets_for(cost, n, m, rng):
-    """Targets valid for ``cost``: real values, probabilities, or one-hot columns."""
+    """Targets valid for ``cost``: real values, probabilities, counts (zeros
+    included) or one-hot columns."""
     if cost == "squared_error":
         return rng.standard_normal((n, m))
+    if cost == "poisson":
+        return rng.poisson(1.5, (n, m)).astype(float)
     if cost == "binary_cross_entropy":
         return rng.uniform(0, 1, (n, m))
     y = np.zeros((n, m))

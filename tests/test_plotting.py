@@ -98,7 +98,7 @@ def test_loss_curve_of_an_estimator(tmp_path):
     pytest.importorskip("sklearn")
     from fnn_numba import FNNClassifier
     X, y = two_blobs()
-    clf = FNNClassifier((4,), learning_rate=0.05, max_iter=12, early_stopping=True,
+    clf = FNNClassifier((4,), learning_rate_init=0.05, max_iter=12, early_stopping=True,
                         n_iter_no_change=50, random_state=0)
     with pytest.warns(Warning):  # ConvergenceWarning: 12 epochs are not enough
         clf.fit(X, y)
@@ -189,7 +189,7 @@ def test_decision_boundary_of_an_estimator_with_string_classes(tmp_path):
     labels = np.arange(150) % 3
     X = centres[labels] + 0.6 * rng.standard_normal((150, 2))
     y = np.array(["red", "green", "blue"], dtype=object)[labels]
-    clf = FNNClassifier((8,), learning_rate=0.05, max_iter=60, random_state=0).fit(X, y)
+    clf = FNNClassifier((8,), learning_rate_init=0.05, max_iter=60, random_state=0).fit(X, y)
     path = tmp_path / "three.png"
     ax = plotting.plot_decision_boundary(clf, X, y, path=path, resolution=100)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(clf.classes_)

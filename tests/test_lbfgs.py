@@ -1,0 +1,117 @@
+"""fnn_numba.lbfgs: the flat cost and gradient L-BFGS sees, and the solver loop."""
+import numpy as np
+import pytest
+
+import fnn_numba as fnn
+from fnn_numba.lbfgs import fit_lbfgs, flat_cost_and_gradient, set_flat_parameters
+
+from conftest import random_network, targets_for
+
+pytest.importorskip("scipy")
+
+
+def problem(cost="squared_error", out="identity", seed=0, m=40, dtype=np.float64, l2=0.01):
+    rng = np.random.default_rng(seed)
+    net = random_network([3, 6, 2], ["tanh", out], cost, seed=seed, dtype=dtype, l2=l2, scale=0.5)
+    X = rng.standard_normal((3, m))
+    Y = targets_for(cost, 2, m, rng)
+    return net, X, Y
+
+
+def test_flat_layout_is_get_parameters():
+    net, _, _ = problem()
+    theta = np.arange(net.n_parameters, dtype=float) / 100
+    set_flat_parameters(net, theta)
+    np.testing.assert_array_equal(net.get_parameters(), theta)
+    # [W1 (row-major), b1, W2, b2]: W1 is (6, 3), so b1 starts at 18
+    np.testing.assert_array_equal(net.weights[0].ravel(), theta[:18])
+    np.testing.assert_array_equal(net.biases[0], theta[18:24])
+
+
+@pytest.mark.parametrize("cost,out", [("squared_error", "identity"),
+                                      ("binary_cross_entropy", "sigmoid"),
+                                      ("categorical_cross_entropy", "softmax"),
+                                      ("poisson", "exp")])
+def test_flat_gradient_matches_central_differences(cost, out):
+    net, X, Y = problem(cost, out, m=7)
+    theta = net.get_parameters()
+    J, g = flat_cost_and_gradient(net, X, Y, theta)
+    assert J == pytest.approx(net.cost(X, Y), rel=1e-12)
+    h = 1e-6
+    fd = np.zeros_like(theta)
+    for q in range(theta.size):
+        e = np.zeros_like(theta)
+        e[q] = h
+        fd[q] = (flat_cost_and_gradient(net, X, Y, theta + e)[0] -
+                 flat_cost_and_gradient(net, X, Y, theta - e)[0]) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_fit_lbfgs_converges_to_a_stationary_point():
+    net, X, Y = problem()
+    before = net.cost(X, Y)
+    res = fit_lbfgs(net, X, Y, max_iter=500, tol=1e-7)
+    assert res.converged and res.status == 0
+    assert res.loss == pytest.approx(net.cost(X, Y), rel=1e-12)
+    assert res.loss < 0.5 * before
+    # SciPy stops on gtol or on a relative reduction of J below its ftol,
+    # whichever comes first: the gradient is small, not necessarily <= tol
+    g = net.gradients(X, Y)
+    assert max(np.abs(w).max() for w in g.weights + g.biases) <= 1e-3
+    assert "CONVERGENCE" in res.message
+    assert len(res.loss_curve) == res.n_iter
+    assert all(b <= a + 1e-12 for a, b in zip(res.loss_curve, res.loss_curve[1:]))
+
+
+def test_max_iter_and_max_fun_limit_the_run():
+    net, X, Y = problem()
+    res = fit_lbfgs(net, X, Y, max_iter=3, tol=0.0)
+    assert res.n_iter == 3 and not res.converged
+    net, X, Y = problem()
+    res = fit_lbfgs(net, X, Y, max_iter=500, max_fun=5, tol=0.0)
+    assert not res.converged and res.n_iter <= 5
+
+
+def test_labels_and_float32():
+    net, X, Y = problem("categorical_cross_entropy", "softmax", dtype=np.float32)
+    labels = np.argmax(Y, axis=0)
+    res = fit_lbfgs(net, X, labels, max_iter=50)
+    assert net.get_parameters().dtype == np.float32
+    assert res.loss == pytest.approx(net.cost(X, labels), rel=1e-5)
+    assert res.loss < fnn.Network([3, 6, 2], ["tanh", "softmax"], "categorical_cross_entropy",
+                                  seed=0).cost(X, labels)
+
+
+def test_verbose_and_callback(capsys):
+    net, X, Y = problem()
+    seen = []
+    fit_lbfgs(net, X, Y, max_iter=4, tol=0.0, verbose=True, callback=lambda i, J: seen.append((i, J)))
+    out = capsys.readouterr().out
+    assert [i for i, _ in seen] == [1, 2, 3, 4]
+    assert "Iteration 1, loss = %.8f" % seen[0][1] in out
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(max_fun=1.5), TypeError, "max_fun"),
+    (dict(tol=-1.0), ValueError, "tol"),
+    (dict(callback=3), TypeError, "callback"),
+])
+def test_bad_arguments_name_themselves(kwargs, error, match):
+    net, X, Y = problem()
+    before = net.get_parameters()
+    with pytest.raises(error, match=match):
+        fit_lbfgs(net, X, Y, **kwargs)
+    np.testing.assert_array_equal(net.get_parameters(), before)
+
+
+def test_bad_data_is_refused_before_anything_changes():
+    net, X, Y = problem()
+    before = net.get_parameters()
+    with pytest.raises(ValueError, match="X"):
+        fit_lbfgs(net, X[:2], Y)
+    with pytest.raises(ValueError, match="Y"):
+        fit_lbfgs(net, X, Y[:, :5])
+    with pytest.raises(ValueError, match="theta"):
+        set_flat_parameters(net, np.zeros(3))
+    np.testing.assert_array_equal(net.get_parameters(), before)
