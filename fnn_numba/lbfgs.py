@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validation as V
+from ._encoding import one_hot
 
 __all__ = ["LbfgsResult", "fit_lbfgs", "flat_cost_and_gradient", "set_flat_parameters"]
 
@@ -150,9 +151,7 @@ def _network_targets(net, Y, m):
     passes through without a copy (integer labels become one-hot columns)."""
     Y = np.asarray(Y)
     if Y.ndim == 1 and net.cost_name == "categorical_cross_entropy":
-        one_hot = np.zeros((net.sizes[-1], m), dtype=net.dtype, order="F")
-        one_hot[Y.astype(np.int64), np.arange(m)] = 1
-        return one_hot
+        return one_hot(Y, net.sizes[-1], net.dtype, name="Y", m=m)
     if Y.ndim == 1:
         Y = Y.reshape(1, -1)
     return np.asarray(Y, dtype=net.dtype, order="F")

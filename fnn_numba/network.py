@@ -504,7 +504,8 @@ class Network:
             momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, lr_schedule="constant",
             power_t=0.5, step_size=10, gamma=None, clip_norm=None, clip_value=None, shuffle=True,
             validation_data=None, validation_fraction=0.0, early_stopping=False, patience=10,
-            min_delta=1e-4, progress=None, callback=None, verbose=False):
+            min_delta=1e-4, progress=None, callback=None, verbose=False, tol=1e-4,
+            max_fun=15000):
         """Train with mini-batch gradient descent or one of its variants.
 
         Parameters
@@ -518,10 +519,16 @@ class Network:
             training examples runs as one batch, with a warning.
         learning_rate : float
             alpha, the initial learning rate of the schedule.
-        optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer
+        optimizer : {"sgd", "momentum", "nesterov", "adam", "lbfgs"} or Optimizer
             sgd is W <- W - alpha dJ/dW (with L2:
             (1 - alpha lambda) W - alpha dJ/dW); see
-            :mod:`fnn_numba.optimizers` for the others.
+            :mod:`fnn_numba.optimizers` for the others. "lbfgs" is
+            full-batch L-BFGS (:func:`fnn_numba.lbfgs.fit_lbfgs`, needs
+            SciPy): ``epochs`` is its most iterations, ``tol`` and
+            ``max_fun`` its gradient tolerance and most cost evaluations;
+            ``batch_size``, the learning rate and its schedule, clipping,
+            shuffling and early stopping do not apply, and ``history.cost``
+            holds J after each iteration.
         momentum : float
             mu of momentum and nesterov, in [0, 1).
         beta1, beta2, epsilon : float
@@ -554,6 +561,8 @@ class Network:
             callback(epoch, history) after each epoch (epoch counts from 1).
         verbose : bool
             Print one line per epoch.
+        tol, max_fun : float, int
+            L-BFGS only (see ``optimizer``).
 
         Returns
         -------
@@ -573,6 +582,8 @@ class Network:
         between batches: the network keeps the weights of the last completed
         step and ``history`` its completed epochs.
         """
+        if isinstance(optimizer, str) and optimizer.lower() == "lbfgs":
+            return self._fit_lbfgs(X, Y, epochs, tol, max_fun, validation_data, callback, verbose)
         plan = self._training_plan(
             X, Y, epochs=epochs, batch_size=batch_size,
             schedule=make_schedule(learning_rate, lr_schedule, power_t, step_size, gamma),
@@ -582,6 +593,40 @@ class Network:
             early_stopping=early_stopping, patience=patience, min_delta=min_delta,
             callback=callback, progress=progress, verbose=verbose)
         return self._train(plan)
+
+    def _fit_lbfgs(self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose):
+        from .lbfgs import fit_lbfgs
+
+        epochs = V.check_positive("epochs", epochs, integer=True)
+        callback = check_callback(callback)
+        X = self._check_x(X)
+        Y = self._check_y(Y, X.shape[1])
+        Xv = Yv = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got "
+                                 f"{type(validation_data).__name__}")
+            Xv = self._check_x(validation_data[0], "validation_data[0]")
+            Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
+        history = self.history = History()
+
+        def after_iteration(iteration, J):
+            self._epochs_trained += 1
+            history.cost.append(J)
+            history.learning_rate.append(float("nan"))
+            if Xv is not None:
+                val_cost, val_accuracy = self._validation_figures(Xv, Yv)
+                history.val_cost.append(val_cost)
+                history.val_accuracy.append(val_accuracy)
+            if callback is not None:
+                callback(iteration, history)
+
+        with self._lock:
+            fit_lbfgs(self, X, Y, max_iter=epochs, max_fun=max_fun, tol=tol, verbose=verbose,
+                      callback=after_iteration)
+        history.best_epoch = int(np.argmin(history.val_cost if Xv is not None else history.cost)) + 1 \
+            if history.cost else 0
+        return history
 
     def partial_fit(self, X, Y, batch_size=32, learning_rate=0.1, *, optimizer="sgd", momentum=0.9,
                     beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, clip_value=None,

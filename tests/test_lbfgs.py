@@ -115,3 +115,18 @@ def test_bad_data_is_refused_before_anything_changes():
     with pytest.raises(ValueError, match="theta"):
         set_flat_parameters(net, np.zeros(3))
     np.testing.assert_array_equal(net.get_parameters(), before)
+
+
+def test_network_fit_offers_lbfgs_and_lowers_the_cost():
+    import fnn_numba as fnn
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 60))
+    y = (X[0] + X[1] > 0).astype(int) + (X[2] > 0.5).astype(int)
+    net = fnn.Network([4, 8, 3], seed=1)
+    before = net.cost(X, y)
+    history = net.fit(X, y, epochs=30, optimizer="lbfgs", validation_data=(X[:, :20], y[:20]))
+    assert 1 <= len(history) <= 30 and len(history.val_cost) == len(history)
+    assert history.cost[-1] == pytest.approx(net.cost(X, y), rel=1e-9)
+    assert net.cost(X, y) < 0.5 * before
+    assert net.epochs_trained == len(history)
