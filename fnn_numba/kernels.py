@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit, prange
 
 from .activations import SIGMOID, SOFTMAX, activation_slope, activation_value
+from .microkernel import da_prev_panels, dw_db_panels, use_panels, z_forward_panels
 from .costs import (
     BINARY_CROSS_ENTROPY,
     CATEGORICAL_CROSS_ENTROPY,
@@ -134,6 +135,9 @@ def z_forward(w, b, a_prev, z):
     """
     n, K = w.shape
     m = a_prev.shape[1]
+    if use_panels(n, K, m):
+        z_forward_panels(w, b, a_prev, z)
+        return
     tiles_j = (n + TILE - 1) // TILE
     tiles_i = (m + TILE - 1) // TILE
     if use_threads(n * K * m):
@@ -286,6 +290,9 @@ def dw_db_backward(dz, a_prev, w, l2, dw, db, dz_rows, a_prev_rows):
     """
     n, K = dw.shape
     m = dz.shape[1]
+    if use_panels(n, K, m):
+        dw_db_panels(dz, a_prev, w, l2, dw, db)
+        return
     if m < DW_OUTER_MAX_BATCH or n < DW_DOT_MIN_ROWS:
         tiles_j = (n + TILE - 1) // TILE
         chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
@@ -367,6 +374,9 @@ def da_prev_backward(w, dz, da_prev):
     """
     n, K = w.shape
     m = dz.shape[1]
+    if use_panels(n, K, m):
+        da_prev_panels(w, dz, da_prev)
+        return
     chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
     panels_i = (m + DA_PANEL - 1) // DA_PANEL
     if use_threads(n * K * m):
