@@ -250,45 +250,6 @@ def _local_gradient(model, buf, X, Y, order, start, stop, weight, out):
     out[n_params] = J * weight
 
 
-def _local_gradient_gpu(gpu, params, buf, X, Y, order, start, stop, weight, x_host, y_host, v_cache,
-                        l2):
-    """:func:`_local_gradient` for a replica on a GPU, staged through host
-    buffers: the batch is gathered on the host and uploaded, the device's
-    forward, cost and backward passes run, and the gradient comes back into
-    ``buf`` for the Allreduce (MPI here is not CUDA-aware); the update then
-    runs on the host, and the new parameters are uploaded before the next
-    step. Two copies of the parameters cross the bus per step."""
-    n_params = params.shape[0]
-    mb = stop - start
-    buf[n_params + 1] = 0
-    if mb == 0:
-        buf[:n_params + 1] = 0
-        return
-    n0, nL = X.shape[0], Y.shape[0]
-    x = view_f(x_host, 0, n0, mb)
-    y = view_f(y_host, 0, nL, mb)
-    gather_columns(X, order, start, stop, x)
-    gather_columns(Y, order, start, stop, y)
-    v = v_cache.get(mb)
-    if v is None:
-        v = v_cache[mb] = gpu.views(gpu.workspace(x_host.shape[0] // n0, "distributed"), mb)
-    gpu.upload_params(params)
-    v.a[0].copy_to_device(x)
-    v.y.copy_to_device(y)
-    gpu.forward(v, v.a[0])
-    gpu.cost(v, v.y, l2, gpu.costs, 0)
-    J = float(gpu.costs.copy_to_host()[0])
-    if not np.isfinite(J):
-        buf[:n_params] = 0
-        buf[n_params] = np.nan
-        return
-    gpu.backward(v, v.a[0], v.y, l2, False)
-    grads = buf[:n_params]
-    gpu.grads.copy_to_host(grads)
-    grads *= grads.dtype.type(weight)
-    buf[n_params] = J * weight
-
-
 # ------------------------------------------------------------------ helpers
 def _mpi():
     try:
@@ -744,8 +705,7 @@ class _DistributedRunner(BatchRunner):
                 if self.gpu is None:
                     _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out)
                 else:
-                    _local_gradient_gpu(self.gpu, net._params, out, p.X, p.Y, order, start, end,
-                                        weight, self.x_host, self.y_host, self.v_cache, net.l2)
+                    self._local_gradient_gpu(order, start, end, weight)
                 failure = None
             except Exception as exc:  # reported to every rank through the flag below
                 out[:] = 0
@@ -763,6 +723,46 @@ class _DistributedRunner(BatchRunner):
             if self.verify:
                 _verify_replicas(self.comm, net._params, len(self.history.cost), s)
         return -1
+
+    def _local_gradient_gpu(self, order, start, stop, weight):
+        """:func:`_local_gradient` for a replica on a GPU, staged through host
+        buffers: the batch is gathered on the host and uploaded, the device's
+        forward, cost and backward passes run, and the gradient comes back
+        into ``self.out`` for the Allreduce (MPI here is not CUDA-aware); the
+        update then runs on the host, and the new parameters are uploaded
+        before the next step. Two copies of the parameters cross the bus per
+        step."""
+        net, gpu, out, p = self.net, self.gpu, self.out, self.plan
+        n_params = net._params.size
+        mb = stop - start
+        out[n_params + 1] = 0
+        if mb == 0:
+            out[:n_params + 1] = 0
+            return
+        X, Y = p.X, p.Y
+        n0, nL = X.shape[0], Y.shape[0]
+        x = view_f(self.x_host, 0, n0, mb)
+        y = view_f(self.y_host, 0, nL, mb)
+        gather_columns(X, order, start, stop, x)
+        gather_columns(Y, order, start, stop, y)
+        v = self.v_cache.get(mb)
+        if v is None:
+            v = self.v_cache[mb] = gpu.views(gpu.workspace(self.x_host.shape[0] // n0, "distributed"), mb)
+        gpu.upload_params(net._params)
+        v.a[0].copy_to_device(x)
+        v.y.copy_to_device(y)
+        gpu.forward(v, v.a[0])
+        gpu.cost(v, v.y, net.l2, gpu.costs, 0)
+        J = float(gpu.costs.copy_to_host()[0])
+        if not np.isfinite(J):
+            out[:n_params] = 0
+            out[n_params] = np.nan
+            return
+        gpu.backward(v, v.a[0], v.y, net.l2, False)
+        grads = out[:n_params]
+        gpu.grads.copy_to_host(grads)
+        grads *= grads.dtype.type(weight)
+        out[n_params] = J * weight
 
     def epoch_note(self, history):
         return (f"  ({self.comm.Get_size()} ranks, allreduce {history.allreduce_seconds[-1]:.3f} s "
