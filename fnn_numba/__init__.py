@@ -24,7 +24,8 @@ __version__ = "0.2.0"
 #: names served on first use, so that ``import fnn_numba`` needs neither
 #: scikit-learn nor matplotlib (optional extras)
 _LAZY = {"FNNClassifier": "estimators", "FNNRegressor": "estimators",
-         "plot_loss_curve": "plotting", "plot_decision_boundary": "plotting"}
+         "plot_loss_curve": "plotting", "plot_decision_boundary": "plotting",
+         "GAN": "gan"}
 
 
 def __getattr__(name):

@@ -19,6 +19,7 @@ import numpy as np
 DELEGATED = {
     "crosscheck": ("fnn_numba.crosscheck",
                    "compare every fast kernel with the index-level reference and the vectorised forms"),
+    "gan": ("fnn_numba.gan", "train a generative adversarial network on ring8, gaussian or digits"),
 }
 #: --epochs, --batch-size and --learning-rate when not given: the values
 #: under None for a user's data, with overrides for the bundled data sets on

@@ -199,9 +199,16 @@ class Network:
 
     def _unflatten(self, buf):
         """(weights, biases) views of a flat vector laid out as the parameters."""
-        pl = self._parametrised()
-        return ([self._param_view(buf, i, "W") for i, _ in pl],
-                [self._param_view(buf, i, "b") for i, _ in pl])
+        # (offset, size, shape) of every W and b, worked out once: this runs
+        # on every gradients() and step() of a custom training loop
+        layout = self.__dict__.get("_view_layout")
+        if layout is None:
+            layout = self._view_layout = [
+                [(int(off), int(np.prod(shape)), shape) for off, shape in
+                 ((self._geom[i][layers_mod.W_OFF if name == "W" else layers_mod.B_OFF],
+                   dict(layer.parameter_shapes())[name]) for i, layer in self._parametrised())]
+                for name in ("W", "b")]
+        return tuple([buf[o:o + n].reshape(shape) for o, n, shape in part] for part in layout)
 
     @property
     def weights(self):
