@@ -1,0 +1,481 @@
+"""Convolution, pooling, flatten and dropout layers: every kernel of
+fnn_numba.conv_kernels against its index-level reference twin
+(fnn_numba.reference) and its vectorised NumPy witness (fnn_numba.vectorized);
+the notes' padded, flipped form of CNN (4) against the direct sum; whole
+networks against finite differences and PyTorch autograd (float64); determinism
+across thread counts; geometry errors; training on digits."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fnn_numba as fnn
+from fnn_numba import conv_kernels as ck
+from fnn_numba import reference as ref
+from fnn_numba import vectorized as vec
+from fnn_numba.layers import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    MaxPool2D,
+    Subsample2D,
+    from_config,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: (C, H, W, filters, kernel, stride, padding): stride 1 and 2, padding 0
+#: and 1 (and one padding as large as the kernel), odd and even sizes,
+#: one and several channels, square and oblong kernels
+CONV_CASES = [
+    (1, 5, 5, 2, (3, 3), 1, 0),
+    (3, 6, 7, 2, (3, 2), 2, 1),
+    (2, 8, 8, 3, (2, 2), 2, 0),
+    (2, 7, 6, 2, (3, 3), 1, 1),
+    (2, 4, 5, 2, (2, 3), 2, 2),
+    (3, 5, 4, 2, (1, 1), 3, 1),
+]
+POOL_CASES = [(2, 4, 4, (2, 2)), (3, 5, 7, (2, 2)), (1, 6, 6, (3, 2)), (2, 3, 5, (1, 2))]
+
+
+def cols(a):
+    """(C, H, W, m) maps as the kernels' (C H W, m) F-ordered columns."""
+    return np.asfortranarray(a.reshape(-1, a.shape[-1]))
+
+
+def maps(c, shape):
+    """(C H W, m) columns back to (C, H, W, m) maps."""
+    return np.ascontiguousarray(c).reshape(tuple(shape) + (c.shape[1],))
+
+
+def close(a, b, rtol=1e-12):
+    scale = max(np.abs(b).max(), 1e-300)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() / scale <= rtol, np.abs(a - b).max() / scale
+
+
+def out_size(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+@pytest.mark.parametrize("C,H,W,F,k,s,p", CONV_CASES)
+def test_conv_kernels_equal_reference_and_vectorized(C, H, W, F, k, s, p):
+    rng = np.random.default_rng(C * 100 + H * 10 + W)
+    m = 3
+    w = rng.standard_normal((F, C) + k)
+    b = rng.standard_normal(F)
+    a_prev = rng.standard_normal((C, H, W, m))
+    OH, OW = out_size(H, k[0], s, p), out_size(W, k[1], s, p)
+    # CNN (1)
+    z = np.zeros((F * OH * OW, m), order="F")
+    ck.conv_forward(w, b, cols(a_prev), z, H, W, s, p)
+    z_ref = ref.conv_z_reference(w, b, a_prev, s, p)
+    close(maps(z, (F, OH, OW)), z_ref)
+    close(vec.conv_z_vectorized(w, b, a_prev, s, p), z_ref)
+    # CNN (2), (3) with the L2 term
+    dz = rng.standard_normal((F, OH, OW, m))
+    dw = np.zeros_like(w)
+    db = np.zeros(F)
+    l2 = 0.25
+    ck.conv_dw_db(cols(dz), cols(a_prev), w, l2, dw, db, H, W, s, p)
+    dw_ref = ref.conv_dw_reference(dz, a_prev, k, s, p)
+    close(dw, dw_ref + l2 * w)
+    close(vec.conv_dw_vectorized(dz, a_prev, k, s, p), dw_ref)
+    close(db, ref.conv_db_reference(dz))
+    close(vec.conv_db_vectorized(dz), ref.conv_db_reference(dz))
+    # CNN (4): the kernel's padded, flipped form, the notes' form written out,
+    # the direct sum and col2im all agree
+    da = np.zeros((C * H * W, m), order="F")
+    ck.conv_da_prev(w, cols(dz), da, H, W, s, p)
+    da_direct = ref.conv_da_prev_reference(w, dz, (C, H, W), s, p)
+    close(maps(da, (C, H, W)), da_direct)
+    close(ref.conv_da_prev_flipped_reference(w, dz, (C, H, W), s, p), da_direct)
+    close(vec.conv_da_prev_vectorized(w, dz, (C, H, W), s, p), da_direct)
+
+
+def test_flipped_form_is_a_correlation_with_the_flipped_kernel():
+    """For stride 1 and padding p the flipped form is the 'full' correlation
+    of dz, padded by k - 1 - p, with the kernel rotated 180 degrees: compare
+    with scipy's convolve2d (a true convolution of dz with the unflipped
+    kernel), map by map."""
+    signal = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((2, 1, 3, 3))
+    dz = rng.standard_normal((2, 4, 4, 1))
+    da = ref.conv_da_prev_flipped_reference(w, dz, (1, 6, 6), 1, 0)
+    expected = sum(signal.convolve2d(dz[f, :, :, 0], w[f, 0], mode="full") for f in range(2))
+    close(da[0, :, :, 0], expected)
+
+
+@pytest.mark.parametrize("C,H,W,pool", POOL_CASES)
+def test_pool_kernels_equal_reference_and_vectorized(C, H, W, pool):
+    rng = np.random.default_rng(H * W)
+    m = 3
+    P, Q = pool
+    OH, OW = H // P, W // Q
+    a_prev = rng.standard_normal((C, H, W, m))
+    da = rng.standard_normal((C, OH, OW, m))
+    out = np.zeros((C * OH * OW, m), order="F")
+    back = np.zeros((C * H * W, m), order="F")
+    # POOL (1), (2)
+    ck.maxpool_forward(cols(a_prev), out, C, H, W, P, Q)
+    close(maps(out, (C, OH, OW)), ref.maxpool_reference(a_prev, pool))
+    close(vec.maxpool_vectorized(a_prev, pool), ref.maxpool_reference(a_prev, pool))
+    back[...] = np.nan  # every entry must be written, the remainder's too
+    ck.maxpool_backward(cols(a_prev), cols(da), back, C, H, W, P, Q)
+    expected = ref.maxpool_backward_reference(a_prev, da, pool)
+    close(maps(back, (C, H, W)), expected)
+    close(vec.maxpool_backward_vectorized(a_prev, da, pool), expected)
+    # POOL (3), (4)
+    ck.avgpool_forward(cols(a_prev), out, C, H, W, P, Q)
+    close(maps(out, (C, OH, OW)), ref.avgpool_reference(a_prev, pool))
+    close(vec.avgpool_vectorized(a_prev, pool), ref.avgpool_reference(a_prev, pool))
+    back[...] = np.nan
+    ck.avgpool_backward(cols(da), back, C, H, W, P, Q)
+    expected = ref.avgpool_backward_reference(da, (C, H, W), pool)
+    close(maps(back, (C, H, W)), expected)
+    close(vec.avgpool_backward_vectorized(da, (C, H, W), pool), expected)
+    # SUB (1)-(4), with the L2 term on beta
+    beta, b = rng.standard_normal(C), rng.standard_normal(C)
+    ck.subsample_forward(beta, b, cols(a_prev), out, C, H, W, P, Q)
+    z_ref = ref.subsample_z_reference(beta, b, a_prev, pool)
+    close(maps(out, (C, OH, OW)), z_ref)
+    close(vec.subsample_z_vectorized(beta, b, a_prev, pool), z_ref)
+    dbeta, db = np.zeros(C), np.zeros(C)
+    ck.subsample_dbeta_db(cols(da), cols(a_prev), beta, 0.5, dbeta, db, C, H, W, P, Q)
+    dbeta_ref = ref.subsample_dbeta_reference(da, a_prev, pool)
+    close(dbeta, dbeta_ref + 0.5 * beta)
+    close(vec.subsample_dbeta_vectorized(da, a_prev, pool), dbeta_ref)
+    close(db, ref.conv_db_reference(da))
+    back[...] = np.nan
+    ck.subsample_da_prev(beta, cols(da), back, C, H, W, P, Q)
+    expected = ref.subsample_da_prev_reference(beta, da, (C, H, W), pool)
+    close(maps(back, (C, H, W)), expected)
+    close(vec.subsample_da_prev_vectorized(beta, da, (C, H, W), pool), expected)
+
+
+def test_maxpool_ties_go_to_the_first_maximum_like_pytorch():
+    torch = pytest.importorskip("torch")
+    a_prev = np.zeros((1, 4, 4, 1))
+    a_prev[0, 1, 1, 0] = a_prev[0, 0, 3, 0] = 1.0  # window (0, 0) is all ties but one
+    a_prev[0, 2:, :, 0] = 2.0  # windows (1, .) are all ties
+    da = np.arange(1.0, 5.0).reshape(1, 2, 2, 1)
+    back = np.zeros((16, 1), order="F")
+    ck.maxpool_backward(cols(a_prev), cols(da), back, 1, 4, 4, 2, 2)
+    x = torch.tensor(a_prev[..., 0][None], requires_grad=True)
+    torch.nn.functional.max_pool2d(x, 2).backward(torch.tensor(da[..., 0][None]))
+    np.testing.assert_array_equal(maps(back, (1, 4, 4))[..., 0], x.grad.numpy()[0])
+    np.testing.assert_array_equal(maps(back, (1, 4, 4)), ref.maxpool_backward_reference(a_prev, da, (2, 2)))
+
+
+def test_flatten_and_dropout_kernels():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 2, 4, 5))
+    out = np.zeros((24, 5), order="F")
+    ck.copy_columns(cols(a), out)
+    np.testing.assert_array_equal(out, ref.flatten_reference(a))
+    # PyTorch's nn.Flatten on (N, C, H, W) is the same order
+    np.testing.assert_array_equal(out.T, np.moveaxis(a, 3, 0).reshape(5, -1))
+    mask = np.zeros((24, 5), order="F")
+    ck.dropout_mask(0.25, 12345, 3, 2, mask)
+    keep = mask != 0
+    np.testing.assert_array_equal(mask[keep], 1 / 0.75)
+    ck.dropout_apply(mask, out, out)
+    close(out, ref.dropout_reference(ref.flatten_reference(a), keep, 0.25))
+    # the mask depends on (key, counter, layer) only, and the rate is about right
+    big = np.zeros((1000, 40), order="F")
+    ck.dropout_mask(0.25, 12345, 3, 2, big)
+    again = np.zeros_like(big)
+    ck.dropout_mask(0.25, 12345, 3, 2, again)
+    np.testing.assert_array_equal(big, again)
+    assert abs(np.mean(big == 0) - 0.25) < 0.01
+    ck.dropout_mask(0.25, 12345, 4, 2, again)
+    assert np.mean((big == 0) == (again == 0)) < 0.7  # a new step draws a new mask
+    ck.dropout_mask(0.0, 12345, 3, 2, again)
+    np.testing.assert_array_equal(again, 1.0)
+
+
+# ------------------------------------------------------------------ networks
+def conv_net(C, H, W, F, k, s, p, pool=None, seed=0, extra=()):
+    layers = [Input((C, H, W)), Conv2D(F, k, stride=s, padding=p, activation="tanh")]
+    if pool is not None:
+        layers.append(pool)
+    layers += list(extra) + [Flatten(), Dense(4, activation="softmax")]
+    net = fnn.Network(layers, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
+    return net
+
+
+def torch_gradients(net, X, y):
+    """The same network in PyTorch (float64, autograd): J and the gradients
+    of the parametrised layers in order, and dJ/dX in X's (C, H, W, m) shape."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    params = []
+    h = torch.tensor(np.moveaxis(X, 3, 0), requires_grad=True)
+    x = h
+    acts = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
+            "identity": lambda t: t}
+    it = iter(zip(net.weights, net.biases))
+    for layer in net.layers[1:]:
+        if isinstance(layer, Conv2D):
+            w, b = (torch.tensor(a, requires_grad=True) for a in next(it))
+            params += [w, b]
+            h = acts[layer.activation](nn.functional.conv2d(h, w, b, stride=layer.stride,
+                                                            padding=layer.padding))
+        elif isinstance(layer, MaxPool2D):
+            h = nn.functional.max_pool2d(h, layer.pool_size)
+        elif isinstance(layer, AvgPool2D):
+            h = nn.functional.avg_pool2d(h, layer.pool_size)
+        elif isinstance(layer, Subsample2D):
+            beta, b = (torch.tensor(a, requires_grad=True) for a in next(it))
+            params += [beta, b]
+            h = acts[layer.activation](beta[None, :, None, None] * nn.functional.avg_pool2d(
+                h, layer.pool_size) + b[None, :, None, None])
+        elif isinstance(layer, Flatten):
+            h = nn.Flatten()(h)
+        elif isinstance(layer, Dropout):
+            pass  # Network.gradients runs without dropout, as torch's eval mode
+        elif isinstance(layer, Dense):
+            w, b = (torch.tensor(a, requires_grad=True) for a in next(it))
+            params += [w, b]
+            h = h @ w.T + b
+    J = nn.functional.cross_entropy(h, torch.tensor(y))
+    J.backward()
+    return J.item(), [p.grad.numpy() for p in params], np.moveaxis(x.grad.numpy(), 0, 3)
+
+
+def check_against_torch(net, X, y, rtol=1e-10):
+    g = net.gradients(X, y)
+    J, grads, dX = torch_gradients(net, X, y)
+    assert abs(g.cost - J) <= rtol * abs(J)
+    ours = [a for pair in zip(g.weights, g.biases) for a in pair]
+    assert len(ours) == len(grads)
+    for a, b in zip(ours, grads):
+        close(a, b, rtol)
+    assert g.inputs.shape == X.shape
+    close(g.inputs, dX, rtol)
+
+
+@pytest.mark.parametrize("C,H,W,F,k,s,p", CONV_CASES)
+def test_conv_network_gradients_equal_pytorch(C, H, W, F, k, s, p):
+    net = conv_net(C, H, W, F, k, s, p)
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((C, H, W, 5))
+    check_against_torch(net, X, rng.integers(0, 4, 5))
+
+
+@pytest.mark.parametrize("pool", [MaxPool2D(2), AvgPool2D((2, 1)), Subsample2D(2, activation="sigmoid"),
+                                  MaxPool2D(3), Subsample2D((1, 2))])
+@pytest.mark.parametrize("s,p", [(1, 0), (2, 1)])
+def test_pool_network_gradients_equal_pytorch(pool, s, p):
+    net = conv_net(2, 9, 8, 3, 3, s, p, pool=pool,
+                   extra=[Conv2D(2, 1, activation="relu"), Dropout(0.5)])
+    if isinstance(pool, Subsample2D):
+        net.weights = [w if w.ndim != 1 else np.array([0.7, -1.3, 1.9]) for w in net.weights]
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((2, 9, 8, 4))
+    check_against_torch(net, X, rng.integers(0, 4, 4))
+
+
+def test_gradients_equal_finite_differences():
+    from conftest import finite_difference_gradients
+
+    layers = [Input((2, 6, 5)), Conv2D(3, (3, 2), stride=2, padding=1, activation="tanh"),
+              Subsample2D(1, activation="elu"), Conv2D(2, 2, padding=1, activation="sigmoid"),
+              AvgPool2D((2, 1)), MaxPool2D((1, 2)), Flatten(), Dense(3, activation="softmax")]
+    net = fnn.Network(layers, seed=3, l2=0.1)
+    rng = np.random.default_rng(4)
+    net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
+    X = np.asfortranarray(rng.standard_normal((60, 4)))
+    y = rng.integers(0, 3, 4)
+    g = net.gradients(X, y)
+    d_params, dX = finite_difference_gradients(net, X, y)
+    close(net.flatten_gradients(g), d_params, 1e-7)
+    close(g.inputs, dX, 1e-7)
+
+
+def test_training_gradient_with_dropout_equals_pytorch_with_its_mask():
+    """The training forward pass draws a mask (stored as the Dropout layer's
+    Z); the backward pass with it equals torch's with the same mask."""
+    torch = pytest.importorskip("torch")
+    from fnn_numba import engine
+
+    net = fnn.Network([Input((1, 5, 5)), Conv2D(2, 3, activation="relu"), Dropout(0.4), Flatten(),
+                       Dense(3, activation="softmax")], seed=5)
+    rng = np.random.default_rng(6)
+    X = np.asfortranarray(rng.standard_normal((25, 6)))
+    Y = np.asfortranarray(np.eye(3)[rng.integers(0, 3, 6)].T)
+    backend = net._backend
+    model = backend.model(training=True)
+    assert model.rng[0] != 0
+    buf = engine.new_buffers(net._geom, net.n_parameters, 6, net.dtype, "gradients")
+    engine.forward_pass(model, X, buf)
+    J = engine.batch_cost(model, Y, buf, True)
+    engine.backward_pass(model, X, Y, buf, True)
+    mask = engine.view_f(buf.ws, buf.ws_off[engine.Z, 2], 2 * 3 * 3, 6).copy()
+    assert 0 < np.mean(mask == 0) < 1 and model.rng[1] == 1
+    w1, b1, w2, b2 = (torch.tensor(a, requires_grad=True)
+                      for a in (net.weights[0], net.biases[0], net.weights[1], net.biases[1]))
+    x = torch.tensor(X.T.reshape(6, 1, 5, 5))
+    h = torch.relu(torch.nn.functional.conv2d(x, w1, b1)).flatten(1) * torch.tensor(mask.T)
+    loss = torch.nn.functional.cross_entropy(h @ w2.T + b2, torch.tensor(Y.argmax(0)))
+    loss.backward()
+    assert abs(J - loss.item()) < 1e-12
+    grads = np.array(buf.grads)
+    ours = net._unflatten(grads)
+    for a, t in zip([ours[0][0], ours[1][0], ours[0][1], ours[1][1]], [w1, b1, w2, b2]):
+        close(a, t.grad.numpy(), 1e-10)
+
+
+def test_image_inputs_and_columns_agree():
+    net = conv_net(2, 6, 6, 3, 3, 1, 1, pool=MaxPool2D(2))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2, 6, 6, 7))
+    Xc = X.reshape(72, 7)
+    np.testing.assert_array_equal(net.forward(X), net.forward(Xc))
+    g4, g2 = net.gradients(X, np.arange(7) % 4), net.gradients(Xc, np.arange(7) % 4)
+    assert g4.inputs.shape == X.shape and g2.inputs.shape == Xc.shape
+    np.testing.assert_array_equal(g4.inputs.reshape(72, 7), g2.inputs)
+    fw = net.forward(X, return_all=True)
+    assert [a.shape for a in fw.A] == [(108, 7), (27, 7), (27, 7), (4, 7)]
+    with pytest.raises(ValueError, match=r"X: expected maps of shape \(2, 6, 6\)"):
+        net.forward(rng.standard_normal((2, 6, 5, 7)))
+
+
+def test_parameter_shapes_init_and_save_load(tmp_path):
+    net = fnn.Network([Input((3, 8, 8)), Conv2D(4, (3, 2), padding=1), Subsample2D(2),
+                       MaxPool2D(2), Dropout(0.2), Dense(5, activation="softmax")], seed=1)
+    assert [w.shape for w in net.weights] == [(4, 3, 3, 2), (4,), (5, 4 * 2 * 2)]
+    assert [b.shape for b in net.biases] == [(4,), (4,), (5,)]
+    np.testing.assert_array_equal(net.weights[1], 1.0)  # beta starts at 1
+    # He initialisation with the convolution's fan-in c kh kw = 18
+    big = fnn.Network([Input((3, 8, 8)), Conv2D(200, (3, 2)), Flatten(), Dense(2, activation="softmax")],
+                      seed=2)
+    assert abs(big.weights[0].std() - np.sqrt(2 / 18)) < 0.01
+    path = tmp_path / "conv.npz"
+    net.save(path)
+    back = fnn.Network.load(path)
+    assert [type(a).__name__ for a in back.layers] == [type(a).__name__ for a in net.layers]
+    assert [layer.config() for layer in back.layers] == [layer.config() for layer in net.layers]
+    np.testing.assert_array_equal(back.get_parameters(), net.get_parameters())
+    X = np.random.default_rng(0).standard_normal((3, 8, 8, 4))
+    np.testing.assert_array_equal(back.forward(X), net.forward(X))
+    for layer in net.layers:
+        assert from_config(layer.config()).config() == layer.config()
+
+
+def test_bad_geometry_names_the_layer():
+    with pytest.raises(ValueError, match=r"layer 2 \(Conv2D\): kernel 5x5 is larger than its input 3x3"):
+        fnn.Network([Input((1, 8, 8)), Conv2D(2, 3, stride=2), Conv2D(2, 5)])
+    with pytest.raises(ValueError, match=r"layer 1 \(MaxPool2D\): pool window 3x3 is larger"):
+        fnn.Network([Input((1, 2, 8)), MaxPool2D(3), Flatten(), Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match=r"layer 2 \(Conv2D\): expected an input of maps"):
+        fnn.Network([Input((1, 8, 8)), Flatten(), Conv2D(2, 3)])
+    with pytest.raises(ValueError, match=r"layer 1 \(AvgPool2D\): expected an input of maps"):
+        fnn.Network([Input(64), AvgPool2D(2)])
+    with pytest.raises(ValueError, match="Conv2D: kernel_size"):
+        Conv2D(2, (3, 0))
+    with pytest.raises(ValueError, match="Conv2D: padding"):
+        Conv2D(2, 3, padding=-1)
+    with pytest.raises(ValueError, match="Conv2D: stride"):
+        Conv2D(2, 3, stride=0)
+    with pytest.raises(ValueError, match="Dropout: rate"):
+        Dropout(1.0)
+    with pytest.raises(ValueError, match="MaxPool2D: pool_size"):
+        MaxPool2D("2")
+    # padding enough for a kernel larger than the map is allowed, as in PyTorch
+    fnn.Network([Input((1, 3, 3)), Conv2D(2, 5, padding=1), Flatten(), Dense(2, activation="softmax")])
+
+
+def test_cuda_device_refuses_conv_layers_clearly():
+    net = conv_net(1, 5, 5, 2, 3, 1, 0)
+    from fnn_numba.backends import CUDABackend
+
+    with pytest.raises(NotImplementedError, match="Conv2D, Flatten"):
+        CUDABackend(net)
+
+
+_DETERMINISM = textwrap.dedent("""
+    import hashlib, numpy as np, fnn_numba as fnn
+    from fnn_numba.layers import Input, Conv2D, MaxPool2D, Flatten, Dropout, Dense, Subsample2D
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1, 12, 12, 256)); y = rng.integers(0, 10, 256)
+    net = fnn.Network([Input((1, 12, 12)), Conv2D(8, 3, padding=1), MaxPool2D(2), Conv2D(16, 3, stride=2),
+                       Subsample2D(1, activation="tanh"), Flatten(), Dropout(0.3),
+                       Dense(10, activation="softmax")], seed=4, dtype=np.float32)
+    net.fit(X, y, epochs=1, batch_size=128, learning_rate=0.05, optimizer="adam")
+    g = net.gradients(X[..., :128], y[:128])
+    h = hashlib.sha256(net.get_parameters().tobytes() + net.flatten_gradients(g).tobytes()
+                       + g.inputs.tobytes())
+    print(h.hexdigest())
+""")
+
+
+def test_bit_identical_across_thread_counts():
+    """Batches of 128 put every conv kernel above the parallel threshold, so
+    two threads really split the work; the results must not change."""
+    out = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS=threads, PYTHONPATH=REPO)
+        res = subprocess.run([sys.executable, "-c", _DETERMINISM], env=env, capture_output=True,
+                             text=True, timeout=900)
+        assert res.returncode == 0, res.stderr
+        out.append(res.stdout.strip().splitlines()[-1])
+    assert out[0] == out[1]
+
+
+def test_seeded_fit_with_dropout_is_reproducible_and_prediction_has_no_dropout():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((1, 6, 6, 40))
+    y = rng.integers(0, 3, 40)
+
+    def trained():
+        net = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(), Dropout(0.5),
+                           Dense(3, activation="softmax")], seed=9)
+        net.fit(X, y, epochs=2, batch_size=8, learning_rate=0.1)
+        return net
+
+    a, b = trained(), trained()
+    np.testing.assert_array_equal(a.get_parameters(), b.get_parameters())
+    # predictions are deterministic (no masks outside training) ...
+    np.testing.assert_array_equal(a.forward(X), a.forward(X))
+    # ... and equal the network without its Dropout layer
+    plain = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(),
+                         Dense(3, activation="softmax")], seed=9)
+    plain.set_parameters(a.get_parameters())
+    np.testing.assert_allclose(a.forward(X), plain.forward(X), rtol=0, atol=0)
+    # a network without Dropout shuffles exactly as before (no draw for a key)
+    c = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(),
+                     Dense(3, activation="softmax")], seed=9)
+    state = c._rng.bit_generator.state
+    c.fit(X, y, epochs=1, batch_size=8)
+    rng2 = np.random.default_rng(9)
+    rng2.bit_generator.state = state
+    rng2.permutation(40)
+    assert c._rng.bit_generator.state == rng2.bit_generator.state
+
+
+def digits_net(seed=0):
+    return fnn.Network([Input((1, 8, 8)), Conv2D(8, 3, padding=1), MaxPool2D(2), Conv2D(16, 3),
+                        Flatten(), Dense(10, activation="softmax")], seed=seed)
+
+
+@pytest.mark.slow
+def test_digits_conv_net_reaches_98_percent():
+    from fnn_numba.datasets import load
+
+    X_train, y_train, X_test, y_test, _ = load("digits")
+    net = digits_net()
+    net.fit(X_train, y_train, epochs=30, batch_size=32, learning_rate=0.05, optimizer="momentum")
+    acc = net.accuracy(X_test, y_test)
+    print("digits conv test accuracy", acc)
+    assert acc >= 0.98
+
