@@ -326,26 +326,22 @@ def maxpool_backward(a_prev, da, da_prev, C, H, W, P, Q):
 
 
 @njit(cache=True)
-def window_mean(ai, base, W, P, Q):
-    """(1 / (P Q)) sum_{u<P, v<Q} of the window at flat index ``base``, summed in
-    row-major order; the 1 / (P Q) in the column's dtype."""
-    s = ai.dtype.type(0)
-    for u in range(P):
-        for v in range(Q):
-            s += ai[base + u * W + v]
-    return s * (ai.dtype.type(1) / ai.dtype.type(P * Q))
-
-
-@njit(cache=True)
 def avgpool_example(beta, b, a_prev, z, i, C, H, W, P, Q):
     """POOL (3), or SUB (1) when ``beta`` is not empty, for example i."""
     OH, OW = H // P, W // Q
     ai = a_prev[:, i]
     zi = z[:, i]
+    inv = z.dtype.type(1) / z.dtype.type(P * Q)
     for c in range(C):
         for x in range(OH):
             for y in range(OW):
-                mean = window_mean(ai, (c * H + x * P) * W + y * Q, W, P, Q)
+                # the window's mean, summed in row-major order
+                base = (c * H + x * P) * W + y * Q
+                mean = z.dtype.type(0)
+                for u in range(P):
+                    for v in range(Q):
+                        mean += ai[base + u * W + v]
+                mean *= inv
                 if beta.shape[0] > 0:
                     mean = beta[c] * mean + b[c]
                 zi[(c * OH + x) * OW + y] = mean
@@ -425,14 +421,20 @@ def subsample_map_gradient(dz, a_prev, beta, l2, dbeta, db, c, C, H, W, P, Q):
     """SUB (2) and (3) for map c (see :func:`subsample_dbeta_db`)."""
     OH, OW = H // P, W // Q
     m = dz.shape[1]
+    inv = dz.dtype.type(1) / dz.dtype.type(P * Q)
     sb = dz.dtype.type(0)
     sd = dz.dtype.type(0)
     for i in range(m):
-        ai = a_prev[:, i]
         for x in range(OH):
             for y in range(OW):
                 g = dz[(c * OH + x) * OW + y, i]
-                sb += g * window_mean(ai, (c * H + x * P) * W + y * Q, W, P, Q)
+                # the window's mean, as in SUB (1)
+                base = (c * H + x * P) * W + y * Q
+                mean = dz.dtype.type(0)
+                for u in range(P):
+                    for v in range(Q):
+                        mean += a_prev[base + u * W + v, i]
+                sb += g * (mean * inv)
                 sd += g
     dbeta[c] = sb + l2 * beta[c]
     db[c] = sd

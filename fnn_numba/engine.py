@@ -331,23 +331,23 @@ def spatial_backward(model, l, x, buf, mb, l2, need_da_prev):
     kind = g[KIND]
     dz = layer_output(buf, l, DZ, model.geom, mb)
     a_prev = x if l == 1 else layer_output(buf, l - 1, A, model.geom, mb)
-    da_prev = view_f(buf.ws, buf.ws_off[DA, l - 1], g[N_IN], mb)
     C, H, W = g[IN_C], g[IN_H], g[IN_W]
     if kind == CONV2D:
-        w = conv_weights(model.params, g)
-        F = g[OUT_C]
-        conv_dw_db(dz, a_prev, w, w.dtype.type(l2), conv_weights(buf.grads, g),
-                   buf.grads[g[B_OFF]:g[B_OFF] + F], H, W, g[STRIDE], g[PAD])
-        if need_da_prev:
-            conv_da_prev(w, dz, da_prev, H, W, g[STRIDE], g[PAD])
+        conv_dw_db(dz, a_prev, conv_weights(model.params, g), model.params.dtype.type(l2),
+                   conv_weights(buf.grads, g), buf.grads[g[B_OFF]:g[B_OFF] + g[OUT_C]],
+                   H, W, g[STRIDE], g[PAD])
     elif kind == SUBSAMPLE2D:
-        beta = model.params[g[W_OFF]:g[W_OFF] + C]
-        subsample_dbeta_db(dz, a_prev, beta, beta.dtype.type(l2), buf.grads[g[W_OFF]:g[W_OFF] + C],
+        subsample_dbeta_db(dz, a_prev, model.params[g[W_OFF]:g[W_OFF] + C],
+                           model.params.dtype.type(l2), buf.grads[g[W_OFF]:g[W_OFF] + C],
                            buf.grads[g[B_OFF]:g[B_OFF] + C], C, H, W, g[KH], g[KW])
-        if need_da_prev:
-            subsample_da_prev(beta, dz, da_prev, C, H, W, g[KH], g[KW])
-    elif not need_da_prev:
+    if not need_da_prev:
+        # layer 1 in training: dJ/dX has no storage and no use
         return
+    da_prev = view_f(buf.ws, buf.ws_off[DA, l - 1], g[N_IN], mb)
+    if kind == CONV2D:
+        conv_da_prev(conv_weights(model.params, g), dz, da_prev, H, W, g[STRIDE], g[PAD])
+    elif kind == SUBSAMPLE2D:
+        subsample_da_prev(model.params[g[W_OFF]:g[W_OFF] + C], dz, da_prev, C, H, W, g[KH], g[KW])
     elif kind == MAXPOOL2D:
         maxpool_backward(a_prev, dz, da_prev, C, H, W, g[KH], g[KW])
     elif kind == AVGPOOL2D:

@@ -478,3 +478,46 @@ def hyper_table(stack):
     for i, layer in enumerate(stack):
         table[i] = layer.hyper_row()
     return table
+
+
+#: the command line's layer syntax (:func:`parse_layers`)
+LAYER_SYNTAX = ("convFxK[sS][pP] (F filters of KxK, stride S, padding P; relu), maxpoolP, avgpoolP, "
+                "subsampleP, flatten, dropoutR (R the rate, e.g. dropout0.25)")
+
+
+def parse_layers(spec, n_inputs, input_shape=None):
+    """The layers of a comma-separated ``spec`` such as
+    ``"conv8x3p1,maxpool2,conv16x3,flatten"``, after an Input of
+    ``input_shape`` (C, H, W); without one, ``n_inputs`` features must be a
+    square number of pixels of one channel (64: 1x8x8, 784: 1x28x28).
+    Returns [Input, layer, ...]. Syntax: :data:`LAYER_SYNTAX`."""
+    import re
+
+    if input_shape is None:
+        side = int(round(np.sqrt(n_inputs)))
+        if side * side != n_inputs:
+            raise ValueError(f"input shape: {n_inputs} features are not a square image of one "
+                             f"channel; give the shape as C,H,W")
+        input_shape = (1, side, side)
+    if int(np.prod(input_shape)) != n_inputs:
+        raise ValueError(f"input shape: {input_shape} holds {int(np.prod(input_shape))} values, "
+                         f"the data have {n_inputs} features")
+    out = [Input(tuple(input_shape))]
+    patterns = [
+        (r"conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?",
+         lambda g: Conv2D(int(g[0]), int(g[1]), stride=int(g[2] or 1), padding=int(g[3] or 0))),
+        (r"maxpool(\d+)", lambda g: MaxPool2D(int(g[0]))),
+        (r"avgpool(\d+)", lambda g: AvgPool2D(int(g[0]))),
+        (r"subsample(\d+)", lambda g: Subsample2D(int(g[0]))),
+        (r"flatten", lambda g: Flatten()),
+        (r"dropout(0?\.\d+|0)", lambda g: Dropout(float(g[0]))),
+    ]
+    for token in (t.strip().lower() for t in str(spec).split(",")):
+        for pattern, make in patterns:
+            match = re.fullmatch(pattern, token)
+            if match:
+                out.append(make(match.groups()))
+                break
+        else:
+            raise ValueError(f"layers: cannot read {token!r}; expected {LAYER_SYNTAX}")
+    return out

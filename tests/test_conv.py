@@ -479,3 +479,78 @@ def test_digits_conv_net_reaches_98_percent():
     print("digits conv test accuracy", acc)
     assert acc >= 0.98
 
+
+
+_CUDASIM = textwrap.dedent("""
+    import numpy as np
+    from numba import cuda
+    from fnn_numba import conv_kernels as ck, gpu_conv as cc, gpu_kernels
+    gpu_kernels.THREADS_PER_BLOCK = 2  # tiny shapes still span several blocks
+    rng = np.random.default_rng(0)
+    worst = 0.0
+
+    def check(cpu, dev):
+        global worst
+        got = dev.copy_to_host()
+        assert got.shape == cpu.shape
+        worst = max(worst, float(np.abs(got - cpu).max() / max(np.abs(cpu).max(), 1e-300)))
+
+    F_ = lambda a: np.asfortranarray(a)
+    for (C, H, W, F, k, s, p) in [(2, 5, 4, 2, (3, 2), 2, 1), (1, 4, 4, 3, (2, 2), 1, 0)]:
+        m = 3
+        OH, OW = (H + 2 * p - k[0]) // s + 1, (W + 2 * p - k[1]) // s + 1
+        w = rng.standard_normal((F, C) + k); b = rng.standard_normal(F)
+        a = F_(rng.standard_normal((C * H * W, m))); dz = F_(rng.standard_normal((F * OH * OW, m)))
+        z = F_(np.zeros((F * OH * OW, m))); dz_d = cuda.to_device(dz); a_d = cuda.to_device(a)
+        ck.conv_forward(w, b, a, z, H, W, s, p)
+        out = cuda.to_device(F_(np.zeros_like(z)))
+        cc.launch_conv_forward(cuda.to_device(w), cuda.to_device(b), a_d, out, H, W, s, p)
+        check(z, out)
+        dw, db = np.zeros_like(w), np.zeros(F)
+        ck.conv_dw_db(dz, a, w, 0.3, dw, db, H, W, s, p)
+        dw_d, db_d = cuda.to_device(np.zeros_like(w)), cuda.to_device(np.zeros(F))
+        cc.launch_conv_dw_db(dz_d, a_d, cuda.to_device(w), 0.3, dw_d, db_d, H, W, s, p)
+        check(dw, dw_d); check(db, db_d)
+        da = F_(np.zeros_like(a)); da_d = cuda.to_device(F_(np.ones_like(a)))
+        ck.conv_da_prev(w, dz, da, H, W, s, p)
+        cc.launch_conv_da_prev(cuda.to_device(w), dz_d, da_d, H, W, s, p)
+        check(da, da_d)
+    C, H, W, P, Q, m = 2, 5, 6, 2, 3, 3
+    OH, OW = H // P, W // Q
+    a = F_(rng.standard_normal((C * H * W, m))); g = F_(rng.standard_normal((C * OH * OW, m)))
+    beta, bb = rng.standard_normal(C), rng.standard_normal(C)
+    a_d, g_d, beta_d, bb_d = (cuda.to_device(v) for v in (a, g, beta, bb))
+    for cpu_f, launch, args in [
+            (ck.maxpool_forward, cc.launch_maxpool_forward, ()),
+            (ck.avgpool_forward, cc.launch_avgpool_forward, ())]:
+        out = F_(np.zeros((C * OH * OW, m))); cpu_f(a, out, C, H, W, P, Q)
+        dev = cuda.to_device(F_(np.zeros_like(out))); launch(a_d, dev, C, H, W, P, Q); check(out, dev)
+    out = F_(np.zeros((C * OH * OW, m))); ck.subsample_forward(beta, bb, a, out, C, H, W, P, Q)
+    dev = cuda.to_device(F_(np.zeros_like(out)))
+    cc.launch_subsample_forward(beta_d, bb_d, a_d, dev, C, H, W, P, Q); check(out, dev)
+    back = F_(np.zeros_like(a)); ck.maxpool_backward(a, g, back, C, H, W, P, Q)
+    dev = cuda.to_device(F_(np.ones_like(a))); cc.launch_maxpool_backward(a_d, g_d, dev, C, H, W, P, Q)
+    check(back, dev)
+    ck.avgpool_backward(g, back, C, H, W, P, Q)
+    dev = cuda.to_device(F_(np.ones_like(a))); cc.launch_avgpool_backward(g_d, dev, C, H, W, P, Q)
+    check(back, dev)
+    ck.subsample_da_prev(beta, g, back, C, H, W, P, Q)
+    dev = cuda.to_device(F_(np.ones_like(a)))
+    cc.launch_subsample_da_prev(beta_d, g_d, dev, C, H, W, P, Q); check(back, dev)
+    dbeta, db = np.zeros(C), np.zeros(C)
+    ck.subsample_dbeta_db(g, a, beta, 0.2, dbeta, db, C, H, W, P, Q)
+    dbeta_d, db_d = cuda.to_device(np.zeros(C)), cuda.to_device(np.zeros(C))
+    cc.launch_subsample_dbeta_db(g_d, a_d, beta_d, 0.2, dbeta_d, db_d, C, H, W, P, Q)
+    check(dbeta, dbeta_d); check(db, db_d)
+    print("worst", worst)
+""")
+
+
+def test_cuda_twins_equal_cpu_kernels_in_the_simulator():
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=REPO)
+    res = subprocess.run([sys.executable, "-c", _CUDASIM], env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    worst = float(res.stdout.split("worst")[-1])
+    assert worst <= 1e-13
