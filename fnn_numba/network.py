@@ -103,7 +103,10 @@ class Network:
         and an NVIDIA GPU; see :meth:`to`.
 
     Data follow the derivation: X has shape (n0, m), columns are examples.
-    ``X_samples_by_features.T`` is accepted without a copy.
+    ``X_samples_by_features.T`` is accepted without a copy. A network whose
+    Input has maps (C, H, W) (convolutional layers, docs/convolution.rst)
+    also takes X of shape (C, H, W, m); ``gradients(...).inputs`` then has
+    that shape too.
     """
 
     def __init__(self, layers=None, activations=None, cost="categorical_cross_entropy", init="auto",

@@ -554,3 +554,53 @@ def test_cuda_twins_equal_cpu_kernels_in_the_simulator():
     assert res.returncode == 0, res.stderr[-3000:]
     worst = float(res.stdout.split("worst")[-1])
     assert worst <= 1e-13
+
+
+def test_cli_trains_a_conv_net_and_reads_the_layer_syntax(capsys, tmp_path):
+    from fnn_numba.cli import main
+    from fnn_numba.layers import parse_layers
+
+    out = tmp_path / "conv.npz"
+    code = main(["train", "--dataset", "digits", "--layers", "conv4x3p1,maxpool2,dropout0.1,flatten",
+                 "--epochs", "2", "--batch-size", "32", "--learning-rate", "0.05", "--output", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "Conv2D(filters=4" in text and "test accuracy" in text
+    net = fnn.Network.load(out)
+    assert [type(x).__name__ for x in net.layers] == ["Input", "Conv2D", "MaxPool2D", "Dropout",
+                                                      "Flatten", "Dense"]
+    stack = parse_layers("conv6x5s2p1, avgpool2,subsample1,flatten", 3 * 32 * 32, (3, 32, 32))
+    assert stack[1].config() == Conv2D(6, 5, stride=2, padding=1).config()
+    assert [type(x).__name__ for x in stack[2:]] == ["AvgPool2D", "Subsample2D", "Flatten"]
+    with pytest.raises(ValueError, match="cannot read 'pool2'"):
+        parse_layers("conv4x3,pool2", 64)
+    with pytest.raises(ValueError, match="not a square image"):
+        parse_layers("flatten", 60)
+    assert main(["train", "--layers", "conv4x9", "--epochs", "1"]) == 2
+    assert "kernel 9x9 is larger than its input 8x8" in capsys.readouterr().err
+
+
+def test_plots_of_filters_and_feature_maps(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fnn_numba.plotting import plot_feature_maps, plot_filters
+
+    net = fnn.Network([Input((2, 8, 8)), Conv2D(3, 3, padding=1), MaxPool2D(2), Flatten(),
+                       Dense(2, activation="softmax")], seed=0)
+    fig = plot_filters(net, path=tmp_path / "filters.png")
+    assert (tmp_path / "filters.png").stat().st_size > 0
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 6
+    np.testing.assert_array_equal(images[1], net.weights[0][0, 1])
+    x = np.random.default_rng(0).standard_normal((2, 8, 8))
+    fig = plot_feature_maps(net, x, layer=2, path=tmp_path / "maps.png")
+    assert (tmp_path / "maps.png").stat().st_size > 0
+    maps_ = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    expected = net.forward(x.reshape(-1, 1), return_all=True).A[1][:, 0].reshape(3, 4, 4)
+    np.testing.assert_array_equal(np.array(maps_), expected)
+    with pytest.raises(ValueError, match="layer: expected the index"):
+        plot_filters(net, layer=2)
+    with pytest.raises(ValueError, match="layer 3 has no maps|expected the index"):
+        plot_feature_maps(net, x, layer=3)
