@@ -19,7 +19,7 @@ import numpy as np
 from . import engine
 from ._threading import kernel_section
 from .kernels import l2_penalty
-from .layers import N_OUT, W_OFF, W_SIZE
+from .layers import DENSE, DROPOUT, KIND, N_OUT, W_OFF, W_SIZE
 from .training import BatchRunner, LocalBatches, chunk_for
 
 #: examples per call of the jitted forward pass in forward/predict/cost;
@@ -36,10 +36,18 @@ class CPUBackend:
         self.net = net
         self._buffers = {}
 
-    def model(self, l2=None):
+    def model(self, l2=None, training=False):
+        """The drivers' :class:`~fnn_numba.engine.Model`; with ``training``
+        Dropout layers draw masks, keyed by a number drawn from the network's
+        generator (only when the network has Dropout layers, so that other
+        networks' shuffles are unchanged)."""
         net = self.net
+        rng = np.zeros(2, dtype=np.int64)
+        if training and np.any(net._geom[:, KIND] == DROPOUT):
+            rng[0] = net._rng.integers(0, 2**62)
         return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
-                            fused=net._fused, l2=float(net.l2 if l2 is None else l2))
+                            fused=net._fused, l2=float(net.l2 if l2 is None else l2),
+                            hyper=net._hyper, training=bool(training), rng=rng)
 
     def buffers(self, capacity, purpose):
         """Scratch for batches of up to ``capacity`` examples, allocated once
@@ -128,7 +136,7 @@ class _CPURunner(LocalBatches, BatchRunner):
         LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
         net = backend.net
-        self.model = backend.model()
+        self.model = backend.model(training=True)
         self.buf = backend.buffers(plan.batch_size, "fit")
         self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)
         self.upd = None
@@ -165,6 +173,12 @@ class CUDABackend:
         from .gpu_engine import DeviceNetwork
 
         geom = net._geom
+        if np.any(geom[:, KIND] != DENSE):
+            others = sorted({type(layer).__name__ for layer in net.layers[1:]} - {"Dense"})
+            raise NotImplementedError(
+                f"device='cuda': the CUDA backend runs Dense layers only; this network has "
+                f"{', '.join(others)}, for which fnn_numba.gpu_engine has no driver yet; "
+                f"use device='cpu'")
         sizes = [int(geom[0, engine.N_IN])] + [int(n) for n in geom[:, N_OUT]]
         self.net = net
         self.cpu = CPUBackend(net)

@@ -386,6 +386,9 @@ def _train(args):
     _training_defaults(args, name, Xtr.shape[1])
     cost = _resolve_cost(args.cost, ytr)
     n_out, fit_targets = _targets(cost, ytr, n_classes, args.np_dtype)
+    if args.hidden is None:
+        # a convolutional stack ends in the output layer unless --hidden adds dense layers
+        args.hidden = [] if args.layers else [64]
     activations = _activations(args, len(args.hidden))
     if activations[-1] is None:
         activations[-1] = {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
@@ -396,7 +399,17 @@ def _train(args):
         if not _accepts(Network.__init__, "device"):
             raise CommandError("--device: this installation's Network does not take a device")
         net_kwargs["device"] = args.device
-    net = Network(sizes, activations, cost, **net_kwargs)
+    if args.layers:
+        from . import layers
+
+        try:
+            stack = layers.parse_layers(args.layers, Xtr.shape[0], args.input_shape)
+        except ValueError as exc:
+            raise CommandError(f"--layers: {exc}") from exc
+        stack += [layers.Dense(n, a) for n, a in zip(sizes[1:], activations)]
+        net = Network(stack, None, cost, **net_kwargs)
+    else:
+        net = Network(sizes, activations, cost, **net_kwargs)
 
     fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                       verbose=True)
@@ -594,8 +607,18 @@ def _add_train(sub):
                    help=".csv: index or header name of the target column (default -1, the last)")
 
     m = p.add_argument_group("network")
-    m.add_argument("--hidden", type=_positive_int, nargs="*", default=[64], metavar="N",
-                   help="hidden layer sizes (default 64; none for no hidden layer)")
+    m.add_argument("--hidden", type=_positive_int, nargs="*", default=None, metavar="N",
+                   help="hidden layer sizes (default 64, or none after --layers; none for no "
+                        "hidden layer)")
+    from .layers import LAYER_SYNTAX
+
+    m.add_argument("--layers", metavar="SPEC",
+                   help="convolutional layers before the dense ones, comma-separated, e.g. "
+                        f"conv8x3p1,maxpool2,conv16x3,flatten for digits; tokens: {LAYER_SYNTAX}")
+    m.add_argument("--input-shape", type=lambda v: tuple(_positive_int(x) for x in v.split(",")),
+                   metavar="C,H,W",
+                   help="the images' shape for --layers (default: one channel, square: 64 "
+                        "features are 1,8,8)")
     m.add_argument("--activation", "--activations", nargs="+", choices=sorted(ACTIVATIONS),
                    metavar="NAME",
                    help="one name for every hidden layer, one per hidden layer, or one more for the "

@@ -53,14 +53,61 @@ from .kernels import (
     step_is_finite,
     z_forward,
 )
-from .layers import ACT, B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF, W_SIZE
+from .conv_kernels import (
+    avgpool_backward,
+    avgpool_forward,
+    conv_da_prev,
+    conv_dw_db,
+    conv_forward,
+    copy_columns,
+    dropout_apply,
+    dropout_mask,
+    maxpool_backward,
+    maxpool_forward,
+    subsample_da_prev,
+    subsample_dbeta_db,
+    subsample_forward,
+)
+from .layers import (
+    ACT,
+    AVGPOOL2D,
+    B_OFF,
+    CONV2D,
+    DENSE,
+    DROPOUT,
+    FLATTEN,
+    IN_C,
+    IN_H,
+    IN_W,
+    KH,
+    KIND,
+    KW,
+    MAXPOOL2D,
+    N_HYPER_COLUMNS,
+    N_IN,
+    N_OUT,
+    OUT_C,
+    PAD,
+    RATE,
+    STRIDE,
+    SUBSAMPLE2D,
+    W_OFF,
+    W_SIZE,
+)
 
 # workspace roles
 A, Z, DA, DZ, DZ_ROWS, A_ROWS, Y_BATCH = range(7)
 N_ROLES = 7
 
-#: the network's arrays as the drivers read them (see the module docstring)
-Model = namedtuple("Model", "params geom cost_code fused l2")
+#: the network's arrays as the drivers read them (see the module docstring);
+#: ``hyper`` is the float table of per-layer hyper-parameters
+#: (:func:`fnn_numba.layers.hyper_table`), ``training`` switches Dropout on,
+#: ``rng`` is [key, step counter] of the dropout masks (int64; the forward
+#: pass advances the counter in training)
+Model = namedtuple("Model", "params geom cost_code fused l2 hyper training rng",
+                   defaults=(np.zeros((0, N_HYPER_COLUMNS)), False, np.zeros(2, dtype=np.int64)))
+#: kinds whose Z is their A (no activation follows the forward equation)
+Z_IS_A_KINDS = (MAXPOOL2D, AVGPOOL2D, FLATTEN)
 #: scratch of one purpose (fit, forward, gradients), allocated once
 Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads")
 #: one optimizer's code, state and settings for a run of batches; ``t`` is a
@@ -86,7 +133,8 @@ def workspace_layout(geom, capacity, backward=True, with_dx=True):
     dot_layers = [l for l in range(1, L + 1)
                   if backward and geom[l - 1, KIND] == DENSE and capacity >= DW_OUTER_MAX_BATCH
                   and sizes[l] >= DW_DOT_MIN_ROWS]
-    used = {A: range(1, L + 1), Z: range(1, L + 1),
+    used = {A: range(1, L + 1),
+            Z: [l for l in range(1, L + 1) if geom[l - 1, KIND] not in Z_IS_A_KINDS],
             DA: range(0 if with_dx else 1, L + 1) if backward else (), DZ: (),
             DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers],
             Y_BATCH: range(L, L + 1) if backward else ()}
@@ -97,6 +145,9 @@ def workspace_layout(geom, capacity, backward=True, with_dx=True):
             ws_off[role, l] = total
             total += sizes[l] * capacity
     ws_off[DZ, 1:] = ws_off[DA, 1:]
+    for l in range(1, L + 1):
+        if geom[l - 1, KIND] in Z_IS_A_KINDS:
+            ws_off[Z, l] = ws_off[A, l]
     return ws_off, total
 
 
@@ -152,9 +203,20 @@ def layer_output(buf, l, role, geom, mb):
 
 
 @njit(cache=True)
+def conv_weights(buf, g):
+    """A Conv2D layer's (F, C, KH, KW) block of the flat vector ``buf``
+    (parameters or gradient), at the layer's W offset."""
+    return buf[g[W_OFF]:g[W_OFF] + g[W_SIZE]].reshape((g[OUT_C], g[IN_C], g[KH], g[KW]))
+
+
+@njit(cache=True)
 def layer_forward(model, l, a_prev, z, a):
     """Layer l's forward equations. Dense: P1 (1) z = W a_prev + b, then
-    P1 (2) a = g(z)."""
+    P1 (2) a = g(z). Conv2D: CNN (1) then P1 (2); MaxPool2D POOL (1),
+    AvgPool2D POOL (3) (z is a); Subsample2D SUB (1) then P1 (2); Flatten
+    a copy; Dropout DROP (1), its mask stored as z (all ones outside
+    training, where a = a_prev). The equations are in
+    :mod:`fnn_numba.conv_kernels`."""
     g = model.geom[l - 1]
     if g[KIND] == DENSE:
         n, K = g[N_OUT], g[N_IN]
@@ -162,6 +224,25 @@ def layer_forward(model, l, a_prev, z, a):
         b = model.params[g[B_OFF]:g[B_OFF] + n]
         z_forward(w, b, a_prev, z)
         activation_forward(g[ACT], z, a)
+    elif g[KIND] == CONV2D:
+        conv_forward(conv_weights(model.params, g), model.params[g[B_OFF]:g[B_OFF] + g[OUT_C]],
+                     a_prev, z, g[IN_H], g[IN_W], g[STRIDE], g[PAD])
+        activation_forward(g[ACT], z, a)
+    elif g[KIND] == MAXPOOL2D:
+        maxpool_forward(a_prev, a, g[IN_C], g[IN_H], g[IN_W], g[KH], g[KW])
+    elif g[KIND] == AVGPOOL2D:
+        avgpool_forward(a_prev, a, g[IN_C], g[IN_H], g[IN_W], g[KH], g[KW])
+    elif g[KIND] == SUBSAMPLE2D:
+        C = g[IN_C]
+        subsample_forward(model.params[g[W_OFF]:g[W_OFF] + C], model.params[g[B_OFF]:g[B_OFF] + C],
+                          a_prev, z, C, g[IN_H], g[IN_W], g[KH], g[KW])
+        activation_forward(g[ACT], z, a)
+    elif g[KIND] == FLATTEN:
+        copy_columns(a_prev, a)
+    elif g[KIND] == DROPOUT:
+        rate = model.hyper[l - 1, RATE] if model.training else 0.0
+        dropout_mask(rate, model.rng[0], model.rng[1], l, z)
+        dropout_apply(z, a_prev, a)
 
 
 @njit(cache=True)
@@ -177,6 +258,9 @@ def forward_pass(model, x, buf):
         a = layer_output(buf, l, A, model.geom, mb)
         layer_forward(model, l, a_prev, z, a)
         a_prev = a
+    if model.training:
+        # the next training step draws new dropout masks
+        model.rng[1] += 1
     return a_prev
 
 
@@ -233,6 +317,51 @@ def layer_backward(model, l, x, buf, mb, l2, need_da_prev):
                        scratch_view(buf.ws, buf.ws_off[A_ROWS, l - 1], K, mb))
         if need_da_prev:
             da_prev_backward(w, dz, view_f(buf.ws, buf.ws_off[DA, l - 1], K, mb))
+    else:
+        spatial_backward(model, l, x, buf, mb, l2, need_da_prev)
+
+
+@njit(cache=True)
+def spatial_backward(model, l, x, buf, mb, l2, need_da_prev):
+    """:func:`layer_backward` of the layers of :mod:`fnn_numba.conv_kernels`.
+    Conv2D: CNN (2), (3) into the gradient, then CNN (4); MaxPool2D POOL (2);
+    AvgPool2D POOL (4); Subsample2D SUB (2), (3), then SUB (4); Flatten a
+    copy; Dropout DROP (2) with the mask its forward pass stored as z."""
+    g = model.geom[l - 1]
+    kind = g[KIND]
+    dz = layer_output(buf, l, DZ, model.geom, mb)
+    a_prev = x if l == 1 else layer_output(buf, l - 1, A, model.geom, mb)
+    C, H, W = g[IN_C], g[IN_H], g[IN_W]
+    if kind == CONV2D:
+        conv_dw_db(dz, a_prev, conv_weights(model.params, g), model.params.dtype.type(l2),
+                   conv_weights(buf.grads, g), buf.grads[g[B_OFF]:g[B_OFF] + g[OUT_C]],
+                   H, W, g[STRIDE], g[PAD])
+    elif kind == SUBSAMPLE2D:
+        subsample_dbeta_db(dz, a_prev, model.params[g[W_OFF]:g[W_OFF] + C],
+                           model.params.dtype.type(l2), buf.grads[g[W_OFF]:g[W_OFF] + C],
+                           buf.grads[g[B_OFF]:g[B_OFF] + C], C, H, W, g[KH], g[KW])
+    if not need_da_prev:
+        # layer 1 in training: dJ/dX has no storage and no use
+        return
+    da_prev = view_f(buf.ws, buf.ws_off[DA, l - 1], g[N_IN], mb)
+    if kind == CONV2D:
+        conv_da_prev(conv_weights(model.params, g), dz, da_prev, H, W, g[STRIDE], g[PAD])
+    elif kind == SUBSAMPLE2D:
+        subsample_da_prev(model.params[g[W_OFF]:g[W_OFF] + C], dz, da_prev, C, H, W, g[KH], g[KW])
+    elif kind == MAXPOOL2D:
+        maxpool_backward(a_prev, dz, da_prev, C, H, W, g[KH], g[KW])
+    elif kind == AVGPOOL2D:
+        avgpool_backward(dz, da_prev, C, H, W, g[KH], g[KW])
+    elif kind == FLATTEN:
+        copy_columns(dz, da_prev)
+    elif kind == DROPOUT:
+        dropout_apply(layer_output(buf, l, Z, model.geom, mb), dz, da_prev)
+
+
+@njit(cache=True, inline="always")
+def has_activation(kind):
+    """Whether P1 (2) follows the forward equation of a layer of this kind."""
+    return kind == DENSE or kind == CONV2D or kind == SUBSAMPLE2D
 
 
 @njit(cache=True)
@@ -245,7 +374,8 @@ def backward_layers(model, x, buf, l2, need_dx):
     mb = x.shape[1]
     for l in range(L, 0, -1):
         layer_backward(model, l, x, buf, mb, l2, l > 1 or need_dx)
-        if l > 1:
+        # a layer without an activation has dJ/dZ = dJ/dA, stored in the same place
+        if l > 1 and has_activation(model.geom[l - 2, KIND]):
             dz_backward(model.geom[l - 2, ACT], layer_output(buf, l - 1, Z, model.geom, mb),
                         layer_output(buf, l - 1, A, model.geom, mb),
                         layer_output(buf, l - 1, DA, model.geom, mb),

@@ -4,6 +4,9 @@ zeros: every weight 0 (the counter-example of the derivation: all units stay
 symmetric). normal: N(0, sigma^2) with sigma = 0.01 ("small values, normally
 distributed"). xavier: N(0, sigma^2) with sigma = sqrt(2 / (n[l] + n[l-1])).
 he: N(0, sigma^2) with sigma = sqrt(2 / n[l-1]), for the relu family.
+A convolutional layer's fan-in is in_channels kh kw and its fan-out
+filters kh kw (:meth:`fnn_numba.layers.Conv2D.fans`), as PyTorch counts them.
+A layer with a fixed starting weight (Subsample2D's beta = 1) draws nothing.
 Biases start at 0 in every scheme. Draws come from a seeded NumPy Generator,
 layer by layer in a fixed order, in float64 then cast, so a seed gives the same
 network in float32 and float64 (up to the cast).
@@ -35,6 +38,11 @@ def initial_parameters(init, stack, rng, params, geom):
     for i, layer in enumerate(stack):
         shapes = dict(layer.parameter_shapes())
         if "W" not in shapes:
+            continue
+        fixed = getattr(layer, "initial_weight", None)
+        if fixed is not None:
+            size = int(np.prod(shapes["W"]))
+            params[geom[i, W_OFF]:geom[i, W_OFF] + size] = fixed
             continue
         std = layer.init_std(init)
         if std > 0:

@@ -104,7 +104,10 @@ class Network:
         and an NVIDIA GPU; see :meth:`to`.
 
     Data follow the derivation: X has shape (n0, m), columns are examples.
-    ``X_samples_by_features.T`` is accepted without a copy.
+    ``X_samples_by_features.T`` is accepted without a copy. A network whose
+    Input has maps (C, H, W) (convolutional layers, docs/convolution.rst)
+    also takes X of shape (C, H, W, m); ``gradients(...).inputs`` then has
+    that shape too.
     """
 
     def __init__(self, layers=None, activations=None, cost="categorical_cross_entropy", init="auto",
@@ -143,6 +146,7 @@ class Network:
         self._cost_code = COSTS[self.cost_name]
         self._fused = (self.activations[-1], self.cost_name) in FUSED_PAIRS
         self._geom, n_params = layers_mod.parameter_layout(stack)
+        self._hyper = layers_mod.hyper_table(stack)
         self._rng = np.random.default_rng(self.seed)
         self._params = np.empty(n_params, dtype=self.dtype)
         initial_parameters(self.init, stack, self._rng, self._params, self._geom)
@@ -304,6 +308,8 @@ class Network:
         state = dict(state)
         device = state.pop("_device", "cpu")
         self.__dict__.update(state)
+        if "_hyper" not in state:  # pickled before the float table existed
+            self._hyper = layers_mod.hyper_table(self.layers[1:])
         self._lock = threading.RLock()
         self._backend = CPUBackend(self)
         if device != "cpu":
@@ -319,7 +325,18 @@ class Network:
 
     # ---------------------------------------------------------------- checking
     def _check_x(self, X, name="X"):
-        return V.as_float_matrix(name, X, self.dtype, rows=self.sizes[0])
+        """X as (n0, m) columns. A network whose Input has maps (C, H, W) also
+        takes X of shape (C, H, W, m), read as its (C H W, m) columns (C order
+        of channel, row, column)."""
+        shape = self.input_layer.shape
+        arr = X
+        if len(shape) == 3 and np.ndim(X) == 4:
+            arr = np.asarray(X)
+            if arr.shape[:3] != shape:
+                raise ValueError(f"{name}: expected maps of shape {shape} (channels, height, "
+                                 f"width) then examples, got shape {arr.shape}")
+            arr = arr.reshape(self.sizes[0], arr.shape[3])
+        return V.as_float_matrix(name, arr, self.dtype, rows=self.sizes[0])
 
     def _check_y(self, Y, m, name="Y"):
         nL = self.sizes[-1]
@@ -418,6 +435,7 @@ class Network:
         P2 (8) for softmax), then P1 (13), (14), (21) layer by layer; no L2
         term. This equals ``y = torch_net(x); y.backward(G)``.
         """
+        x_shape = np.shape(X)
         X = self._check_x(X)
         m = X.shape[1]
         if (Y is None) == (output_gradient is None):
@@ -437,6 +455,8 @@ class Network:
                 grads, dX, J = self._backend.gradients(X, Y)
             grads = np.array(grads, copy=True)
         weights, biases = self._unflatten(grads)
+        if len(x_shape) == 4:
+            dX = dX.reshape(x_shape)
         return Gradients(weights, biases, dX, J)
 
     def step(self, gradients, learning_rate=0.01, *, optimizer=None, clip_norm=None,

@@ -10,7 +10,11 @@ when a plot is drawn, so importing this module never needs it.
   (X of shape (2, m), columns are examples) and with scikit-learn
   classifiers (X of shape (m, 2)).
 
-Both draw into ``ax`` when given (else into a new figure), save to ``path``
+- :func:`plot_filters`, :func:`plot_feature_maps`: a Conv2D layer's learned
+  kernels, and the maps a layer computes for one input (one figure of
+  several images each; they return the Figure).
+
+The first two draw into ``ax`` when given (else into a new figure), save to ``path``
 when given, and return the Axes.
 """
 import numbers
@@ -18,7 +22,7 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_loss_curve", "plot_decision_boundary"]
+__all__ = ["plot_loss_curve", "plot_decision_boundary", "plot_filters", "plot_feature_maps"]
 
 
 def _matplotlib():
@@ -306,3 +310,92 @@ def plot_decision_boundary(model, X, y, ax=None, path=None, resolution=200, *, c
         ax.set_title(title)
     ax.legend(title="class", loc="best", fontsize="small")
     return _finish(ax, created, path, dpi)
+
+
+# ------------------------------------------------------- convolutional layers
+def _grid(images, titles, path, dpi, title, cmap):
+    """One figure with the 2-D ``images`` in a near-square grid; saved to
+    ``path`` when given (and then closed). Returns the Figure."""
+    _matplotlib()
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.6 * nrows + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k < n:
+            ax.imshow(images[k], cmap=cmap, interpolation="nearest")
+            ax.set_title(titles[k], fontsize=8)
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=dpi)
+        plt.close(fig)
+    return fig
+
+
+def _conv_layer(net, layer, kinds, what):
+    """The index l (1-based) of the network's layer ``layer`` (an index, or
+    None for the first layer of one of ``kinds``)."""
+    from .layers import Layer
+
+    if not hasattr(net, "layers") or not all(isinstance(x, Layer) for x in net.layers):
+        raise TypeError(f"net: expected a fnn_numba Network, got {type(net).__name__}")
+    if layer is None:
+        found = [l for l, x in enumerate(net.layers) if l > 0 and isinstance(x, kinds)]
+        if not found:
+            raise ValueError(f"net: has no {what}")
+        return found[0]
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or \
+            not 1 <= layer < len(net.layers) or not isinstance(net.layers[layer], kinds):
+        raise ValueError(f"layer: expected the index (1..{len(net.layers) - 1}) of a {what}, "
+                         f"got {layer!r}")
+    return int(layer)
+
+
+def plot_filters(net, layer=None, path=None, *, channel=None, cmap="gray", dpi=100, title=None):
+    """The learned kernels w[f, c, :, :] of a Conv2D layer as images.
+
+    ``layer`` is the layer's index l in ``net.layers`` (default: the first
+    Conv2D); ``channel`` picks one input channel c (default: every channel,
+    one image per (f, c)). Saves to ``path`` when given; returns the Figure.
+    """
+    from .layers import Conv2D
+
+    l = _conv_layer(net, layer, Conv2D, "Conv2D layer")
+    w = net._param_view(net._params, l - 1, "W")
+    F, C = w.shape[:2]
+    channels = range(C) if channel is None else [channel]
+    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, numbers.Integral)
+                                or not 0 <= channel < C):
+        raise ValueError(f"channel: expected an input channel in 0..{C - 1}, got {channel!r}")
+    images = [w[f, c] for f in range(F) for c in channels]
+    titles = [f"f={f}" + (f", c={c}" if C > 1 else "") for f in range(F) for c in channels]
+    return _grid(images, titles, path, dpi, title or f"layer {l} filters", cmap)
+
+
+def plot_feature_maps(net, x, layer=None, path=None, *, cmap="viridis", dpi=100, title=None):
+    """Layer ``layer``'s output maps a[c, :, :] for one input ``x`` (a (C, H, W)
+    array, or a column of C H W values). ``layer`` is the index l of a layer
+    with maps (Conv2D, pooling, Subsample2D; default the first Conv2D).
+    Saves to ``path`` when given; returns the Figure."""
+    from .layers import AvgPool2D, Conv2D, Dropout, MaxPool2D, Subsample2D
+
+    l = _conv_layer(net, layer, (Conv2D, MaxPool2D, AvgPool2D, Subsample2D, Dropout),
+                    "layer with maps")
+    shape = net.layers[l].output_shape
+    if len(shape) != 3:
+        raise ValueError(f"layer: layer {l} has no maps (output shape {shape})")
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size != net.sizes[0]:
+        raise ValueError(f"x: expected one input of {net.input_layer.shape} ({net.sizes[0]} values), "
+                         f"got shape {arr.shape}")
+    a = net.forward(arr.reshape(-1, 1), return_all=True).A[l - 1][:, 0].reshape(shape)
+    return _grid(list(a), [f"map {c}" for c in range(shape[0])], path, dpi,
+                 title or f"layer {l} ({type(net.layers[l]).__name__}) feature maps", cmap)

@@ -389,3 +389,266 @@ def fused_delta_reference(name, a, y):
             else:
                 raise ValueError(f"no fused delta for output activation {name!r}")
     return dz
+
+
+# ---------------------------------------------------------------------------
+# Convolution and pooling: notes-neural-networks, section "Convolutional
+# Neural Networks (CNN)" ("Clearer deduction"; "Pooling / subsampling hidden
+# units"). Maps are (C, H, W, m) arrays indexed a[c, x, y, i], as the notes
+# write them; labels CNN (1)-(4), POOL (1)-(4), SUB (1)-(4), DROP (1)-(2) are
+# those of fnn_numba.conv_kernels.
+
+def _inside(a, c, r, q, i):
+    """a[c, r, q, i], or 0 outside the map: the zero padding."""
+    _, H, W, _ = a.shape
+    if 0 <= r < H and 0 <= q < W:
+        return a[c, r, q, i]
+    return 0.0
+
+
+def conv_z_reference(w, b, a_prev, stride, pad):
+    """CNN (1): z[f,x,y,i] = sum_c sum_u sum_v w[f,c,u,v] a[c, x s + u - p, y s + v - p, i] + b[f]."""
+    F, C, KH, KW = w.shape
+    _, H, W, m = a_prev.shape
+    OH, OW = (H + 2 * pad - KH) // stride + 1, (W + 2 * pad - KW) // stride + 1
+    z = np.zeros((F, OH, OW, m))
+    for f in range(F):
+        for x in range(OH):
+            for y in range(OW):
+                for i in range(m):
+                    s = 0.0
+                    for c in range(C):
+                        for u in range(KH):
+                            for v in range(KW):
+                                s += w[f, c, u, v] * _inside(a_prev, c, x * stride + u - pad,
+                                                             y * stride + v - pad, i)
+                    z[f, x, y, i] = s + b[f]
+    return z
+
+
+def conv_dw_reference(dz, a_prev, kernel_size, stride, pad):
+    """CNN (2): dJ/dw[f,c,u,v] = sum_i sum_x sum_y dJ/dz[f,x,y,i] a[c, x s + u - p, y s + v - p, i],
+    the sum over every z in which the shared weight w[f,c,u,v] occurs."""
+    F, OH, OW, m = dz.shape
+    C = a_prev.shape[0]
+    KH, KW = kernel_size
+    dw = np.zeros((F, C, KH, KW))
+    for f in range(F):
+        for c in range(C):
+            for u in range(KH):
+                for v in range(KW):
+                    s = 0.0
+                    for i in range(m):
+                        for x in range(OH):
+                            for y in range(OW):
+                                s += dz[f, x, y, i] * _inside(a_prev, c, x * stride + u - pad,
+                                                              y * stride + v - pad, i)
+                    dw[f, c, u, v] = s
+    return dw
+
+
+def conv_db_reference(dz):
+    """CNN (3): dJ/db[f] = sum_i sum_x sum_y dJ/dz[f,x,y,i]."""
+    F, OH, OW, m = dz.shape
+    db = np.zeros(F)
+    for f in range(F):
+        for i in range(m):
+            for x in range(OH):
+                for y in range(OW):
+                    db[f] += dz[f, x, y, i]
+    return db
+
+
+def conv_da_prev_reference(w, dz, input_shape, stride, pad):
+    """CNN (4), the direct sum: dJ/da[c,r,q,i] = sum of dJ/dz[f,x,y,i] w[f,c,u,v]
+    over every (f, x, y, u, v) with x s + u - p = r and y s + v - p = q (the
+    z's that read a[c,r,q,i] in CNN (1), by the chain rule)."""
+    F, C, KH, KW = w.shape
+    _, OH, OW, m = dz.shape
+    _, H, W = input_shape
+    da = np.zeros((C, H, W, m))
+    for c in range(C):
+        for r in range(H):
+            for q in range(W):
+                for i in range(m):
+                    s = 0.0
+                    for f in range(F):
+                        for x in range(OH):
+                            for y in range(OW):
+                                u, v = r - x * stride + pad, q - y * stride + pad
+                                if 0 <= u < KH and 0 <= v < KW:
+                                    s += dz[f, x, y, i] * w[f, c, u, v]
+                    da[c, r, q, i] = s
+    return da
+
+
+def conv_da_prev_flipped_reference(w, dz, input_shape, stride, pad):
+    """CNN (4) in the notes' form: "pad the top and left edges with zeros,
+    then flip axes" of the kernel, and it is a convolution. Written out: D is
+    dz dilated by the stride (s - 1 zeros between neighbours) and padded by
+    KH - 1 - p rows and KW - 1 - p columns of zeros on each side; w_flip the
+    kernel with rows and columns flipped; then
+    dJ/da[c,r,q,i] = sum_f sum_u' sum_v' w_flip[f,c,u',v'] D[f, r + u', q + v', i],
+    a cross-correlation of D with w_flip over maps f (in place of channels).
+    Equal to :func:`conv_da_prev_reference` (docs/convolution.rst shows why)."""
+    F, C, KH, KW = w.shape
+    _, OH, OW, m = dz.shape
+    _, H, W = input_shape
+    ph, pw = KH - 1 - pad, KW - 1 - pad
+    # enough rows and columns for every r + u' (a padding larger than the
+    # kernel makes ph negative: the first rows of D are then cut, not added)
+    DH, DW = H + KH - 1, W + KW - 1
+    D = np.zeros((F, DH, DW, m))
+    for f in range(F):
+        for x in range(OH):
+            for y in range(OW):
+                for i in range(m):
+                    t, t2 = x * stride + ph, y * stride + pw
+                    if 0 <= t < DH and 0 <= t2 < DW:
+                        D[f, t, t2, i] = dz[f, x, y, i]
+    w_flip = np.zeros_like(w)
+    for f in range(F):
+        for c in range(C):
+            for u in range(KH):
+                for v in range(KW):
+                    w_flip[f, c, u, v] = w[f, c, KH - 1 - u, KW - 1 - v]
+    da = np.zeros((C, H, W, m))
+    for c in range(C):
+        for r in range(H):
+            for q in range(W):
+                for i in range(m):
+                    s = 0.0
+                    for f in range(F):
+                        for u in range(KH):
+                            for v in range(KW):
+                                s += w_flip[f, c, u, v] * D[f, r + u, q + v, i]
+                    da[c, r, q, i] = s
+    return da
+
+
+def maxpool_reference(a_prev, pool_size):
+    """POOL (1): a[c,x,y,i] = max over u < P, v < Q of a_prev[c, x P + u, y Q + v, i],
+    non-overlapping windows, a remainder row or column dropped."""
+    C, H, W, m = a_prev.shape
+    P, Q = pool_size
+    a = np.zeros((C, H // P, W // Q, m))
+    for c in range(C):
+        for x in range(H // P):
+            for y in range(W // Q):
+                for i in range(m):
+                    a[c, x, y, i] = max(a_prev[c, x * P + u, y * Q + v, i]
+                                        for u in range(P) for v in range(Q))
+    return a
+
+
+def maxpool_backward_reference(a_prev, da, pool_size):
+    """POOL (2): dJ/da_prev is dJ/da[c,x,y,i] at the first maximum of window
+    (x, y) in row-major order, 0 elsewhere."""
+    C, H, W, m = a_prev.shape
+    P, Q = pool_size
+    da_prev = np.zeros((C, H, W, m))
+    for c in range(C):
+        for x in range(H // P):
+            for y in range(W // Q):
+                for i in range(m):
+                    window = [(a_prev[c, x * P + u, y * Q + v, i], u, v)
+                              for u in range(P) for v in range(Q)]
+                    best = max(val for val, _, _ in window)
+                    _, u, v = next(t for t in window if t[0] == best)
+                    da_prev[c, x * P + u, y * Q + v, i] = da[c, x, y, i]
+    return da_prev
+
+
+def avgpool_reference(a_prev, pool_size):
+    """POOL (3): a[c,x,y,i] = (1 / (P Q)) sum_u sum_v a_prev[c, x P + u, y Q + v, i]."""
+    C, H, W, m = a_prev.shape
+    P, Q = pool_size
+    a = np.zeros((C, H // P, W // Q, m))
+    for c in range(C):
+        for x in range(H // P):
+            for y in range(W // Q):
+                for i in range(m):
+                    s = 0.0
+                    for u in range(P):
+                        for v in range(Q):
+                            s += a_prev[c, x * P + u, y * Q + v, i]
+                    a[c, x, y, i] = s / (P * Q)
+    return a
+
+
+def avgpool_backward_reference(da, input_shape, pool_size):
+    """POOL (4): dJ/da_prev[c, x P + u, y Q + v, i] = dJ/da[c,x,y,i] / (P Q); 0 in a remainder."""
+    C, H, W = input_shape
+    P, Q = pool_size
+    m = da.shape[3]
+    da_prev = np.zeros((C, H, W, m))
+    for c in range(C):
+        for x in range(H // P):
+            for y in range(W // Q):
+                for i in range(m):
+                    for u in range(P):
+                        for v in range(Q):
+                            da_prev[c, x * P + u, y * Q + v, i] = da[c, x, y, i] / (P * Q)
+    return da_prev
+
+
+def subsample_z_reference(beta, b, a_prev, pool_size):
+    """SUB (1): z[c,x,y,i] = beta[c] (1 / (P Q)) sum_u sum_v a_prev[c, x P + u, y Q + v, i] + b[c]."""
+    mean = avgpool_reference(a_prev, pool_size)
+    z = np.zeros_like(mean)
+    C, OH, OW, m = mean.shape
+    for c in range(C):
+        for x in range(OH):
+            for y in range(OW):
+                for i in range(m):
+                    z[c, x, y, i] = beta[c] * mean[c, x, y, i] + b[c]
+    return z
+
+
+def subsample_dbeta_reference(dz, a_prev, pool_size):
+    """SUB (2): dJ/dbeta[c] = sum_i sum_x sum_y dJ/dz[c,x,y,i] mean_{u,v} a_prev[c, x P + u, y Q + v, i]."""
+    mean = avgpool_reference(a_prev, pool_size)
+    C, OH, OW, m = dz.shape
+    dbeta = np.zeros(C)
+    for c in range(C):
+        for i in range(m):
+            for x in range(OH):
+                for y in range(OW):
+                    dbeta[c] += dz[c, x, y, i] * mean[c, x, y, i]
+    return dbeta
+
+
+def subsample_da_prev_reference(beta, dz, input_shape, pool_size):
+    """SUB (4): dJ/da_prev[c, x P + u, y Q + v, i] = dJ/dz[c,x,y,i] beta[c] / (P Q)."""
+    da_prev = avgpool_backward_reference(dz, input_shape, pool_size)
+    C, H, W, m = da_prev.shape
+    for c in range(C):
+        for r in range(H):
+            for q in range(W):
+                for i in range(m):
+                    da_prev[c, r, q, i] *= beta[c]
+    return da_prev
+
+
+def flatten_reference(a):
+    """Flatten: (C, H, W, m) to (C H W, m), row (c H + x) W + y, PyTorch's
+    ``nn.Flatten`` order."""
+    C, H, W, m = a.shape
+    out = np.zeros((C * H * W, m))
+    for c in range(C):
+        for x in range(H):
+            for y in range(W):
+                for i in range(m):
+                    out[(c * H + x) * W + y, i] = a[c, x, y, i]
+    return out
+
+
+def dropout_reference(a_prev, keep, rate):
+    """DROP (1) and (2): a[j,i] = a_prev[j,i] keep[j,i] / (1 - rate), with
+    keep[j,i] in {0, 1}; the same factor multiplies dJ/da on the way back."""
+    n, m = a_prev.shape
+    a = np.zeros((n, m))
+    for j in range(n):
+        for i in range(m):
+            a[j, i] = a_prev[j, i] * keep[j, i] / (1.0 - rate)
+    return a

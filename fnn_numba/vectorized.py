@@ -180,3 +180,108 @@ def train_step(weights, biases, activations, x, y, learning_rate):
         da = weights[l - 1].T @ dz if l > 1 else None
         weights[l - 1] -= learning_rate * (dz @ As[l - 1].T)
         biases[l - 1] -= learning_rate * dz.sum(axis=1)
+
+
+# ---------------------------------------------------------------------------
+# Convolution and pooling (notes-neural-networks, "Convolutional Neural
+# Networks (CNN)"), with NumPy's array operations: maps are (C, H, W, m)
+# arrays; the convolution is an im2col (every window of the padded input as
+# one column) and a tensordot, the gradient for the previous layer its
+# transpose scattered back (col2im). Labels are those of
+# fnn_numba.conv_kernels.
+
+def _windows(a_prev, kh, kw, stride, pad):
+    """The (C, OH, OW, m, kh, kw) windows of the zero-padded input (a view)."""
+    padded = np.pad(a_prev, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    win = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
+    return win[:, ::stride, ::stride]
+
+
+def conv_z_vectorized(w, b, a_prev, stride, pad):
+    """CNN (1) as im2col + one tensordot over (c, u, v)."""
+    win = _windows(a_prev, w.shape[2], w.shape[3], stride, pad)
+    return np.einsum("fcuv,cxyiuv->fxyi", w, win, optimize=True) + b[:, None, None, None]
+
+
+def conv_dw_vectorized(dz, a_prev, kernel_size, stride, pad):
+    """CNN (2) as one tensordot of dz with the windows over (x, y, i)."""
+    win = _windows(a_prev, kernel_size[0], kernel_size[1], stride, pad)
+    return np.einsum("fxyi,cxyiuv->fcuv", dz, win, optimize=True)
+
+
+def conv_db_vectorized(dz):
+    """CNN (3): the sum of dz over positions and examples."""
+    return dz.sum(axis=(1, 2, 3))
+
+
+def conv_da_prev_vectorized(w, dz, input_shape, stride, pad):
+    """CNN (4) as col2im: the windows' gradient w^T dz, each kernel offset
+    (u, v) added back onto the padded map with a strided slice, then the
+    padding cut off."""
+    F, C, KH, KW = w.shape
+    _, OH, OW, m = dz.shape
+    _, H, W = input_shape
+    cols = np.einsum("fcuv,fxyi->cuvxyi", w, dz, optimize=True)
+    padded = np.zeros((C, H + 2 * pad, W + 2 * pad, m))
+    for u in range(KH):
+        for v in range(KW):
+            padded[:, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, u, v]
+    return padded[:, pad:pad + H, pad:pad + W]
+
+
+def _pool_view(a_prev, pool_size):
+    """(C, OH, P, OW, Q, m): the windows of non-overlapping pooling, remainder cut."""
+    C, H, W, m = a_prev.shape
+    P, Q = pool_size
+    OH, OW = H // P, W // Q
+    return a_prev[:, :OH * P, :OW * Q].reshape(C, OH, P, OW, Q, m)
+
+
+def maxpool_vectorized(a_prev, pool_size):
+    """POOL (1): the maximum over each window's axes."""
+    return _pool_view(a_prev, pool_size).max(axis=(2, 4))
+
+
+def maxpool_backward_vectorized(a_prev, da, pool_size):
+    """POOL (2): dJ/da at each window's first maximum (argmax over the window
+    flattened in row-major order takes the first of equal values)."""
+    C, H, W, m = a_prev.shape
+    P, Q = pool_size
+    view = _pool_view(a_prev, pool_size)
+    C, OH, _, OW, _, m = view.shape
+    flat = view.transpose(0, 1, 3, 5, 2, 4).reshape(C, OH, OW, m, P * Q)
+    onehot = np.eye(P * Q)[flat.argmax(axis=-1)] * da[..., None]
+    out = np.zeros((C, H, W, m))
+    out[:, :OH * P, :OW * Q] = onehot.reshape(C, OH, OW, m, P, Q).transpose(
+        0, 1, 4, 2, 5, 3).reshape(C, OH * P, OW * Q, m)
+    return out
+
+
+def avgpool_vectorized(a_prev, pool_size):
+    """POOL (3): the mean over each window's axes."""
+    return _pool_view(a_prev, pool_size).mean(axis=(2, 4))
+
+
+def avgpool_backward_vectorized(da, input_shape, pool_size):
+    """POOL (4): dJ/da / (P Q) repeated over each window (np.kron-style)."""
+    C, H, W = input_shape
+    P, Q = pool_size
+    OH, OW = H // P, W // Q
+    out = np.zeros((C, H, W, da.shape[3]))
+    out[:, :OH * P, :OW * Q] = np.repeat(np.repeat(da, P, axis=1), Q, axis=2) / (P * Q)
+    return out
+
+
+def subsample_z_vectorized(beta, b, a_prev, pool_size):
+    """SUB (1): beta[c] times the window means plus b[c], broadcast over maps."""
+    return beta[:, None, None, None] * avgpool_vectorized(a_prev, pool_size) + b[:, None, None, None]
+
+
+def subsample_dbeta_vectorized(dz, a_prev, pool_size):
+    """SUB (2): sum over (x, y, i) of dz times the window means."""
+    return (dz * avgpool_vectorized(a_prev, pool_size)).sum(axis=(1, 2, 3))
+
+
+def subsample_da_prev_vectorized(beta, dz, input_shape, pool_size):
+    """SUB (4): POOL (4) of dz, scaled by beta per map."""
+    return beta[:, None, None, None] * avgpool_backward_vectorized(dz, input_shape, pool_size)
