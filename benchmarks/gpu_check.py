@@ -143,6 +143,53 @@ def cold_and_warm():
     return lines, failures
 
 
+LARGE_GEMM_SHAPES = ((1100, 70, 1000), (1100, 1100, 70), (70, 1100, 1000))
+
+
+def large_gemm_checks(shapes=LARGE_GEMM_SHAPES):
+    """The GEMM kernels at the default settings on shapes whose grids reach
+    2 x the multiprocessor count, so that the 64 x 64 tiles (T = 16) run,
+    against the CPU kernels (the index-level reference is too slow here):
+    float64 to rtol 1e-10, float32 to rtol 1e-4. Returns (lines, failures)."""
+    from numba import cuda
+
+    from fnn_numba import kernels as K
+    from fnn_numba.gpu import kernels as gk
+
+    rng = np.random.default_rng(11)
+    lines, failures = [], []
+    for dtype, rtol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        for n, Kd, m in shapes:
+            w = rng.standard_normal((n, Kd)).astype(dtype)
+            b = rng.standard_normal(n).astype(dtype)
+            a = np.asfortranarray(rng.standard_normal((Kd, m)).astype(dtype))
+            dz = np.asfortranarray(rng.standard_normal((n, m)).astype(dtype))
+            z, dw, db = (np.zeros((n, m), dtype, order="F"), np.zeros((n, Kd), dtype),
+                         np.zeros(n, dtype))
+            da = np.zeros((Kd, m), dtype, order="F")
+            K.z_forward(w, b, a, z)
+            K.dw_db_backward(dz, a, w, dtype(0.5), dw, db, np.zeros((n, m), dtype),
+                             np.zeros((Kd, m), dtype))
+            K.da_prev_backward(w, dz, da)
+            gz, gdw, gdb, gda = (cuda.to_device(np.zeros_like(x)) for x in (z, dw, db, da))
+            gk.launch_z_forward(cuda.to_device(w), cuda.to_device(b), cuda.to_device(a), gz)
+            gk.launch_dw_db_backward(cuda.to_device(dz), cuda.to_device(a), cuda.to_device(w),
+                                     dtype(0.5), gdw, gdb)
+            gk.launch_da_prev_backward(cuda.to_device(w), cuda.to_device(dz), gda)
+            sides = (gk.gemm_config(n, m, True)[1][0], gk.gemm_config(Kd, n, False)[1][0],
+                     gk.gemm_config(Kd, m, True)[1][0])
+            errs = []
+            for name, got, want in (("z", gz, z), ("dw", gdw, dw), ("db", gdb, db), ("da", gda, da)):
+                got = got.copy_to_host()
+                err = float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300))
+                errs.append(f"{name} {err:.1e}")
+                if not np.allclose(got, want, rtol=rtol, atol=rtol * np.max(np.abs(want))):
+                    failures.append(f"{np.dtype(dtype).name} {(n, Kd, m)} {name}: max rel error {err:.2e}")
+            lines.append(f"- {np.dtype(dtype).name} (n, K, m) = {(n, Kd, m)}: block sides T "
+                         f"(z, dw, da) = {sides}; max error / max |value|: {', '.join(errs)}")
+    return lines, failures
+
+
 def _section(title):
     print(f"\n## {title}\n", flush=True)
 
@@ -201,6 +248,11 @@ def main():
             print(f"  - FAIL {f}")
         failures += r["failures"] + missing
         restore()
+
+    lines, gemm_failures = large_gemm_checks()
+    print("- default settings, grids of 2 x SMs and more (64 x 64 tiles), against the CPU kernels:")
+    print("\n".join("  " + line for line in lines))
+    failures += gemm_failures
 
     _section("2. Network(device='cuda') vs device='cpu' (float64, rtol 1e-10)")
     for label, small in (("small launch settings", True), ("default launch settings", False)):

@@ -235,8 +235,8 @@ def test_stale_cuda_cache_entries_are_removed(tmp_path, monkeypatch):
 
 
 def test_low_occupancy_warnings_off_unless_the_user_chose():
-    code = ("import fnn_numba.gpu.target; from numba import config; "
-            "print(config.CUDA_LOW_OCCUPANCY_WARNINGS)")
+    code = ("import fnn_numba.gpu.target as t; "
+            "print(t.cuda_config().CUDA_LOW_OCCUPANCY_WARNINGS)")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     env.pop("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", None)

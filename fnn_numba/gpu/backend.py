@@ -216,19 +216,29 @@ class DeviceNetwork:
     def forward_chunks(self, X, Y=None, chunk=4096):
         """A[L] for the host inputs X (n0, m), by chunks of ``chunk`` examples;
         with targets Y also J = (1/m) sum_i L_i (no L2 term, as on the CPU)."""
-        m = X.shape[1]
+        def load(v, s, e):
+            v.a[0].copy_to_device(np.asfortranarray(X[:, s:e]))
+            if Y is not None:
+                v.y.copy_to_device(np.asfortranarray(Y[:, s:e]))
+            return v.a[0], (None if Y is None else v.y)
+
+        return self._forward_by_chunks(X.shape[1], chunk, "forward", load)
+
+    def _forward_by_chunks(self, m, chunk, purpose, load):
+        """(A[L] on the host, mean L_i or 0) over m examples, ``chunk`` at a
+        time; ``load(v, s, e)`` gives the device inputs (and targets, or
+        None) of examples [s, e)."""
         cap = min(m, chunk)
-        ws = self.workspace(cap, "forward")
+        ws = self.workspace(cap, purpose)
         out = np.empty((self.sizes[-1], m), dtype=self.dtype, order="F")
         loss_sum = 0.0
         for s in range(0, m, cap):
             e = min(s + cap, m)
             v = self.views(ws, e - s)
-            v.a[0].copy_to_device(np.asfortranarray(X[:, s:e]))
-            self.forward(v, v.a[0])
-            if Y is not None:
-                v.y.copy_to_device(np.asfortranarray(Y[:, s:e]))
-                self.cost(v, v.y, 0.0, self.costs, 0)
+            x, y = load(v, s, e)
+            self.forward(v, x)
+            if y is not None:
+                self.cost(v, y, 0.0, self.costs, 0)
                 loss_sum += float(self.costs.copy_to_host()[0]) * (e - s)
             out[:, s:e] = v.a[self.L].copy_to_host()
         return out, loss_sum / m
@@ -336,19 +346,8 @@ class DeviceNetwork:
         if Xv is None:
             raise ValueError("evaluate: expected a fit begun with a validation set (Xv, Yv), "
                              "got one without")
-        m = Xv.shape[1]
-        cap = min(m, self.FORWARD_CHUNK)
-        ws = self.workspace(cap, "evaluate")
-        out = np.empty((self.sizes[-1], m), dtype=self.dtype, order="F")
-        loss_sum = 0.0
-        for s in range(0, m, cap):
-            e = min(s + cap, m)
-            v = self.views(ws, e - s)
-            self.forward(v, Xv[:, s:e])
-            self.cost(v, Yv[:, s:e], 0.0, self.costs, 0)
-            loss_sum += float(self.costs.copy_to_host()[0]) * (e - s)
-            out[:, s:e] = v.a[self.L].copy_to_host()
-        return out, loss_sum / m
+        return self._forward_by_chunks(Xv.shape[1], self.FORWARD_CHUNK, "evaluate",
+                                       lambda v, s, e: (Xv[:, s:e], Yv[:, s:e]))
 
     def fused_fits(self, fit, kind, clip_norm):
         """Whether the one-kernel-per-epoch path takes this fit (see

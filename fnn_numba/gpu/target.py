@@ -15,15 +15,25 @@ import os
 from .. import kernels as _cpu
 
 try:  # numba-cuda missing, or broken by an unsupported NumPy: report, never fail here
-    from numba import config as _config
     from numba import cuda
     IMPORT_ERROR = None
 except Exception as exc:  # pragma: no cover - depends on the installation
     cuda = None
     IMPORT_ERROR = exc
 
+
+def cuda_config():
+    """The config module numba-cuda's launches read (``numba.cuda.core.config``
+    in numba-cuda 0.30; numba's own before)."""
+    try:
+        from numba.cuda.core import config
+    except ImportError:  # pragma: no cover - older numba-cuda
+        from numba import config
+    return config
+
+
 if cuda is not None and "NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS" not in os.environ:
-    _config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+    cuda_config().CUDA_LOW_OCCUPANCY_WARNINGS = 0
 
 #: every kernel made by :func:`kernel`, for the cache check
 KERNELS = []
