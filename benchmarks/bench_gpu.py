@@ -72,7 +72,7 @@ def _device_network(sizes):
 
     acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
     cost = "categorical_cross_entropy"
-    net = fnn.Network(sizes, acts, cost, dtype=np.float32, seed=0, init="he")
+    net = fnn.Network(sizes, activations=acts, cost=cost, dtype=np.float32, seed=0, init="he")
     dev = DeviceNetwork(sizes, [ACTIVATIONS[a] for a in acts], COSTS[cost],
                         (acts[-1], cost) in FUSED_PAIRS, np.float32)
     params = net.get_parameters()
@@ -201,7 +201,7 @@ def _event_seconds(fn, reps):
         fn()
     stop.record()
     stop.synchronize()
-    return cuda.event_elapsed_time(start, stop) / 1e3 / reps
+    return start.elapsed_time(stop) / 1e3 / reps
 
 
 def gemm_rows(sizes, batch, have_torch, reps=20):
@@ -362,7 +362,8 @@ def main(argv=None):
     import numba_cuda
 
     dev = cuda.get_current_device()
-    name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
+    name = getattr(dev, "name", "the CUDA simulator")
+    name = name.decode() if isinstance(name, bytes) else name
     versions = f"numba {numba.__version__}, numba-cuda {numba_cuda.__version__}, numpy {np.__version__}"
     if have_torch:
         import torch

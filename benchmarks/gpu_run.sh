@@ -66,9 +66,12 @@ export NUMBA_CACHE_DIR=/tmp/fnn-numba-cache
 VENV=/tmp/gpuvenv
 
 # 1. the environment
-run setup 40 bash -c "python3 -m venv --system-site-packages $VENV && $VENV/bin/python -m pip \
-    install --no-index --no-deps --disable-pip-version-check -q .whl/numba_cuda-0.30.4-*.whl \
-    .whl/numpy-2.4.6-*.whl"
+# (--without-pip: the system's pip, visible through --system-site-packages, installs into the
+# venv, so that no ensurepip is needed)
+run setup 40 bash -c "rm -rf $VENV && python3 -m venv --system-site-packages --without-pip $VENV \
+    && $VENV/bin/python -m pip install --no-index --no-deps --ignore-installed -q \
+    .whl/numba_cuda-0.30.4-*.whl .whl/numpy-2.4.6-*.whl && $VENV/bin/python -c \
+    'import numpy, numba_cuda; print(numpy.__file__, numpy.__version__, numba_cuda.__version__)'"
 PY="$VENV/bin/python"
 [ -x "$PY" ] || PY=python3
 

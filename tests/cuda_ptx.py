@@ -135,7 +135,8 @@ def report(cc=(9, 0)):
         rc, regs, spills, stack, err = assemble(ptx, f"sm_{cc[0]}{cc[1]}")
         out[f"{name} {dtype}"] = dict(
             rc=rc, regs=regs, spills=spills, stack=stack, err=err,
-            v4_shared_loads=len(re.findall(r"ld\.shared\.v[24]\.f(32|64)", ptx)),
+            vector_shared_loads=len(re.findall(r"ld\.shared\.v[24]\.f(32|64)", ptx)),
+            scalar_shared_loads=len(re.findall(r"ld\.shared\.f(32|64)", ptx)),
             float64_ops=len(re.findall(r"\.f64\b", ptx)))
     return {"kernels": out, "fused_threads": fused.FUSED_THREADS}
 

@@ -303,8 +303,9 @@ def test_every_kernel_compiles_and_assembles_for_sm90():
     compiles every kernel (so the @njit formulas do compile as device
     functions), ptxas assembles it for sm_90 (no unresolved CPU-runtime
     helpers), no kernel spills or keeps a stack frame, the float32 GEMM
-    kernels have no float64 instruction, and the fused kernel's block fits
-    the register file."""
+    kernels have no float64 instruction, the GEMM kernels read their shared
+    tiles only with 128-bit loads, and the fused kernel's block fits the
+    register file."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     env.setdefault("CUDA_HOME", "/usr/local/cuda")
@@ -323,6 +324,12 @@ def test_every_kernel_compiles_and_assembles_for_sm90():
         assert k["spills"] == 0 and k["stack"] == 0, (name, k)
     for name in ("z_forward_cuda", "dw_db_backward_cuda", "da_prev_backward_cuda"):
         assert kernels[f"{name} float32"]["float64_ops"] == 0, kernels[f"{name} float32"]
+        for dtype in ("float32", "float64"):
+            # the tiles are read by 128-bit loads (tiles.TILE_SHAPE); the order of
+            # Numba's IR varies from one process to the next, and in some NVVM
+            # leaves one pair of the innermost loop as two 32-bit loads
+            k = kernels[f"{name} {dtype}"]
+            assert k["vector_shared_loads"] >= 4 and k["scalar_shared_loads"] <= 2, (name, k)
     for dtype in ("float32", "float64"):
         regs = kernels[f"train_epoch_fused_cuda {dtype}"]["regs"]
         assert regs * report["fused_threads"] <= 65536, (dtype, regs)

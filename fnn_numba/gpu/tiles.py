@@ -31,8 +31,9 @@ Why this layout:
 
 - A thread's four x (and four y) are consecutive, and the tiles' rows are
   68 elements (groups of four, :data:`TILE_SHAPE`) in 16-byte aligned shared
-  arrays: NVVM reads the four with one 128-bit load (``ld.shared.v4.f32``),
-  two loads per 16 multiply-adds instead of eight. The eight threads of a
+  arrays: NVVM reads the four with one 128-bit load (``ld.shared.v4.f32``;
+  two ``ld.shared.v2.f64`` in float64), two loads per 16 multiply-adds
+  instead of eight (checked in the PTX by ``tests/cuda_ptx.py``). The eight threads of a
   quarter warp read 128 consecutive bytes: no bank conflict.
 - Staging reads global memory along whichever index is contiguous:
   :func:`stage_along_s` when it is s (w in P1 (1), a_prev.T, dz.T),
@@ -45,6 +46,8 @@ Why this layout:
   other, whatever T or the grid: results do not depend on the launch
   configuration, and are the same run to run.
 """
+import numpy as np
+
 from .target import cuda, device
 
 #: register tile per thread along x and along y
@@ -62,6 +65,10 @@ TILE_GROUPS = MAX_GEMM_THREADS + 1
 #: one 16-byte aligned group whatever index arithmetic Numba emits (its
 #: negative-index checks on a flat index hid the alignment from NVVM)
 TILE_SHAPE = (K_TILE, TILE_GROUPS, REG)
+# the innermost loop counts in unsigned integers: Numba guards every signed
+# index against negative values, and with that guard on kk NVVM no longer
+# sees that a group of four starts 16-byte aligned (no 128-bit loads then)
+_K_TILE_U = np.uint64(K_TILE)
 
 
 @device
@@ -101,7 +108,7 @@ def tile_products(xt, yt, gx, gy, acc):
     staged slice, kk in increasing order."""
     (s00, s01, s02, s03, s10, s11, s12, s13,
      s20, s21, s22, s23, s30, s31, s32, s33) = acc
-    for kk in range(K_TILE):
+    for kk in range(_K_TILE_U):
         x0 = xt[kk, gx, 0]
         x1 = xt[kk, gx, 1]
         x2 = xt[kk, gx, 2]
