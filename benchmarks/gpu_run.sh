@@ -60,6 +60,8 @@ run() {
 export CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 export PATH="$PATH:$CUDA_HOME/bin:$CUDA_HOME/compute-sanitizer"
 export NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS=0
+# unbuffered: a step cut off by its timeout still leaves everything it printed
+export PYTHONUNBUFFERED=1
 export PYTHONPATH="$PWD"
 # one cache for the steps after the smoke test: each compiles only what the earlier ones did not
 export NUMBA_CACHE_DIR=/tmp/fnn-numba-cache

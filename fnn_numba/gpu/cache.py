@@ -13,7 +13,6 @@ and, when the hash differs from the one stored beside the cache, deletes this
 package's cache entries.
 """
 import hashlib
-import os
 from pathlib import Path
 
 GPU_DIR = Path(__file__).resolve().parent

@@ -159,7 +159,6 @@ def train_epoch_fused_cuda(net, data, opt):
     tx = tid % T
     ty = tid // T
     buf = cuda.shared.array(MAX_THREADS, dtype=np.float64)
-    flag = cuda.shared.array(1, dtype=np.int64)
     xt = cuda.shared.array(TILE_SHAPE, params.dtype, SMEM_ALIGN)
     yt = cuda.shared.array(TILE_SHAPE, params.dtype, SMEM_ALIGN)
     L = sizes.shape[0] - 1
@@ -285,10 +284,9 @@ def train_epoch_fused_cuda(net, data, opt):
                     store_da_tile(da_prev, acc, REG * (kb * T + tx), REG * (ib * T + ty), K, mb)
             cuda.syncthreads()
         _copy_weights(grads, w_off, gpad, sizes, False, tid, NT)
-        # the optimizer: step, finiteness check, commit
-        if tid == 0:
-            flag[0] = 0
+        # the optimizer reads every gradient, copied by other threads
         cuda.syncthreads()
+        # the optimizer: step, finiteness check, commit
         t = opt.t0 + (bi - data.first) + 1
         c1 = c2 = one
         if opt.kind == ADAM:
@@ -296,14 +294,16 @@ def train_epoch_fused_cuda(net, data, opt):
             c2 = dt(1.0 - opt.beta2 ** t)
         alpha, mu = dt(opt.learning_rate), dt(opt.momentum)
         b1, b2, eps = dt(opt.beta1), dt(opt.beta2), dt(opt.epsilon)
+        bad = 0
         for q in range(tid, P, NT):
             sq = step_element(opt.kind, grads[q], opt.velocity[q], opt.second_moment[q], alpha, mu,
                               b1, b2, one, eps, c1, c2)
             opt.step[q] = sq
             if not math.isfinite(params[q] + sq):
-                flag[0] = 1
-        cuda.syncthreads()
-        if flag[0] != 0:
+                bad = 1
+        # the barrier ORs every thread's verdict: no shared flag that many
+        # threads would write at once
+        if cuda.syncthreads_or(bad):
             if tid == 0:
                 data.status[0] = bi
             return
