@@ -2,24 +2,34 @@
 
 The simulator must be switched on (NUMBA_ENABLE_CUDASIM=1) before numba is
 imported, and the rest of the suite must keep running on the CPU, so the
-checks run in a child process: this file run as a script. Its
+checks run in a child process: this file run as a script, which applies the
+simulator fix of ``tests/cuda_sim_patch.py`` first. Its
 ``THREADS_PER_BLOCK``/``GEMM_THREADS``/``FUSED_THREADS`` are set small (8, 2,
-8) so that the tiny shapes span several blocks, edge tiles and partial
+4) so that the tiny shapes span several blocks, edge tiles and partial
 K_TILE slices. Each check compares in float64:
 
 - every CUDA kernel with its CPU twin and with the index-level reference,
   on shapes with edge tiles, m = 1 and n = 1, for every activation and cost;
+  the GEMM kernels with every block side T from 1 to 2 and with the side
+  :func:`~fnn_numba.gpu.kernels.gemm_config` picks for a small grid, giving
+  the same bits;
 - a Network on device="cuda" with the same network on device="cpu": forward,
   cost, gradients (dJ/dX included) and a few epochs of fit with shuffling,
   L2 and each optimizer, on the per-equation path and on the fused path, to
-  1e-10 relative; divergence; save/load and ``to``;
+  1e-10 relative (the fused path also with layers several tiles wide);
+  divergence; save/load and ``to``; the backend's resident validation
+  (:meth:`~fnn_numba.gpu.backend.DeviceNetwork.evaluate`) and its optimizer
+  state at ``end_fit``;
 - the simulator's shared arrays: two threads reaching one
   ``cuda.shared.array`` line with a thread switch between look-up and store
-  (forced) get the same array (the fix in :mod:`fnn_numba.gpu_kernels`; without
-  it the fits above differed from the CPU in about half the runs).
+  (forced) get the same array (the fix in ``tests/cuda_sim_patch.py``;
+  without it the fits above differed from the CPU in about half the runs).
 
-Without the simulator (this process), on a machine without a GPU,
-device="cuda" must raise CudaUnavailableError saying what to install.
+Without the simulator (this process): on a machine without a GPU,
+device="cuda" must raise CudaUnavailableError saying what to install; the
+launch configuration of the GEMM kernels (grid limits, small grids), the
+fused path's threshold, the on-disk cache check and the low-occupancy
+setting are plain Python and are tested here directly.
 """
 import json
 import os
@@ -41,9 +51,9 @@ def _real_gpu_present():
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         return True
     try:
-        from fnn_numba import gpu_kernels
+        from fnn_numba.gpu import target
 
-        return gpu_kernels.cuda is not None and gpu_kernels.cuda.is_available()
+        return target.cuda is not None and target.cuda.is_available()
     except Exception:
         return False
 
@@ -77,14 +87,166 @@ def test_gpu_modules_import_without_touching_cuda_state():
     # importing the GPU modules never fails, with or without a GPU; the CPU
     # path never imports them
     code = ("import sys, fnn_numba as f; n = f.Network([2, 2], seed=0); n.forward([[1.0], [2.0]]); "
-            "assert 'fnn_numba.gpu_kernels' not in sys.modules; "
+            "assert not [m for m in sys.modules if m.startswith('fnn_numba.gpu')]; "
             "import fnn_numba.gpu_kernels as g, fnn_numba.gpu_engine as e; "
-            "assert g.z_forward_cuda.__doc__.lstrip().startswith('P1 (1)'); print('ok')")
+            "assert g.z_forward_cuda.__doc__.lstrip().startswith('P1 (1)'); "
+            "assert e.DeviceNetwork.__module__ == 'fnn_numba.gpu.backend'; print('ok')")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
+
+
+def _gpu_check_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_device_scripts_fail_when_a_gpu_is_present_but_unusable(monkeypatch, capsys):
+    """"skipped: no GPU" (exit 0) only where there is no GPU; a GPU that the
+    CUDA path refuses (here: NumPy 2.5, as on the device machines' system
+    Python) is a failure, exit 2, with the reason."""
+    from fnn_numba.gpu import backend
+
+    gc = _gpu_check_module()
+    reason = "NumPy 2.5.0 is installed, and numba-cuda 0.30.4 cannot compile kernels"
+    monkeypatch.setattr(backend, "unavailable_reason", lambda: reason)
+    monkeypatch.setattr(gc, "gpu_present", lambda: True)
+    assert gc.unusable_gpu_status("gpu_check.py") == 2
+    assert capsys.readouterr().out == (f"FAILED: gpu_check.py: a GPU is present but cannot be "
+                                       f"used: {reason}\n")
+    monkeypatch.setattr(gc, "gpu_present", lambda: False)
+    assert gc.unusable_gpu_status("gpu_check.py") == 0
+    assert capsys.readouterr().out == f"skipped: no GPU ({reason})\n"
+    monkeypatch.setattr(backend, "unavailable_reason", lambda: None)
+    assert gc.unusable_gpu_status("gpu_check.py") is None
+
+
+@pytest.mark.skipif(_real_gpu_present() or os.path.exists("/dev/nvidia0"),
+                    reason="a CUDA device (or the simulator) is available here")
+def test_device_scripts_skip_where_there_is_no_gpu():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    for script in ("gpu_check.py", "bench_gpu.py"):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+        assert out.stdout.startswith("skipped: no GPU ("), out.stdout
+
+
+# ------------------------------------------ launch settings (plain Python)
+@pytest.fixture
+def gemm_settings():
+    from fnn_numba.gpu import kernels as gk
+
+    saved = (gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT)
+    gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT = 16, 8, 132
+    yield gk
+    gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT = saved
+
+
+def test_gemm_grid_puts_the_batch_on_x(gemm_settings):
+    """5 million examples: the example index, on the grid's x, has the
+    78125 tiles of 64; the grid's y (at most 65535 blocks) carries only the
+    layer width. With the batch on y, as before, this launch was refused."""
+    gk = gemm_settings
+    for launch_dims in ((10, 5_000_000, True), (784, 5_000_000, True)):
+        n, m, _ = launch_dims
+        grid, block = gk.gemm_config(*launch_dims)
+        assert block == (16, 16)
+        assert grid == (-(-m // 64), -(-n // 64))
+        assert grid[1] <= gk.MAX_GRID_Y and grid[0] < 2 ** 31 - 1
+        # every column i and row j is in some block's tile
+        assert grid[0] * 64 >= m and grid[1] * 64 >= n
+    # P1 (13)'s grid is over the parameters (k on x, j on y): no batch index
+    assert gk.gemm_config(4096, 512, False) == ((64, 8), (16, 16))
+    with pytest.raises(ValueError, match=r"gemm_config: 4194305 rows need 65537 blocks on the "
+                                         r"grid's y, which allows 65535"):
+        gk.gemm_config(4 * 1024 * 1024 + 1, 100, True)
+
+
+def test_gemm_tiles_shrink_when_the_grid_is_small(gemm_settings):
+    """784-128-10 at batch 64: z of layer 1 is 128 x 64, two 64 x 64 tiles
+    for 132 SMs; halving T to 8 gives eight 32 x 32 tiles, and no further
+    (GEMM_MIN_THREADS). A grid already large keeps T = 16."""
+    gk = gemm_settings
+    assert gk.gemm_config(128, 64, True) == ((2, 4), (8, 8))
+    assert gk.gemm_config(2048, 1024, True) == ((16, 32), (16, 16))
+    gk.GEMM_MIN_THREADS = 4
+    assert gk.gemm_config(128, 64, True) == ((4, 8), (4, 4))
+    gk.GEMM_THREADS = 17
+    with pytest.raises(ValueError, match=r"GEMM_THREADS: expected an integer in \[1, 16\], got 17"):
+        gk.gemm_config(8, 8, True)
+
+
+def test_fused_threshold_leaves_784_128_10_to_the_per_equation_kernels():
+    from fnn_numba.gpu import fused as gf
+
+    assert gf.fused_epoch_fits([64, 32, 10], 32)
+    assert gf.fused_epoch_fits([64, 32, 10], 128)
+    assert not gf.fused_epoch_fits([784, 128, 10], 32)
+    saved = gf.FUSED_THREADS
+    try:
+        for threads, side in ((1, 1), (4, 2), (16, 4), (64, 8), (256, 16)):
+            gf.FUSED_THREADS = threads
+            assert gf.fused_side() == side
+        for bad in (8, 512, 1024):
+            gf.FUSED_THREADS = bad
+            with pytest.raises(ValueError, match=rf"FUSED_THREADS: expected T x T .* got {bad}"):
+                gf.fused_side()
+    finally:
+        gf.FUSED_THREADS = saved
+
+
+def test_stale_cuda_cache_entries_are_removed(tmp_path, monkeypatch):
+    """The CUDA cache is stamped with a digest of every source the kernels
+    inline: a changed digest (an edit of kernels.py, say) removes this
+    package's cached kernels and nothing else; an unchanged one keeps them."""
+    from fnn_numba.gpu import cache
+
+    d = tmp_path / "gpu_cache"
+    d.mkdir()
+    ours = [d / "kernels.z_forward_cuda-99.py311.nbi", d / "fused.train_epoch_fused_cuda-9.py311.2.nbc"]
+    other = d / "somebody_else.f-1.py311.nbi"
+    for f in ours + [other]:
+        f.write_text("x")
+    assert cache.invalidate_stale_cuda_cache([d], digest="A") == [d]
+    assert not any(f.exists() for f in ours) and other.exists()
+    ours[0].write_text("x")
+    assert cache.invalidate_stale_cuda_cache([d], digest="A") == []
+    assert ours[0].exists()
+    assert cache.invalidate_stale_cuda_cache([d], digest="B") == [d] and not ours[0].exists()
+    # the digest covers the CPU modules the kernels inline, not only fnn_numba/gpu
+    pkg = tmp_path / "pkg"
+    (pkg / "gpu").mkdir(parents=True)
+    (pkg / "gpu" / "kernels.py").write_text("k = 1\n")
+    (pkg / "kernels.py").write_text("@njit\ndef f(): pass\n")
+    (pkg / "cli.py").write_text("no jit here\n")
+    before = cache.cuda_sources_digest(pkg / "gpu", pkg)
+    (pkg / "cli.py").write_text("still no jit\n")
+    assert cache.cuda_sources_digest(pkg / "gpu", pkg) == before
+    (pkg / "kernels.py").write_text("@njit\ndef f(): return 1\n")
+    assert cache.cuda_sources_digest(pkg / "gpu", pkg) != before
+
+
+def test_low_occupancy_warnings_off_unless_the_user_chose():
+    code = ("import fnn_numba.gpu.target as t; "
+            "print(t.cuda_config().CUDA_LOW_OCCUPANCY_WARNINGS)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    env.pop("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "0", out.stderr[-2000:]
+    env["NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "1", out.stderr[-2000:]
 
 
 # --------------------------------------------------------- simulator checks
@@ -135,44 +297,21 @@ def test_network_on_cuda_agrees_with_cpu(sim_runs):
     assert report["checks"] >= 20
 
 
-_ASSEMBLE = r"""
-import json, re, shutil, subprocess, sys, tempfile
-from fnn_numba import gpu_kernels as gk
-ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
-try:
-    ptx = gk.compile_ptx_all(cc=(9, 0))
-except Exception as exc:  # no NVVM/NVRTC here: nothing to check
-    print(json.dumps({"skip": f"cannot compile PTX here: {exc!r}"[:300]})); sys.exit(0)
-report = {}
-for (name, dtype), text in ptx.items():
-    with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
-        f.write(text); f.flush()
-        try:
-            out = subprocess.run([ptxas, "-arch=sm_90", "-v", f.name, "-o", "/dev/null"],
-                                 capture_output=True, text=True)
-        except FileNotFoundError:
-            print(json.dumps({"skip": "no ptxas"})); sys.exit(0)
-    main = out.stderr.split("Function properties for __internal")[0]
-    regs = [int(r) for r in re.findall(r"Used (\d+) registers", main)]
-    spills = [int(r) for r in re.findall(r"(\d+) bytes spill stores", main)]
-    report[f"{name} {dtype}"] = dict(rc=out.returncode, regs=max(regs or [0]),
-                                     spills=max(spills or [0]), err=out.stderr[-300:])
-print(json.dumps({"kernels": report, "fused_threads": gk.FUSED_THREADS}))
-"""
-
-
 @pytest.mark.slow
 def test_every_kernel_compiles_and_assembles_for_sm90():
-    """The real toolchain, without a GPU: NVVM compiles every kernel (so the
-    @njit formulas do compile as device functions), ptxas assembles it for
-    sm_90 (no unresolved CPU-runtime helpers), the float32 GEMM kernels do
-    not spill, and the fused kernel's block fits the register file."""
+    """The real toolchain, without a GPU (``tests/cuda_ptx.py``): NVVM
+    compiles every kernel (so the @njit formulas do compile as device
+    functions), ptxas assembles it for sm_90 (no unresolved CPU-runtime
+    helpers), no kernel spills or keeps a stack frame, the float32 GEMM
+    kernels have no float64 instruction, the GEMM kernels read their shared
+    tiles only with 128-bit loads, and the fused kernel's block fits the
+    register file."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     env.setdefault("CUDA_HOME", "/usr/local/cuda")
     env["PATH"] = env.get("PATH", "") + os.pathsep + os.path.join(env["CUDA_HOME"], "bin")
-    out = subprocess.run([sys.executable, "-c", _ASSEMBLE], env=env, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run([sys.executable, str(HERE.parent / "cuda_ptx.py")], env=env,
+                         capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if "skip" in report:
@@ -181,30 +320,51 @@ def test_every_kernel_compiles_and_assembles_for_sm90():
     assert len(kernels) == 2 * 20
     bad = {k: v["err"] for k, v in kernels.items() if v["rc"] != 0}
     assert not bad, bad
+    for name, k in kernels.items():
+        assert k["spills"] == 0 and k["stack"] == 0, (name, k)
     for name in ("z_forward_cuda", "dw_db_backward_cuda", "da_prev_backward_cuda"):
-        assert kernels[f"{name} float32"]["spills"] == 0, kernels[f"{name} float32"]
+        assert kernels[f"{name} float32"]["float64_ops"] == 0, kernels[f"{name} float32"]
+        for dtype in ("float32", "float64"):
+            # the tiles are read by 128-bit loads (tiles.TILE_SHAPE); the order of
+            # Numba's IR varies from one process to the next, and in some NVVM
+            # leaves one pair of the innermost loop as two 32-bit loads
+            k = kernels[f"{name} {dtype}"]
+            assert k["vector_shared_loads"] >= 4 and k["scalar_shared_loads"] <= 2, (name, k)
     for dtype in ("float32", "float64"):
         regs = kernels[f"train_epoch_fused_cuda {dtype}"]["regs"]
         assert regs * report["fused_threads"] <= 65536, (dtype, regs)
 
 
 # ------------------------------------------------------------ child process
+#: the launch settings of the simulator runs, per module
+SMALL_SETTINGS = {"kernels": dict(THREADS_PER_BLOCK=8, GEMM_THREADS=2, REDUCE_BLOCKS=3),
+                  "fused": dict(FUSED_THREADS=4)}
+
+
 def _child_setup(small=True):
     """Import the kernels with small launch settings (``small``) or the
     defaults; outside the simulator (benchmarks/gpu_check.py on a GPU) the
-    same checks run on the real device."""
-    # the simulator runs each CUDA thread as a Python thread that hands the GIL
-    # on at every syncthreads; with the default 5 ms switch interval the runs
-    # are mostly waiting
-    sys.setswitchinterval(1e-5)
-    from fnn_numba import gpu_kernels as gk
+    same checks run on the real device. Returns (kernels, fused) modules."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        # the simulator runs each CUDA thread as a Python thread that hands the
+        # GIL on at every syncthreads; with the default 5 ms switch interval the
+        # runs are mostly waiting
+        sys.setswitchinterval(1e-5)
+        sys.path.insert(0, str(HERE.parent))
+        import cuda_sim_patch
+
+        assert cuda_sim_patch.apply()
+    from fnn_numba.gpu import fused as gf
+    from fnn_numba.gpu import kernels as gk
 
     if small:
-        gk.THREADS_PER_BLOCK = 8
-        gk.GEMM_THREADS = 2
-        gk.FUSED_THREADS = 8
-        gk.REDUCE_BLOCKS = 3  # still several blocks for the two-stage sums, fewer to simulate
-    return gk
+        # 3 REDUCE_BLOCKS: still several blocks for the two-stage sums, fewer to simulate
+        for module, settings in ((gk, SMALL_SETTINGS["kernels"]), (gf, SMALL_SETTINGS["fused"])):
+            for name, value in settings.items():
+                setattr(module, name, value)
+    return gk, gf
 
 
 class _Checker:
@@ -227,7 +387,7 @@ class _Checker:
 
 
 def _kernel_checks(small=True, shapes=()):
-    gk = _child_setup(small)
+    gk, gf = _child_setup(small)
     from numba import cuda
 
     from fnn_numba import engine, kernels as K, reference as R
@@ -411,12 +571,59 @@ def _kernel_checks(small=True, shapes=()):
     c.checked.update({"optimizer_step_cuda", "step_is_finite_cuda", "optimizer_commit_cuda",
                       "cost_is_finite_cuda"})
     c.checked.add("train_epoch_fused_cuda")  # exercised by the network checks (fit, fused path)
-    if gk._simulated():
+    _launch_configuration_checks(c, gk, rng)
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
         c.true("simulator: one shared array per call site, whatever the thread switches",
                _shared_array_race_check())
-    all_kernels = sorted(name for name in dir(gk) if name.endswith("_cuda"))
+    all_kernels = sorted(name for mod in (gk, gf) for name in dir(mod) if name.endswith("_cuda"))
     return dict(failures=c.failures, checked=sorted(c.checked), all_kernels=all_kernels,
                 checks=c.checks)
+
+
+def _launch_configuration_checks(c, gk, rng):
+    """The GEMM kernels give the same bits for every block side T (each sum
+    runs over its index in order, whatever the tiles), including the T that
+    gemm_config picks for a grid too small for the device; and a launch
+    configuration is made once."""
+    from numba import cuda
+
+    dev = cuda.to_device
+    saved = (gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT)
+    n, Kd, m = 11, 19, 10
+    w, b = rng.standard_normal((n, Kd)), rng.standard_normal(n)
+    a = np.asfortranarray(rng.standard_normal((Kd, m)))
+    dz = np.asfortranarray(rng.standard_normal((n, m)))
+    results = {}
+    # (GEMM_THREADS, GEMM_MIN_THREADS, SM_COUNT): fixed T = 2, fixed T = 1, and
+    # T = 2 halved to 1 because 100 SMs want at least 200 blocks
+    for setting in ((2, 2, 1), (1, 1, 1), (2, 1, 100)):
+        gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT = setting
+        z = dev(np.zeros((n, m), order="F"))
+        gk.launch_z_forward(dev(w), dev(b), dev(a), z)
+        dw, db = dev(np.zeros((n, Kd))), dev(np.zeros(n))
+        gk.launch_dw_db_backward(dev(dz), dev(a), dev(w), 0.5, dw, db)
+        da = dev(np.zeros((Kd, m), order="F"))
+        gk.launch_da_prev_backward(dev(w), dev(dz), da)
+        results[setting] = [x.copy_to_host() for x in (z, dw, db, da)]
+        c.true(f"gemm_config {setting}: block side",
+               gk.gemm_config(n, m, True)[1] == ((2, 2) if setting == (2, 2, 1) else (1, 1)))
+    base = results[(2, 2, 1)]
+    for setting, got in results.items():
+        for name, x, y in zip(("z", "dw", "db", "da_prev"), got, base):
+            c.true(f"{name} with GEMM settings {setting}: the same bits as T = 2",
+                   np.array_equal(x, y))
+    gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT = saved
+    # on a device a launch configuration is made once and reused (the
+    # simulator's kernels configure themselves, and are not cached)
+    from numba import config
+
+    from fnn_numba.gpu import target
+
+    if not config.ENABLE_CUDASIM:
+        first = target.configured(gk.mean_of_cuda, 1, 8)
+        c.true("configured launcher cached", target.configured(gk.mean_of_cuda, 1, 8) is first)
 
 
 def _shared_array_race_check():
@@ -425,7 +632,7 @@ def _shared_array_race_check():
     its look-up and its store (inside np.empty, by a shape whose __index__
     waits) until thread B has looked up the same call site. numba-cuda's own
     code then gives A and B different arrays; with the lock that
-    :mod:`fnn_numba.gpu_kernels` installs, B waits and gets A's array."""
+    ``tests/cuda_sim_patch.py`` installs, B waits and gets A's array."""
     from numba.cuda.simulator.kernelapi import FakeCUDAShared
 
     class Shape:
@@ -457,7 +664,7 @@ def _shared_array_race_check():
 
 
 def _network_checks(small=True):
-    gk = _child_setup(small)
+    gk, gf = _child_setup(small)
     import tempfile
 
     import fnn_numba as fnn
@@ -497,7 +704,7 @@ def _network_checks(small=True):
             (2, "momentum", None, True)]
     for case, optimizer, clip, fused_epoch in fits:
         sizes, acts, cost, l2 = cases[case]
-        gk.FUSED_EPOCH = fused_epoch
+        gf.FUSED_EPOCH = fused_epoch
         m = 9
         X = rng.standard_normal((sizes[0], m))
         Y = targets_for(cost, sizes[-1], m, rng)
@@ -509,14 +716,35 @@ def _network_checks(small=True):
         c.close(name + " params", b.get_parameters(), a.get_parameters())
         c.close(name + " history", hb.cost, ha.cost)
         if fused_epoch:
-            c.true(name + " took the fused path", gk.fused_epoch_fits(sizes, 4))
-    gk.FUSED_EPOCH = True
+            c.true(name + " took the fused path", gf.fused_epoch_fits(sizes, 4))
+    gf.FUSED_EPOCH = True
+
+    # the fused path with layers and batches several tiles wide (tiles of 4T = 8
+    # with FUSED_THREADS = 4), every optimizer state kept at the end
+    for optimizer in ("adam", "momentum"):
+        gf.FUSED_EPOCH = True
+        sizes, acts = [11, 10, 9, 3], ["tanh", "relu", "softmax"]
+        X = rng.standard_normal((11, 21))
+        Y = targets_for("categorical_cross_entropy", 3, 21, rng)
+        a = random_network(sizes, acts, "categorical_cross_entropy", seed=4, l2=0.01)
+        b = random_network(sizes, acts, "categorical_cross_entropy", seed=4, l2=0.01).to("cuda")
+        kw = dict(epochs=2, batch_size=17, learning_rate=0.05, optimizer=optimizer)
+        ha, hb = a.fit(X, Y, **kw), b.fit(X, Y, **kw)
+        name = f"fused fit {sizes} b17 {optimizer}"
+        c.true(name + " took the fused path", gf.fused_epoch_fits(sizes, 17))
+        c.close(name + " params", b.get_parameters(), a.get_parameters())
+        c.close(name + " history", hb.cost, ha.cost)
+        # the CPU keeps only the state its optimizer uses (momentum: no second moment)
+        for key in ("velocity", "second") if optimizer == "adam" else ("velocity",):
+            c.close(f"{name} optimizer {key}", b._optimizer_state[key], a._optimizer_state[key])
+
+    _backend_checks(c, gf, rng)
 
     # divergence on both paths: same batch, same kept weights as on the CPU
     X = rng.standard_normal((3, 16)) * 10
     Y = rng.standard_normal((1, 16)) * 10
     for fused_epoch in (False, True):
-        gk.FUSED_EPOCH = fused_epoch
+        gf.FUSED_EPOCH = fused_epoch
         errs, params = [], []
         for device in ("cpu", "cuda"):
             net = fnn.Network([3, 8, 1], ["relu", "identity"], "mse", seed=0, device=device)
@@ -529,7 +757,7 @@ def _network_checks(small=True):
         c.true(f"divergence fused={fused_epoch}: {errs}", errs[0] is not None and errs[0] == errs[1])
         c.true(f"divergence fused={fused_epoch} finite weights", np.all(np.isfinite(params[1])))
         c.close(f"divergence fused={fused_epoch} kept weights", params[1], params[0])
-    gk.FUSED_EPOCH = True
+    gf.FUSED_EPOCH = True
 
     # save/load and to(): the weights trained on the device come back exactly
     X = rng.standard_normal((4, 12))
@@ -555,6 +783,52 @@ def _network_checks(small=True):
     ref._params[...] = net.get_parameters()
     c.close("host writes reach the device", net.forward(X), ref.forward(X))
     return dict(failures=c.failures, checks=c.checks)
+
+
+def _backend_checks(c, gf, rng):
+    """DeviceNetwork on its own: a validation set uploaded once at
+    begin_fit and evaluated on the device's parameters (evaluate) against
+    the CPU network's forward pass and cost; the optimizer state stays on
+    the device with sync_state=False until end_fit."""
+    from fnn_numba import kernels as K
+    from fnn_numba.gpu.backend import DeviceNetwork
+
+    sys.path.insert(0, str(HERE.parent))
+    from conftest import random_network, targets_for
+
+    sizes, acts, cost = [6, 5, 4], ["sigmoid", "softmax"], "categorical_cross_entropy"
+    net = random_network(sizes, acts, cost, seed=8)
+    dev = DeviceNetwork(sizes, net._act_codes, net._cost_code, net._fused, np.float64)
+    dev.upload_params(net._params)
+    X = rng.standard_normal((6, 10))
+    Y = targets_for(cost, 4, 10, rng)
+    Xv = rng.standard_normal((6, 7))
+    Yv = targets_for(cost, 4, 7, rng)
+    P = net._params.size
+    velocity, second = np.zeros(P), np.zeros(P)
+    fit = dev.begin_fit(X, Y, 4, velocity, second, Xv=Xv, Yv=Yv)
+    out, loss = dev.evaluate(fit)
+    c.close("evaluate A[L] before training", out, net.forward(Xv))
+    c.close("evaluate loss before training", loss, net.cost(Xv, Yv))
+    gf.FUSED_EPOCH = False
+    host = net._params.copy()
+    costs = np.zeros(3)
+    bad = dev.train_batches(fit, np.arange(10), 0, 3, costs, K.ADAM, 0, 0.1, 0.9, 0.9, 0.999, 1e-8,
+                            0.0, 0.0, velocity, second, host, sync_state=False)
+    gf.FUSED_EPOCH = True
+    c.true("train_batches finite", bad == -1)
+    c.true("sync_state=False leaves the host state alone", not velocity.any() and not second.any())
+    dev.end_fit(fit, K.ADAM, velocity, second)
+    c.true("end_fit brings the state back", velocity.any() and second.any())
+    net._params[...] = host
+    out, loss = dev.evaluate(fit)
+    c.close("evaluate A[L] after training (no upload)", out, net.forward(Xv))
+    c.close("evaluate loss after training (no upload)", loss, net.cost(Xv, Yv))
+    try:
+        dev.evaluate(dev.begin_fit(X, Y, 4, velocity, second))
+        c.true("evaluate without a validation set raises", False)
+    except ValueError as exc:
+        c.true("evaluate's error names the validation set", "validation set" in str(exc))
 
 
 if __name__ == "__main__":
