@@ -216,6 +216,12 @@ class CUDABackend:
 
 
 class _CUDARunner(LocalBatches, BatchRunner):
+    """Training on the device: the data, the validation set and the
+    optimizer's state are uploaded once; each epoch uploads its order and
+    brings back its batch costs and the parameters (so the host copy is
+    current whenever Python code runs); the optimizer's state comes back at
+    the end of the fit."""
+
     def __init__(self, backend, plan):
         LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
@@ -223,7 +229,8 @@ class _CUDARunner(LocalBatches, BatchRunner):
         opt = plan.optimizer
         opt.ensure_state(net._params, full=True)
         backend.device.upload_params(net._params)
-        self.fit = backend.device.begin_fit(plan.X, plan.Y, plan.batch_size, opt.velocity, opt.second)
+        self.fit = backend.device.begin_fit(plan.X, plan.Y, plan.batch_size, opt.velocity,
+                                            opt.second, plan.Xv, plan.Yv)
         # one call per epoch: the GPU syncs with the host only per epoch
         self.chunk = plan.n_batches
 
@@ -234,16 +241,24 @@ class _CUDARunner(LocalBatches, BatchRunner):
         bad = self.backend.device.train_batches(
             self.fit, order, first, stop, batch_costs, opt.kind, opt.steps, learning_rate,
             hp["momentum"], hp["beta1"], hp["beta2"], hp["epsilon"], p.clip_norm, net.l2,
-            opt.velocity, opt.second, net._params)
+            opt.velocity, opt.second, net._params, sync_state=False)
         # the CPU driver advances the step count itself, step by step
         opt.t[0] += (stop - first) if bad < 0 else (bad - first)
         return bad
 
     def validate(self):
-        return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv)
+        net = self.backend.net
+        Y_hat, J = self.backend.device.evaluate(self.fit)
+        if net.l2 > 0:
+            J += self.backend.penalty()
+        return float(J), net._accuracy_of(Y_hat, self.plan.Yv)
 
     def snapshot(self):
         return self.backend.net._params.copy()
 
     def restore(self, snapshot):
         self.backend.net._params[...] = snapshot
+
+    def finish(self):
+        opt = self.plan.optimizer
+        self.backend.device.end_fit(self.fit, opt.kind, opt.velocity, opt.second)

@@ -682,7 +682,7 @@ class _DistributedRunner(BatchRunner):
         else:
             self.gpu = None
             self.buf = net._backend.buffers(capacity, "fit")
-            self.model = net._backend.model()
+            self.model = net._backend.model(training=True)
         self.out = np.zeros(net._params.size + 2, dtype=net.dtype)
         self.chunk = self.n_batches
         self.reduce_seconds = 0.0
