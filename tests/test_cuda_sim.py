@@ -736,7 +736,7 @@ def _network_checks(small=True):
         c.close(name + " history", hb.cost, ha.cost)
         # the CPU keeps only the state its optimizer uses (momentum: no second moment)
         for key in ("velocity", "second") if optimizer == "adam" else ("velocity",):
-            c.close(f"{name} optimizer {key}", b._optimizer_state[key], a._optimizer_state[key])
+            c.close(f"{name} optimizer {key}", getattr(b.optimizer, key), getattr(a.optimizer, key))
 
     _backend_checks(c, gf, rng)
 
@@ -780,7 +780,7 @@ def _network_checks(small=True):
     net.to("cuda")
     net.weights[0][...] = 0.0
     ref = fnn.Network([4, 5, 3], seed=2)
-    ref._params[...] = net.get_parameters()
+    ref.set_parameters(net.get_parameters())
     c.close("host writes reach the device", net.forward(X), ref.forward(X))
     return dict(failures=c.failures, checks=c.checks)
 
@@ -791,6 +791,8 @@ def _backend_checks(c, gf, rng):
     the CPU network's forward pass and cost; the optimizer state stays on
     the device with sync_state=False until end_fit."""
     from fnn_numba import kernels as K
+    from fnn_numba.activations import ACTIVATIONS
+    from fnn_numba.costs import COSTS
     from fnn_numba.gpu.backend import DeviceNetwork
 
     sys.path.insert(0, str(HERE.parent))
@@ -798,20 +800,21 @@ def _backend_checks(c, gf, rng):
 
     sizes, acts, cost = [6, 5, 4], ["sigmoid", "softmax"], "categorical_cross_entropy"
     net = random_network(sizes, acts, cost, seed=8)
-    dev = DeviceNetwork(sizes, net._act_codes, net._cost_code, net._fused, np.float64)
-    dev.upload_params(net._params)
+    act_codes = [ACTIVATIONS[a] for a in acts]
+    dev = DeviceNetwork(sizes, act_codes, COSTS[cost], False, np.float64)
+    dev.upload_params(net.get_parameters())
     X = rng.standard_normal((6, 10))
     Y = targets_for(cost, 4, 10, rng)
     Xv = rng.standard_normal((6, 7))
     Yv = targets_for(cost, 4, 7, rng)
-    P = net._params.size
+    P = net.n_parameters
     velocity, second = np.zeros(P), np.zeros(P)
     fit = dev.begin_fit(X, Y, 4, velocity, second, Xv=Xv, Yv=Yv)
     out, loss = dev.evaluate(fit)
     c.close("evaluate A[L] before training", out, net.forward(Xv))
     c.close("evaluate loss before training", loss, net.cost(Xv, Yv))
     gf.FUSED_EPOCH = False
-    host = net._params.copy()
+    host = net.get_parameters()
     costs = np.zeros(3)
     bad = dev.train_batches(fit, np.arange(10), 0, 3, costs, K.ADAM, 0, 0.1, 0.9, 0.9, 0.999, 1e-8,
                             0.0, 0.0, velocity, second, host, sync_state=False)
@@ -820,7 +823,7 @@ def _backend_checks(c, gf, rng):
     c.true("sync_state=False leaves the host state alone", not velocity.any() and not second.any())
     dev.end_fit(fit, K.ADAM, velocity, second)
     c.true("end_fit brings the state back", velocity.any() and second.any())
-    net._params[...] = host
+    net.set_parameters(host)
     out, loss = dev.evaluate(fit)
     c.close("evaluate A[L] after training (no upload)", out, net.forward(Xv))
     c.close("evaluate loss after training (no upload)", loss, net.cost(Xv, Yv))
