@@ -17,7 +17,7 @@ from .activations import ACTIVATIONS  # noqa: E402
 from .costs import COSTS  # noqa: E402
 from .network import ForwardPass, Gradients, History, Network, TrainingDivergedError  # noqa: E402
 from . import layers  # noqa: E402
-from .crosscheck import crosscheck  # noqa: E402
+from .verify import crosscheck  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,7 @@ import numpy as np
 #: the subcommands whose arguments live in their own modules, imported only
 #: when the subcommand is asked for (they may pull in heavier dependencies).
 DELEGATED = {
-    "crosscheck": ("fnn_numba.crosscheck",
+    "crosscheck": ("fnn_numba.verify",
                    "compare every fast kernel with the index-level reference and the vectorised forms"),
 }
 #: --epochs, --batch-size and --learning-rate when not given: the values

@@ -18,8 +18,8 @@ implements it. So each row also evaluates the compiled kernel that uses the
 closed form (``dz_backward``, ``cost_seed``, ``output_delta_fused``,
 ``example_losses``) at sample points on every branch and compares it with the
 SymPy derivative evaluated there (relative 1e-12). A row is verified when both
-hold. ``kernels=`` substitutes kernels by name, as in
-:func:`fnn_numba.crosscheck.crosscheck` (for testing).
+hold. The tests plant slips into these kernels through the same private
+mechanism as :func:`fnn_numba.verify.crosscheck` (``fnn_numba.verify._with_kernels``).
 
 SymPy is an optional dependency (``pip install sympy``, or the ``symbolic``
 extra: ``pip install fnn-numba[symbolic]``); it is imported only when a
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels as _kernels
 from .activations import (
     ACTIVATIONS,
     ELU_ALPHA,
@@ -86,10 +85,12 @@ def sympy_available():
     return True
 
 
-def _kernel(kernels, name):
-    if kernels and name in kernels:
-        return kernels[name]
-    return getattr(_kernels, name)
+def _kernel(name):
+    """The kernel ``name`` of :mod:`fnn_numba.kernels`, or the substitute a
+    test planted for it (every layer's, not a (name, layer) one)."""
+    from .verify import _kernel as planted
+
+    return planted(name)
 
 
 def _F(values):
@@ -170,7 +171,7 @@ def _activation_symbolic(name):
     return tuple(out)
 
 
-def _activation_row(name, kernels):
+def _activation_row(name):
     label, statement = _ACTIVATION_STATEMENTS[name]
     code = ACTIVATIONS[name]
     proved, agree, worst = True, True, 0.0
@@ -180,9 +181,9 @@ def _activation_row(name, kernels):
             else NEGATIVE_POINTS + POSITIVE_POINTS
         z = _F([pts])
         a = np.zeros_like(z)
-        _kernel(kernels, "activation_forward")(code, z, a)
+        _kernel("activation_forward")(code, z, a)
         dz = np.zeros_like(z)
-        _kernel(kernels, "dz_backward")(code, z, a, _F(np.ones_like(z)), dz)
+        _kernel("dz_backward")(code, z, a, _F(np.ones_like(z)), dz)
         ok_a, err_a = _close(a[0], [g(p) for p in pts])
         ok_d, err_d = _close(dz[0], [dg(p) for p in pts])
         agree &= ok_a and ok_d
@@ -212,27 +213,27 @@ def _softmax_symbolic():
     return jac_ok, p8_ok, jac_f, con_f
 
 
-def _softmax_rows(kernels):
+def _softmax_rows():
     jac_ok, p8_ok, jac_f, con_f = _softmax_symbolic()
     n = SOFTMAX_NODES
     code = ACTIVATIONS["softmax"]
     rng = np.random.default_rng(2021)
     z = _F(rng.standard_normal((n, 4)) * 2)
     a = np.zeros_like(z)
-    _kernel(kernels, "activation_forward")(code, z, a)
+    _kernel("activation_forward")(code, z, a)
     # the kernel's Jacobian, column by column: a unit dJ/dA row q gives dz[j,i] = da[q,i]/dz[j,i]
     jac_kernel = np.zeros((z.shape[1], n, n))
     for q in range(n):
         unit = np.zeros_like(z)
         unit[q, :] = 1
         dz = np.zeros_like(z)
-        _kernel(kernels, "dz_backward")(code, z, a, unit, dz)
+        _kernel("dz_backward")(code, z, a, unit, dz)
         jac_kernel[:, q, :] = dz.T
     jac_sym = np.array([jac_f(list(z[:, i])) for i in range(z.shape[1])])
     ok_j, err_j = _close(jac_kernel, jac_sym)
     da = _F(rng.standard_normal(z.shape))
     dz = np.zeros_like(z)
-    _kernel(kernels, "dz_backward")(code, z, a, da, dz)
+    _kernel("dz_backward")(code, z, a, da, dz)
     con_sym = np.array([con_f(list(z[:, i]), list(da[:, i])) for i in range(z.shape[1])]).T
     ok_c, err_c = _close(dz, con_sym)
     return [
@@ -247,14 +248,14 @@ def _softmax_rows(kernels):
     ]
 
 
-def activation_rows(names=None, kernels=None):
+def activation_rows(names=None):
     """One row per activation (softmax: two, its Jacobian and P2 (8))."""
     names = list(ACTIVATIONS) if names is None else list(names)
     rows = []
     for name in names:
         if name not in ACTIVATIONS:
             raise ValueError(f"names: unknown activation {name!r}")
-        rows.extend(_softmax_rows(kernels) if name == "softmax" else [_activation_row(name, kernels)])
+        rows.extend(_softmax_rows() if name == "softmax" else [_activation_row(name)])
     return rows
 
 
@@ -298,7 +299,7 @@ def _cost_symbolic(name):
     return slope_ok, seed_ok, term, slope
 
 
-def cost_rows(names=None, kernels=None):
+def cost_rows(names=None):
     """One row per cost: dL_i/dy_hat and the seed (1/m) dL_i/dy_hat."""
     names = list(COSTS) if names is None else list(names)
     rows = []
@@ -311,11 +312,11 @@ def cost_rows(names=None, kernels=None):
         y = _F(rng.uniform(0, 1, (2, 5)) if name != "squared_error" else rng.standard_normal((2, 5)))
         m = y.shape[1]
         da = np.zeros_like(y_hat)
-        _kernel(kernels, "cost_seed")(COSTS[name], y_hat, y, da)
+        _kernel("cost_seed")(COSTS[name], y_hat, y, da)
         want_seed = np.array([[slope(y_hat[j, i], y[j, i]) / m for i in range(m)] for j in range(2)])
         ok_s, err_s = _close(da, want_seed)
         losses = np.zeros(m)
-        _kernel(kernels, "example_losses")(COSTS[name], ACTIVATIONS["identity"], False,
+        _kernel("example_losses")(COSTS[name], ACTIVATIONS["identity"], False,
                                            y_hat, y_hat, y, losses)
         want_l = [sum(term(y_hat[j, i], y[j, i]) for j in range(2)) for i in range(m)]
         ok_l, err_l = _close(losses, want_l)
@@ -368,7 +369,7 @@ def _fused_softmax_symbolic():
     return delta_ok, loss_ok, sp.lambdify([z, y], grad, "math"), sp.lambdify([z, y], L, "math")
 
 
-def fused_rows(pairs=None, kernels=None):
+def fused_rows(pairs=None):
     """Two rows per fused pair (output activation, cost): the fused delta
     dJ/dZ[L] and the loss computed from the logits."""
     pairs = sorted(FUSED_PAIRS) if pairs is None else list(pairs)
@@ -381,7 +382,7 @@ def fused_rows(pairs=None, kernels=None):
         m = 4
         z = _F(rng.standard_normal((n, m)) * 2)
         a = np.zeros_like(z)
-        _kernel(kernels, "activation_forward")(ACTIVATIONS[out], z, a)
+        _kernel("activation_forward")(ACTIVATIONS[out], z, a)
         if out == "sigmoid":
             delta_ok, loss_ok, delta_f, loss_f = _fused_sigmoid_symbolic()
             y = _F(rng.uniform(0, 1, (n, m)))
@@ -400,10 +401,10 @@ def fused_rows(pairs=None, kernels=None):
                           "(so dJ/dZ[L] = (A - Y)/m for one-hot Y)")
             loss_text = "softmax + categorical_cross_entropy: -sum_j y_j (z_j - log sum_p e^z_p) = CCE(softmax(z))"
         dz = np.zeros_like(z)
-        _kernel(kernels, "output_delta_fused")(ACTIVATIONS[out], a, y, dz)
+        _kernel("output_delta_fused")(ACTIVATIONS[out], a, y, dz)
         ok_d, err_d = _close(dz, want_delta)
         losses = np.zeros(m)
-        _kernel(kernels, "example_losses")(COSTS[cost], ACTIVATIONS[out], True, z, a, y, losses)
+        _kernel("example_losses")(COSTS[cost], ACTIVATIONS[out], True, z, a, y, losses)
         ok_l, err_l = _close(losses, want_loss)
         rows.append(SymbolicRow("fused", delta_text, bool(delta_ok and ok_d),
                                 f"SymPy: {'identity holds' if delta_ok else 'DIFFERS'}; kernel "
@@ -445,7 +446,7 @@ def layer_rows():
             SymbolicRow("P1 (21)", "dJ/da[k,i] = sum_j dJ/dz[j,i] w[j,k]", bool(ok21), detail))
 
 
-def verify(activations=None, costs=None, fused_pairs=None, layer=True, kernels=None):
+def verify(activations=None, costs=None, fused_pairs=None, layer=True):
     """Every symbolic row: the linear layer (P1 (13), (14), (21)), the given
     activations, costs and fused pairs (default: all of them).
 
@@ -453,9 +454,9 @@ def verify(activations=None, costs=None, fused_pairs=None, layer=True, kernels=N
     """
     require_sympy()
     rows = list(layer_rows()) if layer else []
-    rows += activation_rows(activations, kernels)
-    rows += cost_rows(costs, kernels)
-    rows += fused_rows(fused_pairs, kernels)
+    rows += activation_rows(activations)
+    rows += cost_rows(costs)
+    rows += fused_rows(fused_pairs)
     return rows
 
 

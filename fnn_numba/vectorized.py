@@ -76,6 +76,39 @@ def da_prev_vectorized(w, dz):
     return w.T @ dz
 
 
+def jacobian_vectorized(name, z, a):
+    """da[p,i]/dz[j,i] as jac[i, p, j], one column of dJ/dZ per unit dJ/dA row q
+    (:func:`dz_vectorized` applied to the rows of the identity)."""
+    n, m = z.shape
+    jac = np.zeros((m, n, n))
+    for q in range(n):
+        unit = np.zeros((n, m))
+        unit[q, :] = 1
+        jac[:, q, :] = dz_vectorized(name, z, a, unit).T
+    return jac
+
+
+def dz_from_jacobian_vectorized(da, jac):
+    """P1 (18): dJ/dz[:, i] = J_i^T dJ/da[:, i] for every example i, with
+    ``jac[i, p, j]`` = da[p,i]/dz[j,i] (:func:`jacobian_vectorized`)."""
+    return np.einsum("pi,ipj->ji", da, jac)
+
+
+def losses_vectorized(cost, y_hat, y):
+    """L_i for every example: :func:`cost_vectorized` of each column on its own, unclipped."""
+    return np.array([cost_vectorized(cost, y_hat[:, i:i + 1], y[:, i:i + 1]) for i in range(y.shape[1])])
+
+
+def l2_vectorized(weights, l2):
+    """The L2 term (lambda/2) sum_l ||W[l]||_F^2 (biases excluded)."""
+    return 0.5 * l2 * sum(float(np.sum(w * w)) for w in weights)
+
+
+def l2_gradient_vectorized(w, l2):
+    """The L2 term's share of dJ/dW: lambda W."""
+    return l2 * w
+
+
 def cost_vectorized(cost, y_hat, y):
     """J = (1/m) sum_i L_i, unclipped."""
     m = y.shape[1]

@@ -3,8 +3,9 @@ fails, on the right equation's row and only on the rows downstream of it,
 when a known slip is planted into a copy of a kernel; its CLI entry; the
 symbolic rows; its argument checks.
 
-Planting a slip: ``crosscheck(..., kernels={name or (name, layer): copy})``
-runs ``copy`` in place of ``fnn_numba.kernels.<name>`` (for that layer). The
+Planting a slip: inside ``with _with_kernels({name or (name, layer): copy})``
+(a private, testing-only context of :mod:`fnn_numba.verify`) the check runs
+``copy`` in place of ``fnn_numba.kernels.<name>`` (for that layer). The
 copies below are plain Python: the kernel's own loops with one slip each.
 """
 import argparse
@@ -15,13 +16,14 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import kernels, reference as R
+from fnn_numba import kernels, reference, symbolic, verify
 from fnn_numba.activations import LEAKY_RELU, SOFTMAX, activation_slope
 from fnn_numba.costs import COSTS, loss_slope
-from fnn_numba.crosscheck import (
+from fnn_numba.verify import (
     KERNEL_NAMES,
     TOLERANCES,
     CrosscheckReport,
+    _with_kernels,
     add_cli_arguments,
     cli_main,
     crosscheck,
@@ -131,7 +133,8 @@ SLIP_NET = dict(sizes=[4, 6, 5, 3], cost="squared_error")
 def _slip_report(activations, mapping, seed=11, cost="squared_error", sizes=None):
     net = random_network(sizes or SLIP_NET["sizes"], activations, cost, seed=seed, l2=0.02)
     X, Y = data_for(net, 5, seed=seed)
-    return crosscheck(net, X, Y, symbolic=False, kernels=mapping)
+    with _with_kernels(mapping):
+        return crosscheck(net, X, Y, symbolic=False)
 
 
 def _backward_rows_from(report, layer):
@@ -258,13 +261,63 @@ def test_slip_in_the_fused_delta_fails_the_fused_row_and_below_only():
 
 
 def test_a_forward_slip_fails_its_row_first():
-    def z_forward_without_bias(w, b, a_prev, z):
-        kernels.z_forward(w, np.zeros_like(b), a_prev, z)
-
     report = _slip_report(["tanh", "sigmoid", "identity"], {("z_forward", 2): z_forward_without_bias})
     assert report.first_failure.quantity == "Z[2] = W[2] A[1] + b[2]"
     assert "Z[1] = W[1] A[0] + b[1]" not in failing(report)
     assert not report.passed
+
+
+def z_forward_without_bias(w, b, a_prev, z):
+    """z_forward with the + b[j] of P1 (1) dropped."""
+    kernels.z_forward(w, np.zeros_like(b), a_prev, z)
+
+
+def test_a_kernel_ignoring_b_fails_p1_1_on_a_freshly_built_network():
+    """A new network's biases are all 0, where Z = W A and Z = W A + b agree:
+    the check replaces exact zeros (in its copy) so that the slip shows."""
+    net = fnn.Network([4, 6, 3], ["tanh", "identity"], "squared_error", seed=0)
+    assert all(not b.any() for b in net.biases)
+    X, Y = data_for(net, 5)
+    assert crosscheck(net, X, Y, symbolic=False).passed
+    with _with_kernels({"z_forward": z_forward_without_bias}):
+        report = crosscheck(net, X, Y, symbolic=False)
+    assert report.first_failure.equation == "P1 (1)"
+    assert report.first_failure.quantity == "Z[1] = W[1] A[0] + b[1]"
+    assert {"Z[1] = W[1] A[0] + b[1]", "Z[2] = W[2] A[1] + b[2]"} <= failing(report)
+    assert any("9 parameters were exactly 0" in n for n in report.notes), report.notes
+    with _with_kernels({"z_forward": z_forward_without_bias}):
+        quick = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    # without finite differences too, and as the first row: before the fix
+    # only the finite differences of dJ/db disagreed
+    assert quick.first_failure.quantity == "Z[1] = W[1] A[0] + b[1]", str(quick)
+    assert {"Z[1] = W[1] A[0] + b[1]", "Z[2] = W[2] A[1] + b[2]"} <= failing(quick)
+    assert all(not b.any() for b in net.biases)  # the network itself is left alone
+
+
+def test_zero_weights_are_replaced_too_and_a_network_without_zeros_is_checked_as_is():
+    net = fnn.Network([3, 4, 2], ["tanh", "identity"], "squared_error", init="zeros", seed=0)
+    X, Y = data_for(net, 3)
+
+    def da_prev_backward_zero(w, dz, da_prev):  # dJ/dA[l-1] = 0: right only when W = 0
+        da_prev[...] = 0.0
+
+    with _with_kernels({"da_prev_backward": da_prev_backward_zero}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    assert {"dJ/dA[1]", "dJ/dX = dJ/dA[0]"} <= failing(report), str(report)
+    # a network without zeros is checked at its own parameters
+    net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", seed=3)
+    seen = {}
+
+    def z_forward_spy(w, b, a_prev, z):
+        seen.setdefault("w", w.copy())
+        seen.setdefault("b", b.copy())
+        kernels.z_forward(w, b, a_prev, z)
+
+    with _with_kernels({("z_forward", 1): z_forward_spy}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    assert report.passed and not any("exactly 0" in n for n in report.notes)
+    np.testing.assert_array_equal(seen["w"], net.weights[0])
+    np.testing.assert_array_equal(seen["b"], net.biases[0])
 
 
 # ------------------------------------------------------------------- report
@@ -299,10 +352,8 @@ def test_tolerances_are_documented_float64_values():
 # ----------------------------------------------------------------- symbolic
 @pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
 def test_symbolic_rows_cover_every_activation_cost_and_fused_pair():
-    from fnn_numba import symbolic as S
-
-    rows = S.verify()
-    assert all(r.verified for r in rows), S.format_rows(rows)
+    rows = symbolic.verify()
+    assert all(r.verified for r in rows), symbolic.format_rows(rows)
     text = " ".join(r.statement for r in rows)
     for name in ALL_ACTIVATIONS:
         assert name in text
@@ -314,14 +365,17 @@ def test_symbolic_rows_cover_every_activation_cost_and_fused_pair():
 
 @pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
 def test_symbolic_rows_catch_a_kernel_that_departs_from_the_derivative():
-    from fnn_numba import symbolic as S
-
-    rows = S.activation_rows(["leaky_relu", "tanh"], kernels={"dz_backward": dz_backward_leaky_slope_differs})
+    with _with_kernels({"dz_backward": dz_backward_leaky_slope_differs}):
+        rows = symbolic.activation_rows(["leaky_relu", "tanh"])
     assert [r.verified for r in rows] == [False, True]
-    rows = S.activation_rows(["softmax"], kernels={"dz_backward": dz_backward_softmax_derivative_is_softmax})
+    with _with_kernels({"dz_backward": dz_backward_softmax_derivative_is_softmax}):
+        rows = symbolic.activation_rows(["softmax"])
     assert [r.verified for r in rows] == [False, False]
-    rows = S.cost_rows(["squared_error"], kernels={"cost_seed": cost_seed_without_mean})
+    with _with_kernels({"cost_seed": cost_seed_without_mean}):
+        rows = symbolic.cost_rows(["squared_error"])
     assert not rows[0].verified
+    # outside the block the real kernels are back
+    assert all(r.verified for r in symbolic.activation_rows(["leaky_relu", "softmax"]))
 
 
 @pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
@@ -337,11 +391,9 @@ def test_crosscheck_includes_the_networks_symbolic_rows():
 
 
 def test_missing_sympy_says_how_to_install(monkeypatch):
-    from fnn_numba import symbolic as S
-
     monkeypatch.setitem(sys.modules, "sympy", None)
     with pytest.raises(ImportError, match="pip install sympy"):
-        S.require_sympy()
+        symbolic.require_sympy()
     net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", seed=0)
     X, Y = data_for(net, 3)
     with pytest.raises(ImportError, match="pip install sympy"):
@@ -384,7 +436,8 @@ def test_cli_options(capsys):
 
 def test_cli_exits_non_zero_when_a_row_fails(capsys):
     argv = ["--sizes", "3", "4", "2", "--activations", "tanh", "identity", "-m", "3", "--no-symbolic"]
-    assert cli_main(_args(argv), kernels={("dw_db_backward", 1): dw_db_backward_without_mean}) == 1
+    with _with_kernels({("dw_db_backward", 1): dw_db_backward_without_mean}):
+        assert cli_main(_args(argv)) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "2 FAILED" in out
 
@@ -402,10 +455,16 @@ def test_cli_bad_options_exit_2_naming_the_option(argv, word, capsys):
     assert word in capsys.readouterr().err
 
 
-def test_package_attribute_serves_the_cli_entry_points():
-    # fnn_numba.crosscheck is the function; the module's CLI entry points hang off it
-    assert fnn.crosscheck is crosscheck
-    assert fnn.crosscheck.cli_main is cli_main and fnn.crosscheck.add_cli_arguments is add_cli_arguments
+def test_the_package_exports_the_function_and_the_cli_delegates_to_its_module():
+    from fnn_numba import cli
+
+    assert fnn.crosscheck is crosscheck and crosscheck.__module__ == "fnn_numba.verify"
+    # no attributes hang off the function, and no public keyword plants kernels
+    assert not {"cli_main", "add_cli_arguments", "main"} & set(vars(crosscheck))
+    assert "kernels" not in crosscheck.__code__.co_varnames[:crosscheck.__code__.co_argcount
+                                                             + crosscheck.__code__.co_kwonlyargcount]
+    assert cli.DELEGATED["crosscheck"][0] == "fnn_numba.verify"
+    assert verify.cli_main is cli_main and verify.add_cli_arguments is add_cli_arguments
 
 
 # ---------------------------------------------------------------- bad input
@@ -414,12 +473,22 @@ def _small():
     return (net,) + data_for(net, 3)
 
 
+@pytest.mark.parametrize("mapping,exc", [
+    ({"z_forwards": kernels.z_forward}, ValueError),
+    ({("z_forward", 3): kernels.z_forward}, ValueError),  # the network has 2 layers
+    ({("z_forward", True): kernels.z_forward}, ValueError),
+    ({("z_forward", 0): kernels.z_forward}, ValueError),
+    ({"z_forward": 3}, TypeError),
+    ([kernels.z_forward], TypeError),
+])
+def test_bad_substitutes_name_the_kernels(mapping, exc):
+    net, X, Y = _small()
+    with pytest.raises(exc, match="kernels"):
+        with _with_kernels(mapping):
+            crosscheck(net, X, Y)
+
+
 @pytest.mark.parametrize("kwargs,exc,word", [
-    (dict(kernels={"z_forwards": kernels.z_forward}), ValueError, "kernels"),
-    (dict(kernels={("z_forward", 3): kernels.z_forward}), ValueError, "kernels"),
-    (dict(kernels={("z_forward", True): kernels.z_forward}), ValueError, "kernels"),
-    (dict(kernels={"z_forward": 3}), TypeError, "kernels"),
-    (dict(kernels=[kernels.z_forward]), TypeError, "kernels"),
     (dict(l2=-1.0), ValueError, "l2"),
     (dict(fd_step=0.0), ValueError, "fd_step"),
     (dict(symbolic="yes"), TypeError, "symbolic"),
@@ -451,8 +520,8 @@ def test_every_kernel_name_can_be_substituted():
             return getattr(kernels, name)(*args)
         return run
 
-    report = crosscheck(net, X, Y, symbolic=False, finite_differences=False,
-                        kernels={name: spy(name) for name in KERNEL_NAMES})
+    with _with_kernels({name: spy(name) for name in KERNEL_NAMES}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
     assert report.passed
     assert set(calls) == set(KERNEL_NAMES) - {"output_delta_fused"}
 
@@ -461,19 +530,19 @@ def test_every_kernel_name_can_be_substituted():
 def test_fused_references_equal_the_general_ones_and_the_kernels(rng):
     for out, cost in (("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy")):
         z = np.asfortranarray(rng.standard_normal((3, 6)) * 3)
-        a = R.a_reference(out, z)
+        a = reference.a_reference(out, z)
         y = np.asfortranarray(targets_for(cost, 3, 6, rng))
-        np.testing.assert_allclose(R.fused_losses_reference(out, z, y), R.losses_reference(cost, a, y),
+        np.testing.assert_allclose(reference.fused_losses_reference(out, z, y), reference.losses_reference(cost, a, y),
                                    rtol=1e-12)
-        general = R.dz_general_reference(out, z, a, R.seed_reference(cost, a, y))
-        np.testing.assert_allclose(R.fused_delta_reference(out, a, y), general, rtol=1e-10, atol=1e-15)
+        general = reference.dz_general_reference(out, z, a, reference.seed_reference(cost, a, y))
+        np.testing.assert_allclose(reference.fused_delta_reference(out, a, y), general, rtol=1e-10, atol=1e-15)
         dz = np.zeros_like(z)
         kernels.output_delta_fused(fnn.ACTIVATIONS[out], a, y, dz)
-        np.testing.assert_allclose(dz, R.fused_delta_reference(out, a, y), rtol=1e-12, atol=1e-16)
+        np.testing.assert_allclose(dz, reference.fused_delta_reference(out, a, y), rtol=1e-12, atol=1e-16)
     with pytest.raises(ValueError, match="fused"):
-        R.fused_losses_reference("tanh", z, y)
+        reference.fused_losses_reference("tanh", z, y)
 
 
 def test_l2_gradient_reference(rng):
     w = rng.standard_normal((3, 4))
-    np.testing.assert_array_equal(R.l2_gradient_reference(w, 0.25), 0.25 * w)
+    np.testing.assert_array_equal(reference.l2_gradient_reference(w, 0.25), 0.25 * w)

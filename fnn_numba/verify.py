@@ -40,11 +40,25 @@ derivatives; the report notes when some ``|z|`` of such a layer is below 1e-4.
 The cost of the check is O(P + sum_l n[l] m) forward passes for P parameters,
 and the reference is plain Python: use it on small networks and batches.
 
-``kernels=`` substitutes fast kernels, by name or by (name, layer), so that a
-test can plant a slip into a copy of a kernel and see which rows fail
-(module doc of ``tests/test_crosscheck.py``); it is for testing, not for use.
+The rows, their labels and the kernels, references and NumPy forms they
+compare come from the equation registry, :data:`fnn_numba.equations.EQUATIONS`.
+
+The check verifies the kernels, not the network's values, so it never runs
+with a parameter that is exactly zero: a zero would hide the term it
+multiplies or adds (with every bias at 0, as in a freshly built network, a
+P1 (1) kernel that ignored b would still give the right Z). Such entries
+(every bias of a new network, every weight of ``init="zeros"``) are replaced,
+in the float64 copy the check runs on, by draws from N(0, 0.3^2) for biases
+and N(0, 1/n[l-1]) for weights, from a generator seeded with
+:data:`ZERO_PARAMETER_SEED`; the report notes how many were replaced.
+
+For the tests only, :func:`_with_kernels` substitutes fast kernels by name or
+by (name, layer), so that a test can plant a slip into a copy of a kernel and
+see which rows fail (``tests/test_crosscheck.py``).
 """
 import argparse
+import contextlib
+import contextvars
 import math
 import sys
 import time
@@ -52,21 +66,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validation as V
+from . import equations
 from . import kernels as _kernels
-from . import reference as R
-from . import vectorized as Vec
-from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
+from . import reference
+from . import vectorized
 from ._threading import kernel_section
+from ._validation import check_choice, check_positive, check_sizes
+from .activations import ACTIVATIONS, UNIT_INTERVAL_OUTPUT
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
+from .equations import entry
 
-#: the kernels crosscheck calls, by the name ``kernels=`` substitutes them under
-KERNEL_NAMES = ("z_forward", "activation_forward", "example_losses", "mean_of", "l2_penalty",
-                "cost_seed", "output_delta_fused", "dz_backward", "dw_db_backward",
-                "da_prev_backward")
-#: kernels that run once per layer; the others run once per batch (layer L)
-LAYER_KERNELS = ("z_forward", "activation_forward", "dz_backward", "dw_db_backward",
-                 "da_prev_backward")
+#: the kernels the check calls, by the name :func:`_with_kernels` substitutes them under
+KERNEL_NAMES = equations.kernel_names()
 
 WITNESSES = ("reference", "numpy", "finite diff", "net.gradients")
 #: witness -> (rtol, atol); see the module doc
@@ -80,18 +91,14 @@ FD_STEP = 1e-6
 #: a layer with a kink at 0 and some ``|z|`` below this gets a note (finite differences may straddle it)
 KINK_MARGIN = 1e-4
 KINKED = ("relu", "leaky_relu", "selu")
+#: seed of the values that replace parameters that are exactly zero (see the module doc)
+ZERO_PARAMETER_SEED = 20240601
+#: standard deviation of a bias that replaces a zero
+ZERO_BIAS_STD = 0.3
 
-#: activation -> (label of its forward formula, label of its closed-form dJ/dZ)
-ACTIVATION_EQUATIONS = {
-    "identity": ("P1 (2)", "P1 (17)"),
-    "sigmoid": ("P2 (3)", "P2 (4)"),
-    "tanh": ("P2 (5)", "P2 (6)"),
-    "relu": ("P2 (1)", "P2 (2)"),
-    "leaky_relu": ("P1 (2)", "P1 (17)"),
-    "elu": ("P1 (2)", "P1 (17)"),
-    "selu": ("P1 (2)", "P1 (17)"),
-    "softmax": ("P2 (7)", "P2 (8)"),
-}
+#: activation -> (label of its forward formula, label of its closed-form dJ/dZ), from the registry
+ACTIVATION_EQUATIONS = {name: (entry("A", name).label, entry("dZ closed form", name).label)
+                        for name in ACTIVATIONS}
 
 
 # ---------------------------------------------------------------------- report
@@ -213,20 +220,24 @@ def _compare(witness, fast, other):
     return Comparison(witness, max_abs, rel, rtol, atol, max_abs <= atol + rtol * scale)
 
 
-def _row(equation, quantity, fast, reference=None, numpy=None, fd=None, engine=None):
+def _row(eq, fast, reference=None, numpy=None, fd=None, engine=None, **where):
+    """The row of registry entry ``eq`` (its label; its quantity formatted
+    with ``where``: l, L, act, detail, head) comparing ``fast`` with the witnesses given."""
     fast = np.asarray(fast, dtype=np.float64)
     comparisons = {}
     for witness, value in (("reference", reference), ("numpy", numpy), ("finite diff", fd),
                            ("net.gradients", engine)):
         if value is not None:
             comparisons[witness] = _compare(witness, fast, value)
-    return Row(equation, quantity, tuple(fast.shape), comparisons)
+    return Row(eq.label, eq.row_quantity(**where), tuple(fast.shape), comparisons)
 
 
 # -------------------------------------------------------------- kernel chain
-def _check_kernels(mapping, n_layers):
-    if mapping is None:
-        return {}
+#: the substitutes planted by :func:`_with_kernels`: {name or (name, layer): function}
+_SUBSTITUTES = contextvars.ContextVar("fnn_numba_verify_substitutes", default={})
+
+
+def _check_kernels(mapping):
     if not hasattr(mapping, "items"):
         raise TypeError(f"kernels: expected a mapping from kernel name (or (name, layer)) to a "
                         f"function, got {type(mapping).__name__}")
@@ -235,19 +246,44 @@ def _check_kernels(mapping, n_layers):
         if name not in KERNEL_NAMES:
             raise ValueError(f"kernels: unknown kernel {key!r}; expected one of {', '.join(KERNEL_NAMES)} "
                              f"or a (name, layer) pair")
-        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)
-                                  or not 1 <= layer <= n_layers):
-            raise ValueError(f"kernels: layer of {key!r} must be an integer in 1..{n_layers}")
+        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 1):
+            raise ValueError(f"kernels: layer of {key!r} must be an integer >= 1, got {layer!r}")
         if not callable(fn):
             raise TypeError(f"kernels: the substitute for {key!r} is not callable: {fn!r}")
     return dict(mapping)
+
+
+@contextlib.contextmanager
+def _with_kernels(mapping):
+    """For tests only: inside the block, :func:`crosscheck`, the command
+    line's ``cli_main`` and the spot checks of :mod:`fnn_numba.symbolic` call
+    ``mapping[name]`` in place of ``fnn_numba.kernels.<name>`` (every call),
+    or ``mapping[(name, layer)]`` for the calls of that layer (cost kernels
+    belong to layer L). A substitute takes the arguments the kernel takes.
+    The net.gradients witness always runs the real engine."""
+    token = _SUBSTITUTES.set(_check_kernels(mapping))
+    try:
+        yield
+    finally:
+        _SUBSTITUTES.reset(token)
+
+
+def _kernel(name, layer=None):
+    """The kernel the check calls for ``name`` (at ``layer``): the real one,
+    or the substitute planted by :func:`_with_kernels`."""
+    mapping = _SUBSTITUTES.get()
+    if (name, layer) in mapping:
+        return mapping[(name, layer)]
+    if name in mapping:
+        return mapping[name]
+    return getattr(_kernels, name)
 
 
 class _KernelNet:
     """The network as plain arrays, run through the fast kernels one equation
     at a time, with the calls and layouts of :mod:`fnn_numba.engine`."""
 
-    def __init__(self, net, X, Y, l2, mapping):
+    def __init__(self, net, X, Y, l2):
         from .engine import parameter_layout
 
         self.sizes = list(net.sizes)
@@ -258,7 +294,6 @@ class _KernelNet:
         self.cost_code = COSTS[self.cost]
         self.fused = (self.names[-1], self.cost) in FUSED_PAIRS
         self.l2 = float(l2)
-        self.mapping = mapping
         w_off, b_off, _ = parameter_layout(self.sizes)
         self.w_off = w_off
         self.w_sizes = np.asarray([self.sizes[l + 1] * self.sizes[l] for l in range(self.L)], dtype=np.int64)
@@ -273,11 +308,7 @@ class _KernelNet:
         self.m = X.shape[1]
 
     def k(self, name, layer):
-        if (name, layer) in self.mapping:
-            return self.mapping[(name, layer)]
-        if name in self.mapping:
-            return self.mapping[name]
-        return getattr(_kernels, name)
+        return _kernel(name, layer)
 
     def _zeros(self, n, order="F"):
         return np.zeros((n, self.m), order=order)
@@ -345,15 +376,9 @@ class _KernelNet:
         return dz
 
     def jacobian(self, l, z, a):
-        """da[p,i]/dz[j,i] as jac[i, p, j], read from dz_backward: a unit
-        dJ/dA in row q gives dz[j,i] = sum_p delta_pq da[p,i]/dz[j,i]."""
-        n = self.sizes[l]
-        jac = np.zeros((self.m, n, n))
-        for q in range(n):
-            unit = self._zeros(n)
-            unit[q, :] = 1
-            jac[:, q, :] = self.dz(l, z, a, unit).T
-        return jac
+        """da[p,i]/dz[j,i] as jac[i, p, j], read from dz_backward
+        (:func:`fnn_numba.equations.implied_jacobian`)."""
+        return equations.implied_jacobian(self.k("dz_backward", l), self.codes[l - 1], z, a)
 
     def fused_delta(self, a):
         dz = self._zeros(self.sizes[-1])
@@ -406,30 +431,16 @@ def _fd_jacobian(kn, l, z, step):
     return jac
 
 
-def _vec_jacobian(name, z, a):
-    n, m = z.shape
-    jac = np.zeros((m, n, n))
-    for q in range(n):
-        unit = np.zeros((n, m))
-        unit[q, :] = 1
-        jac[:, q, :] = Vec.dz_vectorized(name, z, a, unit).T
-    return jac
-
-
-def _vec_losses(cost, y_hat, y):
-    return np.array([Vec.cost_vectorized(cost, y_hat[:, i:i + 1], y[:, i:i + 1]) for i in range(y.shape[1])])
-
-
 # ------------------------------------------------------------------- the check
-def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd_step=FD_STEP,
-               kernels=None):
+def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd_step=FD_STEP):
     """Verify every equation of the derivation on ``net`` and the batch (X, Y).
 
     Parameters
     ----------
     net : Network
-        Any network; a float32 one is copied to float64 first (the report
-        notes it). The network itself is not changed.
+        Any network; it is checked on a float64 copy (a float32 one is noted
+        in the report), in which parameters that are exactly zero are replaced
+        by random ones (module doc). The network itself is not changed.
     X : array (n0, m)
         Inputs, columns are examples.
     Y : array (nL, m), or m integer labels for categorical cross-entropy
@@ -443,35 +454,32 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         The finite-difference witness (O(P + sum_l n[l] m) forward passes).
     fd_step : float
         Relative step of the central differences: ``h = fd_step max(1, |x|)``.
-    kernels : mapping, optional
-        For testing: substitutes for the fast kernels, keyed by a name of
-        :data:`KERNEL_NAMES` (every call) or a (name, layer) pair (the calls
-        for that layer; cost kernels belong to layer L). A substitute takes
-        the arguments the kernel takes. The net.gradients witness always runs
-        the real engine.
 
     Returns
     -------
     CrosscheckReport
-        One row per (equation, layer): Z[l] (P1 (1)), A[l] (P1 (2) / P2),
-        L_i and J (P1 (9)), the L2 term, the seed dJ/dA[L]; per layer from L
-        down, the Jacobian da[l]/dz[l] and dJ/dZ[l] in closed form (P2 (2),
-        (4), (6), (8), ...) and as the contraction P1 (17); the fused-versus-
-        general rows at the output when the output and cost are a fused
-        pair; dJ/dW[l] (P1 (13)), dJ/db[l] (P1 (14)), dJ/dA[l-1] (P1 (21))
-        down to dJ/dX; the L2 gradient.
+        One row per (equation, layer), from the registry
+        :data:`fnn_numba.equations.EQUATIONS`: Z[l] (P1 (1)), A[l] (P1 (2) /
+        P2), L_i and J (P1 (9)), the L2 term, the seed dJ/dA[L]; per layer
+        from L down, the Jacobian da[l]/dz[l] and dJ/dZ[l] in closed form
+        (P2 (2), (4), (6), (8), ...) and as the contraction P1 (17); the
+        fused-versus-general rows at the output when the output and cost are
+        a fused pair; dJ/dW[l] (P1 (13)), dJ/db[l] (P1 (14)), dJ/dA[l-1]
+        (P1 (21)) down to dJ/dX; the L2 gradient.
     """
     from .network import Network
 
     if not isinstance(net, Network):
         raise TypeError(f"net: expected a fnn_numba.Network, got {type(net).__name__}")
-    l2 = net.l2 if l2 is None else V.check_positive("l2", l2, allow_zero=True)
-    fd_step = V.check_positive("fd_step", fd_step)
+    l2 = net.l2 if l2 is None else check_positive("l2", l2, allow_zero=True)
+    fd_step = check_positive("fd_step", fd_step)
     if symbolic is not None and not isinstance(symbolic, (bool, np.bool_)):
         raise TypeError(f"symbolic: expected None, True or False, got {symbolic!r}")
     if not isinstance(finite_differences, (bool, np.bool_)):
         raise TypeError(f"finite_differences: expected True or False, got {finite_differences!r}")
-    mapping = _check_kernels(kernels, net.n_layers)
+    for key in _SUBSTITUTES.get():
+        if isinstance(key, tuple) and key[1] > net.n_layers:
+            raise ValueError(f"kernels: layer of {key!r} must be in 1..{net.n_layers} for this network")
 
     notes = []
     if np.dtype(net.dtype) != np.float64:
@@ -479,28 +487,28 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
                      f"(tolerances are for float64)")
     if getattr(net, "device", "cpu") != "cpu":
         notes.append(f"the network runs on {net.device}; this report checks the CPU kernels "
-                     f"(the CUDA twins are tested against them in tests/test_cuda_sim.py)")
+                     f"(the CUDA twins are tested against them in tests/test_equations.py)")
     net64 = Network(net.sizes, net.activations, net.cost_name, init="zeros", dtype=np.float64, l2=l2)
-    net64.weights = [np.asarray(w, dtype=np.float64) for w in net.weights]
-    net64.biases = [np.asarray(b, dtype=np.float64) for b in net.biases]
+    net64.weights, net64.biases, replaced = _without_zeros(net.weights, net.biases)
+    if replaced:
+        notes.append(f"{replaced} parameters were exactly 0 and were replaced by random values "
+                     f"(a zero would hide the term it multiplies or adds)")
     X = net64._check_x(X)
     Y = net64._check_y(Y, X.shape[1])
     # one caller at a time inside the parallel kernels under Numba's workqueue layer
     with kernel_section():
-        rows, kn = _numeric_rows(net64, X, Y, l2, mapping, finite_differences, fd_step, notes)
+        rows, kn = _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes)
     names, cost, out = kn.names, kn.cost, kn.names[-1]
 
     symbolic_rows = []
     if symbolic is not False:
-        from . import symbolic as S
+        from . import symbolic as sym
 
         if symbolic:
-            S.require_sympy()
-        if symbolic or S.sympy_available():
-            global_kernels = {k: v for k, v in mapping.items() if isinstance(k, str)}
-            symbolic_rows = list(S.layer_rows()) + S.activation_rows(sorted(set(names)), global_kernels) \
-                + S.cost_rows([cost], global_kernels) \
-                + (S.fused_rows([(out, cost)], global_kernels) if kn.fused else [])
+            sym.require_sympy()
+        if symbolic or sym.sympy_available():
+            symbolic_rows = list(sym.layer_rows()) + sym.activation_rows(sorted(set(names))) \
+                + sym.cost_rows([cost]) + (sym.fused_rows([(out, cost)]) if kn.fused else [])
         else:
             notes.append("SymPy is not installed: symbolic rows skipped (pip install sympy)")
 
@@ -509,9 +517,27 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
     return CrosscheckReport(title, rows, symbolic_rows, notes)
 
 
-def _numeric_rows(net64, X, Y, l2, mapping, finite_differences, fd_step, notes):
+def _without_zeros(weights, biases):
+    """float64 copies of the parameters with every exact 0 replaced by a
+    seeded random draw (module doc); and how many were replaced."""
+    rng = np.random.default_rng(ZERO_PARAMETER_SEED)
+    replaced = 0
+    out = ([], [])
+    for arrays, dest, is_bias in ((weights, out[0], False), (biases, out[1], True)):
+        for p in arrays:
+            p = np.array(p, dtype=np.float64)
+            zero = p == 0
+            if zero.any():
+                std = ZERO_BIAS_STD if is_bias else 1.0 / math.sqrt(p.shape[1])
+                p[zero] = rng.standard_normal(int(zero.sum())) * std
+                replaced += int(zero.sum())
+            dest.append(p)
+    return out[0], out[1], replaced
+
+
+def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     """The four chains and the rows comparing them (see :func:`crosscheck`)."""
-    kn = _KernelNet(net64, X, Y, l2, mapping)
+    kn = _KernelNet(net64, X, Y, l2)
     L, names, cost = kn.L, kn.names, kn.cost
     out = names[-1]
     weights = [np.array(w) for w in kn.w]
@@ -530,106 +556,115 @@ def _numeric_rows(net64, X, Y, l2, mapping, finite_differences, fd_step, notes):
     dzs_k, dws_k, dbs_k, das_k = kn.backward(zs, As, dz_out_k)
 
     # the index-level reference chain (always the general route: seed, then P1 (17))
-    zs_r, As_r = R.forward_reference(weights, biases, names, X)
+    zs_r, As_r = reference.forward_reference(weights, biases, names, X)
     zs_r = [None] + zs_r
-    losses_r = (R.fused_losses_reference(out, zs_r[L], Y) if kn.fused
-                else R.losses_reference(cost, As_r[L], Y))
-    J_r = R.cost_reference(cost, As_r[L], Y) + R.l2_reference(weights, l2)
-    seed_r = R.seed_reference(cost, As_r[L], Y)
+    losses_r = (reference.fused_losses_reference(out, zs_r[L], Y) if kn.fused
+                else reference.losses_reference(cost, As_r[L], Y))
+    J_r = reference.cost_reference(cost, As_r[L], Y) + reference.l2_reference(weights, l2)
+    seed_r = reference.seed_reference(cost, As_r[L], Y)
     jac_r, dzc_r, dzg_r, dw_r, db_r, da_r = {}, {}, {}, {}, {}, {L: seed_r}
     for l in range(L, 0, -1):
-        jac_r[l] = R.jacobian_reference(names[l - 1], zs_r[l], As_r[l])
-        dzc_r[l] = R.dz_closed_form_reference(names[l - 1], zs_r[l], As_r[l], da_r[l])
-        dzg_r[l] = R.dz_general_reference(names[l - 1], zs_r[l], As_r[l], da_r[l])
-        dw_r[l] = R.dw_reference(dzg_r[l], As_r[l - 1]) + R.l2_gradient_reference(weights[l - 1], l2)
-        db_r[l] = R.db_reference(dzg_r[l])
-        da_r[l - 1] = R.da_prev_reference(weights[l - 1], dzg_r[l])
+        name = names[l - 1]
+        jac_r[l] = reference.jacobian_reference(name, zs_r[l], As_r[l])
+        dzc_r[l] = reference.dz_closed_form_reference(name, zs_r[l], As_r[l], da_r[l])
+        dzg_r[l] = reference.dz_general_reference(name, zs_r[l], As_r[l], da_r[l])
+        dw_r[l] = reference.dw_reference(dzg_r[l], As_r[l - 1]) \
+            + reference.l2_gradient_reference(weights[l - 1], l2)
+        db_r[l] = reference.db_reference(dzg_r[l])
+        da_r[l - 1] = reference.da_prev_reference(weights[l - 1], dzg_r[l])
 
     # the vectorised NumPy chain
-    zs_v, As_v = Vec.forward_vectorized(weights, biases, names, X)
+    zs_v, As_v = vectorized.forward_vectorized(weights, biases, names, X)
     zs_v = [None] + zs_v
-    J_v = Vec.cost_vectorized(cost, As_v[L], Y) + 0.5 * l2 * sum(float(np.sum(w * w)) for w in weights)
-    seed_v = Vec.seed_vectorized(cost, As_v[L], Y)
+    J_v = vectorized.cost_vectorized(cost, As_v[L], Y) + vectorized.l2_vectorized(weights, l2)
+    seed_v = vectorized.seed_vectorized(cost, As_v[L], Y)
+    losses_v = vectorized.losses_vectorized(cost, As_v[L], Y)
     jac_v, dz_v, dw_v, db_v, da_v = {}, {}, {}, {}, {L: seed_v}
     for l in range(L, 0, -1):
-        jac_v[l] = _vec_jacobian(names[l - 1], zs_v[l], As_v[l])
-        dz_v[l] = Vec.dz_vectorized(names[l - 1], zs_v[l], As_v[l], da_v[l])
-        dw_v[l] = Vec.dw_vectorized(dz_v[l], As_v[l - 1]) + l2 * weights[l - 1]
-        db_v[l] = Vec.db_vectorized(dz_v[l])
-        da_v[l - 1] = Vec.da_prev_vectorized(weights[l - 1], dz_v[l])
+        name = names[l - 1]
+        jac_v[l] = vectorized.jacobian_vectorized(name, zs_v[l], As_v[l])
+        dz_v[l] = vectorized.dz_vectorized(name, zs_v[l], As_v[l], da_v[l])
+        dw_v[l] = vectorized.dw_vectorized(dz_v[l], As_v[l - 1]) + l2 * weights[l - 1]
+        db_v[l] = vectorized.db_vectorized(dz_v[l])
+        da_v[l - 1] = vectorized.da_prev_vectorized(weights[l - 1], dz_v[l])
 
     # the whole jitted path of Network.gradients / fit
     g = net64.gradients(X, Y)
     y_hat_engine = net64.forward(X)
 
-    # finite differences of the kernels' own cost
-    fd = {}
-    if finite_differences:
-        theta_g = _central(kn.cost_total, kn.theta, fd_step)
-        for l in range(1, L + 1):
-            fd[("W", l)] = theta_g[kn.w_off[l - 1]:kn.w_off[l - 1] + kn.w_sizes[l - 1]].reshape(kn.w[l - 1].shape)
-            start = kn.w_off[l - 1] + kn.w_sizes[l - 1]
-            fd[("b", l)] = theta_g[start:start + kn.sizes[l]]
-            z = np.array(zs[l], order="F")
-            fd[("Z", l)] = _central(lambda l=l, z=z: kn.cost_from_z(l, z), z, fd_step)
-            fd[("jac", l)] = _fd_jacobian(kn, l, zs[l], fd_step)
-        for l in range(0, L):
-            a = np.array(As[l], order="F")
-            fd[("A", l)] = _central(lambda l=l, a=a: kn.cost_from_a(l, a), a, fd_step)
-        a_out = np.array(As[L], order="F")
-        fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step)
-        for l in range(1, L + 1):
-            if names[l - 1] in KINKED:
-                closest = float(np.min(np.abs(zs[l])))
-                if closest < KINK_MARGIN:
-                    notes.append(f"layer {l} ({names[l - 1]}) has |z| = {closest:.1e} near its kink at 0: "
-                                 f"finite differences there may disagree")
-    else:
+    fd = _finite_differences(kn, zs, As, fd_step, notes) if finite_differences else {}
+    if not finite_differences:
         notes.append("finite differences skipped (finite_differences=False)")
 
     rows = []
     # forward, P1 (7), (1), (2), (8)
     for l in range(1, L + 1):
-        rows.append(_row("P1 (1)", f"Z[{l}] = W[{l}] A[{l - 1}] + b[{l}]", zs[l],
-                         reference=zs_r[l], numpy=zs_v[l]))
-        rows.append(_row(ACTIVATION_EQUATIONS[names[l - 1]][0], f"A[{l}] = {names[l - 1]}(Z[{l}])", As[l],
-                         reference=As_r[l], numpy=As_v[l], engine=y_hat_engine if l == L else None))
+        name = names[l - 1]
+        rows.append(_row(entry("Z"), zs[l], reference=zs_r[l], numpy=zs_v[l], l=l))
+        rows.append(_row(entry("A", name), As[l], reference=As_r[l], numpy=As_v[l],
+                         engine=y_hat_engine if l == L else None, l=l, act=name))
     # cost, P1 (9)
-    rows.append(_row("cost", f"L_i (fused, from Z[{L}])" if kn.fused else "L_i", losses_k,
-                     reference=losses_r, numpy=_vec_losses(cost, As_v[L], Y)))
-    rows.append(_row("P1 (9)", "J = (1/m) sum_i L_i" + (" + L2 term" if l2 > 0 else ""), J_k,
-                     reference=J_r, numpy=J_v, engine=g.cost))
-    rows.append(_row("L2", "(l2/2) sum_l ||W[l]||^2", l2_k,
-                     reference=R.l2_reference(weights, l2), numpy=0.5 * l2 * sum(np.sum(w * w) for w in weights)))
+    rows.append(_row(entry("L_i"), losses_k, reference=losses_r, numpy=losses_v,
+                     detail=f" (fused, from Z[{L}])" if kn.fused else ""))
+    rows.append(_row(entry("J"), J_k, reference=J_r, numpy=J_v, engine=g.cost,
+                     detail=" + L2 term" if l2 > 0 else ""))
+    rows.append(_row(entry("L2 term"), l2_k, reference=reference.l2_reference(weights, l2),
+                     numpy=vectorized.l2_vectorized(weights, l2)))
     if kn.fused:
-        rows.append(_row("fused", f"L_i from Z[{L}] vs general from A[{L}]", losses_k,
-                         reference=R.losses_reference(cost, As_r[L], Y), numpy=_vec_losses(cost, As_v[L], Y)))
-    rows.append(_row("seed", f"dJ/dA[{L}] = (1/m) dL_i/dy_hat", seed_k,
-                     reference=seed_r, numpy=seed_v, fd=fd.get(("A", L))))
+        rows.append(_row(entry("fused L_i"), losses_k, reference=reference.losses_reference(cost, As_r[L], Y),
+                         numpy=losses_v, L=L))
+    rows.append(_row(entry("seed"), seed_k, reference=seed_r, numpy=seed_v, fd=fd.get(("A", L)), L=L))
     # backward, layer by layer from L
     for l in range(L, 0, -1):
         name = names[l - 1]
         dz_k = dz_general_k if l == L else dzs_k[l]
-        rows.append(_row("P1 (17)", f"da[{l}]/dz[{l}] Jacobian ({name})", kn.jacobian(l, zs[l], As[l]),
-                         reference=jac_r[l], numpy=jac_v[l], fd=fd.get(("jac", l))))
-        rows.append(_row(ACTIVATION_EQUATIONS[name][1], f"dJ/dZ[{l}] closed form ({name})", dz_k,
-                         reference=dzc_r[l], numpy=dz_v[l], fd=fd.get(("Z", l))))
+        rows.append(_row(entry("Jacobian"), kn.jacobian(l, zs[l], As[l]), reference=jac_r[l],
+                         numpy=jac_v[l], fd=fd.get(("jac", l)), l=l, act=name))
+        rows.append(_row(entry("dZ closed form", name), dz_k, reference=dzc_r[l], numpy=dz_v[l],
+                         fd=fd.get(("Z", l)), l=l, act=name))
         # numpy: P1 (18), the per-example product of the Jacobian with dJ/da
-        rows.append(_row("P1 (17)", f"dJ/dZ[{l}] = sum_p dJ/dA[{l}] da/dz", dz_k,
-                         reference=dzg_r[l], numpy=np.einsum("pi,ipj->ji", da_v[l], jac_v[l]),
-                         fd=fd.get(("Z", l))))
+        rows.append(_row(entry("dZ"), dz_k, reference=dzg_r[l],
+                         numpy=vectorized.dz_from_jacobian_vectorized(da_v[l], jac_v[l]),
+                         fd=fd.get(("Z", l)), l=l))
         if l == L and kn.fused:
-            rows.append(_row("fused", f"dJ/dZ[{L}] fused vs general", dzs_k[L],
-                             reference=dzg_r[L], numpy=dz_v[L], fd=fd.get(("Z", L))))
-        rows.append(_row("P1 (13)", f"dJ/dW[{l}]", dws_k[l], reference=dw_r[l], numpy=dw_v[l],
-                         fd=fd.get(("W", l)), engine=g.weights[l - 1]))
-        rows.append(_row("P1 (14)", f"dJ/db[{l}]", dbs_k[l], reference=db_r[l], numpy=db_v[l],
-                         fd=fd.get(("b", l)), engine=g.biases[l - 1]))
-        rows.append(_row("P1 (21)", "dJ/dX = dJ/dA[0]" if l == 1 else f"dJ/dA[{l - 1}]", das_k[l - 1],
-                         reference=da_r[l - 1], numpy=da_v[l - 1], fd=fd.get(("A", l - 1)),
-                         engine=g.inputs if l == 1 else None))
+            rows.append(_row(entry("fused dZ"), dzs_k[L], reference=dzg_r[L], numpy=dz_v[L],
+                             fd=fd.get(("Z", L)), L=L))
+        rows.append(_row(entry("dW"), dws_k[l], reference=dw_r[l], numpy=dw_v[l], fd=fd.get(("W", l)),
+                         engine=g.weights[l - 1], l=l))
+        rows.append(_row(entry("db"), dbs_k[l], reference=db_r[l], numpy=db_v[l], fd=fd.get(("b", l)),
+                         engine=g.biases[l - 1], l=l))
+        rows.append(_row(entry("dA"), das_k[l - 1], reference=da_r[l - 1], numpy=da_v[l - 1],
+                         fd=fd.get(("A", l - 1)), engine=g.inputs if l == 1 else None, l=l,
+                         head="dJ/dX = " if l == 1 else ""))
     rows.append(_l2_gradient_row(kn, weights, l2, fd_step if finite_differences else None))
     return rows, kn
+
+
+def _finite_differences(kn, zs, As, fd_step, notes):
+    """Central differences of the kernels' own cost (and of the activation
+    kernel, for the Jacobians), keyed ("W"|"b"|"Z"|"jac"|"A", layer)."""
+    L, names = kn.L, kn.names
+    fd = {}
+    theta_g = _central(kn.cost_total, kn.theta, fd_step)
+    for l in range(1, L + 1):
+        fd[("W", l)] = theta_g[kn.w_off[l - 1]:kn.w_off[l - 1] + kn.w_sizes[l - 1]].reshape(kn.w[l - 1].shape)
+        start = kn.w_off[l - 1] + kn.w_sizes[l - 1]
+        fd[("b", l)] = theta_g[start:start + kn.sizes[l]]
+        z = np.array(zs[l], order="F")
+        fd[("Z", l)] = _central(lambda l=l, z=z: kn.cost_from_z(l, z), z, fd_step)
+        fd[("jac", l)] = _fd_jacobian(kn, l, zs[l], fd_step)
+    for l in range(0, L):
+        a = np.array(As[l], order="F")
+        fd[("A", l)] = _central(lambda l=l, a=a: kn.cost_from_a(l, a), a, fd_step)
+    a_out = np.array(As[L], order="F")
+    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step)
+    for l in range(1, L + 1):
+        if names[l - 1] in KINKED:
+            closest = float(np.min(np.abs(zs[l])))
+            if closest < KINK_MARGIN:
+                notes.append(f"layer {l} ({names[l - 1]}) has |z| = {closest:.1e} near its kink at 0: "
+                             f"finite differences there may disagree")
+    return fd
 
 
 def _l2_gradient_row(kn, weights, l2, fd_step):
@@ -642,14 +677,13 @@ def _l2_gradient_row(kn, weights, l2, fd_step):
         kn.k("dw_db_backward", l)(np.zeros((n, 1), order="F"), np.zeros((K, 1), order="F"), kn.w[l - 1],
                                   np.float64(l2), dw, db, np.zeros((n, 1)), np.zeros((K, 1)))
         fast.append(dw.ravel())
-        ref.append(R.l2_gradient_reference(weights[l - 1], l2).ravel())
+        ref.append(reference.l2_gradient_reference(weights[l - 1], l2).ravel())
     if fd_step is not None:
         fd_all = _central(lambda: kn.k("l2_penalty", kn.L)(kn.theta, kn.w_off, kn.w_sizes, l2),
                           kn.theta, fd_step)
         fd = [fd_all[kn.w_off[l]:kn.w_off[l] + kn.w_sizes[l]] for l in range(kn.L)]
-    return _row("L2", "l2 W[l] = d/dW[l] of the L2 term", np.concatenate(fast),
-                reference=np.concatenate(ref),
-                numpy=np.concatenate([(l2 * w).ravel() for w in weights]),
+    return _row(entry("L2 gradient"), np.concatenate(fast), reference=np.concatenate(ref),
+                numpy=np.concatenate([vectorized.l2_gradient_vectorized(w, l2).ravel() for w in weights]),
                 fd=np.concatenate(fd) if fd else None)
 
 
@@ -683,21 +717,21 @@ def _cli_networks(args):
     """[(network, X, Y)] for the options: one network per cost."""
     from .network import Network
 
-    sizes = V.check_sizes(args.sizes)
+    sizes = check_sizes(args.sizes)
     L = len(sizes) - 1
-    m = V.check_positive("--examples", args.examples, integer=True)
+    m = check_positive("--examples", args.examples, integer=True)
     seed = args.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"--seed: expected a non-negative integer, got {seed!r}")
     if args.activations is not None:
-        acts = [V.check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
+        acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
         if len(acts) != L:
             raise ValueError(f"--activations: expected {L} names (one per layer with weights), got {len(acts)}")
     if args.cost is None:
         costs = list(COSTS) if args.activations is None or acts[-1] in UNIT_INTERVAL_OUTPUT \
             else ["squared_error"]
     else:
-        costs = [V.check_choice("--cost", c, COSTS, COST_ALIASES) for c in args.cost]
+        costs = [check_choice("--cost", c, COSTS, COST_ALIASES) for c in args.cost]
     rng = np.random.default_rng(seed)
     cycle = 0
     out = []
@@ -726,10 +760,10 @@ def _cli_networks(args):
     return out
 
 
-def cli_main(args, kernels=None):
+def cli_main(args):
     """Run ``fnn-numba crosscheck``: print one table per network (and the
     SymPy table), return 0 when every row passed, 1 when one failed, 2 on bad
-    options. ``kernels`` is for testing, as in :func:`crosscheck`."""
+    options."""
     t0 = time.perf_counter()
     try:
         cases = _cli_networks(args)
@@ -739,18 +773,18 @@ def cli_main(args, kernels=None):
     failed = 0
     total = 0
     for net, X, Y in cases:
-        report = crosscheck(net, X, Y, symbolic=False, kernels=kernels)
+        report = crosscheck(net, X, Y, symbolic=False)
         print(report.format())
         print()
         total += len(report.rows)
         failed += len(report.failures())
     if not args.no_symbolic:
-        from . import symbolic as S
+        from . import symbolic
 
-        if S.sympy_available():
-            rows = S.verify(kernels={k: v for k, v in (kernels or {}).items() if isinstance(k, str)})
+        if symbolic.sympy_available():
+            rows = symbolic.verify()
             print("symbolic (SymPy): each closed form is the derivative of its forward formula")
-            print(S.format_rows(rows))
+            print(symbolic.format_rows(rows))
             print()
             total += len(rows)
             failed += sum(not r.verified for r in rows)
@@ -764,18 +798,11 @@ def cli_main(args, kernels=None):
 
 
 def main(argv=None):
-    """``python -m fnn_numba.crosscheck``: the same as ``fnn-numba crosscheck``."""
+    """``python -m fnn_numba.verify``: the same as ``fnn-numba crosscheck``."""
     parser = argparse.ArgumentParser(prog="fnn-numba crosscheck", description=__doc__.splitlines()[0])
     add_cli_arguments(parser)
     return cli_main(parser.parse_args(argv))
 
-
-# ``fnn_numba.crosscheck`` is the function above, which shadows this module's
-# name in the package; these attributes keep the module's CLI entry points
-# reachable from it (``from fnn_numba import crosscheck; crosscheck.cli_main(...)``).
-crosscheck.add_cli_arguments = add_cli_arguments
-crosscheck.cli_main = cli_main
-crosscheck.main = main
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
