@@ -8,8 +8,9 @@ The build needs no network access: no intersphinx, MathJax is loaded by the
 reader's browser. Modules that need an optional dependency (GPU, MPI,
 matplotlib) are documented where they import (:class:`OptionalAutomodule`),
 so that a missing dependency never breaks the build. The command-line help
-(:class:`CliHelp`) and the performance tables (:class:`BenchmarkTables`) are
-generated from the parser and from the saved runs in ``benchmarks/results/``,
+(:class:`CliHelp`), the equation table (:class:`EquationTable`) and the
+performance tables (:class:`BenchmarkTables`) are generated from the parser,
+from the equation registry and from the saved runs in ``benchmarks/results/``,
 so that the pages cannot drift from the code and the data.
 """
 
@@ -141,6 +142,28 @@ class BenchmarkTables(Directive):
         return _run_nested(self, lines)
 
 
+class EquationTable(Directive):
+    """Every entry of the equation registry (:data:`fnn_numba.equations.EQUATIONS`)
+    as one row: label, quantity, the activations, costs or fused pairs it
+    covers, and its twins (CPU kernel, CUDA kernel, reference, NumPy form).
+    Only names are read: numba-cuda is not imported."""
+
+    def run(self):
+        from fnn_numba.equations import table_rows
+
+        def ref(name):
+            return f":func:`~{name}`" if name else "-"
+
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 8 10 14 16 18 16 16", "",
+                 "   * - label", "     - quantity", "     - covers", "     - CPU kernel",
+                 "     - CUDA kernel", "     - reference", "     - NumPy form"]
+        for label, quantity, variants, cpu, cuda, reference, numpy in table_rows():
+            lines += [f"   * - {label}", f"     - ``{quantity}``", f"     - {variants or 'all'}",
+                      f"     - {ref(cpu)}", f"     - {ref(cuda)}", f"     - {ref(reference)}",
+                      f"     - {ref(numpy)}"]
+        return _run_nested(self, lines + [""])
+
+
 def _skip_member(app, what, name, obj, skip, options):
     # scikit-learn generates set_*_request methods on every estimator
     # subclass; their docstrings cross-reference scikit-learn's own
@@ -155,4 +178,5 @@ def setup(app):
     app.add_directive("optional-automodule", OptionalAutomodule)
     app.add_directive("cli-help", CliHelp)
     app.add_directive("benchmark-tables", BenchmarkTables)
+    app.add_directive("equation-table", EquationTable)
     return {"parallel_read_safe": True}

@@ -363,8 +363,8 @@ class Equation:
 
     @property
     def id(self):
-        """A unique name of the entry: its label and role ("P1 (13) dW")."""
-        return f"{self.label} {self.role}"
+        """A unique name of the entry: its label and role ("P1 (13) dW", "seed")."""
+        return self.role if self.role.startswith(self.label) else f"{self.label} {self.role}"
 
     def twins(self):
         """Every twin's qualified name, in the order CPU, CUDA, reference, NumPy."""
