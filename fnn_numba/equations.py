@@ -7,7 +7,7 @@ term are the project's own (``docs/derivation.rst`` states them). Each
 :class:`Equation` names
 
 - ``label``: the equation's number ("P1 (13)"), or the project's row label
-  ("cost", "seed", "fused", "L2") where the posts give none;
+  ("cost", "seed", "fused", "L2") where the derivation gives none;
 - ``quantity``: what it computes ("dJ/dW[l]");
 - ``kernel``: the fast CPU kernel of :mod:`fnn_numba.kernels`;
 - ``cuda``: the name of its CUDA twin in :mod:`fnn_numba.gpu_kernels`, a

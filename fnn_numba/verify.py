@@ -502,13 +502,14 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
 
     symbolic_rows = []
     if symbolic is not False:
-        from . import symbolic as sym
+        from .symbolic import (activation_rows, cost_rows, fused_rows, layer_rows, require_sympy,
+                               sympy_available)
 
         if symbolic:
-            sym.require_sympy()
-        if symbolic or sym.sympy_available():
-            symbolic_rows = list(sym.layer_rows()) + sym.activation_rows(sorted(set(names))) \
-                + sym.cost_rows([cost]) + (sym.fused_rows([(out, cost)]) if kn.fused else [])
+            require_sympy()
+        if symbolic or sympy_available():
+            symbolic_rows = list(layer_rows()) + activation_rows(sorted(set(names))) \
+                + cost_rows([cost]) + (fused_rows([(out, cost)]) if kn.fused else [])
         else:
             notes.append("SymPy is not installed: symbolic rows skipped (pip install sympy)")
 

@@ -338,11 +338,12 @@ def test_predict_writes_files_and_outputs(capsys, tmp_path):
     assert_one_line_error(code, err, "DATA: the examples have 3 features, the model takes 4")
 
 
-def test_info_counts_parameters_as_the_slides(capsys, tmp_path):
-    # slides-backpropagation: layers of 3, 2 and 1 nodes on n inputs hold
+def test_info_counts_parameters_layer_by_layer(capsys, tmp_path):
+    # the 3-2-1 network of José Eduardo Ochoa Luna's lecture slides
+    # "Backpropagation": layers of 3, 2 and 1 nodes on n inputs hold
     # 3n + 3, 2 x 3 + 2 and 2 + 1 parameters, 3n + 14 in all
     n = 7
-    model = tmp_path / "slides.npz"
+    model = tmp_path / "three_two_one.npz"
     fnn.Network([n, 3, 2, 1], ["relu", "relu", "sigmoid"], "bce", seed=0).save(model)
     code, out, _ = run(capsys, "info", model)
     assert code == 0
