@@ -803,7 +803,7 @@ def cli_main(args):
 
 
 def main(argv=None):
-    """``python -m fnn_numba.verify``: the same as ``fnn-numba crosscheck``."""
+    """The same as ``fnn-numba crosscheck`` (``python -m fnn_numba crosscheck``) on ``argv``."""
     parser = argparse.ArgumentParser(prog="fnn-numba crosscheck", description=__doc__.splitlines()[0])
     add_cli_arguments(parser)
     return cli_main(parser.parse_args(argv))
