@@ -154,13 +154,29 @@ class EquationTable(Directive):
         def ref(name):
             return f":func:`~{name}`" if name else "-"
 
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 8 10 14 16 18 16 16", "",
-                 "   * - label", "     - quantity", "     - covers", "     - CPU kernel",
-                 "     - CUDA kernel", "     - reference", "     - NumPy form"]
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 8 10 14 16 18 16 16",
+            "",
+            "   * - label",
+            "     - quantity",
+            "     - covers",
+            "     - CPU kernel",
+            "     - CUDA kernel",
+            "     - reference",
+            "     - NumPy form",
+        ]
         for label, quantity, variants, cpu, cuda, reference, numpy in table_rows():
-            lines += [f"   * - {label}", f"     - ``{quantity}``", f"     - {variants or 'all'}",
-                      f"     - {ref(cpu)}", f"     - {ref(cuda)}", f"     - {ref(reference)}",
-                      f"     - {ref(numpy)}"]
+            lines += [
+                f"   * - {label}",
+                f"     - ``{quantity}``",
+                f"     - {variants or 'all'}",
+                f"     - {ref(cpu)}",
+                f"     - {ref(cuda)}",
+                f"     - {ref(reference)}",
+                f"     - {ref(numpy)}",
+            ]
         return _run_nested(self, lines + [""])
 
 

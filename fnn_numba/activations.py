@@ -29,9 +29,9 @@ SELU = 6
 SOFTMAX = 7
 EXP = 8
 
-#: Slope of leaky ReLU for z < 0 (slides-shallow-neural-network: 0.01).
+#: Slope of leaky ReLU for z < 0, the same forward and backward (``docs/derivation.rst``).
 LEAKY_RELU_SLOPE = 0.01
-#: ELU's alpha (notes-neural-networks: alpha = 1).
+#: ELU's alpha (``docs/derivation.rst``: alpha = 1).
 ELU_ALPHA = 1.0
 #: SELU's constants (Klambauer et al. 2017), as in every major library.
 SELU_LAMBDA = 1.0507009873554804934193349852946

@@ -1,9 +1,9 @@
 """Cost functions: the registry and the per-element formulas.
 
 Every cost of the project is J = (1/m) sum_i L_i with L_i a sum over the
-output nodes j of one element term (seeds README, "Costs"), so a cost is fully
-described by two per-element formulas, written once here and inlined into the
-CPU and CUDA kernels:
+output nodes j of one element term (``docs/derivation.rst``, "Costs, seeds and
+the L2 term"), so a cost is fully described by two per-element formulas,
+written once here and inlined into the CPU and CUDA kernels:
 
 - :func:`loss_term`: the (j, i) term of L_i;
 - :func:`loss_slope`: dL_i/dy_hat[j,i], so that the backprop seed of P1 (9)
@@ -14,7 +14,7 @@ kernels compute dJ/dZ[L] directly ((a - y)/m for sigmoid with binary CE,
 (a_j sum_p y_p - y_j)/m for softmax with categorical CE) and L_i from the
 logits z (:func:`fused_loss_term`), which is stable for any z.
 
-Clipping (documented as the issue asks): the cross-entropies take log(y_hat)
+Clipping: the cross-entropies take log(y_hat)
 and divide by y_hat and 1 - y_hat. A prediction of exactly 0 or 1 (sigmoid of
 z > 37 in float64, or a softmax entry that underflows) would give inf, so the
 general path clips y_hat to [eps, 1 - eps] with eps the machine epsilon of
@@ -58,7 +58,7 @@ COST_NAMES = {code: name for name, code in COSTS.items()}
 
 @njit(cache=True, inline="always")
 def loss_term(code, y_hat, y):
-    """The (j, i) term of L_i (seeds README, "Costs").
+    """The (j, i) term of L_i (the costs of ``docs/derivation.rst``).
 
     squared error: 1/2 (y_hat - y)^2.
     binary cross-entropy: -[y log y_hat + (1 - y) log(1 - y_hat)].

@@ -7,8 +7,9 @@ term are the project's own (``docs/derivation.rst`` states them). Each
 :class:`Equation` names
 
 - ``label``: the equation's number ("P1 (13)"), or the project's row label
-  ("cost", "seed", "fused", "L2") where the posts give none;
-- ``quantity``: what it computes ("dJ/dW[l]");
+  ("cost", "seed", "fused", "L2") where the derivation gives none;
+- ``quantity``: what it computes ("dJ/dW[l]"); ``role``: a name for it that
+  is unique together with the label (:func:`entry` looks entries up by role);
 - ``kernel``: the fast CPU kernel of :mod:`fnn_numba.kernels`;
 - ``cuda``: the name of its CUDA twin in :mod:`fnn_numba.gpu_kernels`, a
   string resolved only by :meth:`Equation.cuda_kernel` (importing numba-cuda
@@ -24,7 +25,8 @@ term are the project's own (``docs/derivation.rst`` states them). Each
   entry covers (an activation's forward formula and closed-form derivative
   carry the label of part 2 where it numbers them, else P1 (2) or P1 (17));
 - ``case``: how to draw inputs and call each twin (:class:`Case`), which the
-  parametrised twin tests of ``tests/test_equations.py`` run.
+  parametrised twin tests of ``tests/test_equations.py`` run;
+- ``formula``: the equation in index notation, for a reader of the entry.
 
 :data:`EQUATIONS` drives the rows of :func:`fnn_numba.verify.crosscheck`, the
 twin tests (CPU kernel against reference and NumPy form; CUDA kernel under the
@@ -38,9 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
-from . import reference
-from . import vectorized
+from . import kernels, reference, vectorized
 from .activations import ACTIVATIONS
 from .costs import COSTS, FUSED_PAIRS
 
@@ -287,7 +287,7 @@ def _l2_term(rng, dims, variant):
     weights, params, w_off, w_len, l2 = _l2_inputs(rng, dims)
 
     def on_device(k):
-        blocks = getattr(importlib.import_module("fnn_numba.gpu_kernels"), "REDUCE_BLOCKS")
+        blocks = importlib.import_module("fnn_numba.gpu_kernels").REDUCE_BLOCKS
         return call(k, params, w_off, w_len, l2, Out((blocks,)), Out((1,)), 0, device=True)[1][0]
 
     return Trial(cpu=lambda k: np.asarray(k(params, w_off, w_len, l2)), reference=lambda f: f(weights, l2),

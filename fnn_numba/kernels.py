@@ -15,7 +15,8 @@ Storage layout (the indices in the code are always the derivation's):
 - Each GEMM-shaped sum is laid out for its own summed index. P1 (1) sums
   over k, contiguous in w and in F-ordered a: a dot-product tile, 4 x 4
   outputs in sixteen scalar accumulators that stay in registers, k innermost
-  (``shared/design.md``: 100-200 GFLOP/s against 1-4 for the naive order).
+  (tens of times the naive order's speed, on a par with OpenBLAS:
+  ``benchmarks/results/2026-11-24-kernel-tuning.csv``).
   P1 (13) sums over the batch i and P1 (21) over j, both short in the
   networks people train; they run in outer-product order: a contiguous run
   of an output row (k) stays in L1 and is updated by a vectorised loop over
@@ -62,16 +63,14 @@ PARALLEL_MIN_WORK = 1 << 18
 #: P1 (13) sums over the batch: below this many examples, or for fewer than
 #: DW_DOT_MIN_ROWS rows, it runs in outer-product order, which needs no layout
 #: copies; the dot-product tile's sixteen horizontal reductions and edge
-#: tiles cost more than such short sums. Float32, two threads, GFLOP/s
-#: outer against dot (with its copies): 279 / 131 at (n, K, m) = (128, 784,
-#: 128), 270 / 214 at (512, 512, 256), 214 / 223 at (1024, 1024, 384),
-#: 205 / 229 at (512, 784, 512), 146 / 261 at (2048, 2048, 1024).
+#: tiles cost more than such short sums. The two orders cross between 256 and
+#: 512 examples (benchmarks/results/2026-11-24-kernel-tuning.csv).
 DW_OUTER_MAX_BATCH = 384
 DW_DOT_MIN_ROWS = 16
 #: Length of the contiguous run of k an outer-product block keeps in L1
 #: (4 rows of it plus 4 input runs: 16 KiB in float32, 32 KiB in float64).
-#: Long runs amortise the sixteen broadcasts of each step over the sum:
-#: 512 ran 2x faster than 256 at (128, 784, 64).
+#: Long runs amortise the sixteen broadcasts of each step over the sum
+#: (benchmarks/results/2026-11-24-kernel-tuning.csv).
 OUTER_CHUNK = 512
 #: P1 (21) works on panels of this many examples (a parallel task each)...
 DA_PANEL = 32
@@ -369,8 +368,8 @@ def da_prev_backward(w, dz, da_prev):
     panels of OUTER_CHUNK rows k x DA_PANEL columns i (``prange`` when large
     enough), j outer in L2-sized blocks, k innermost and vectorised
     (:func:`da_prev_outer_panel`). (The dot-product order, j innermost,
-    would need w copied F-ordered; with the copy it was 1.6-1.7x slower up to
-    (512, 512, 256) and no faster at (2048, 2048, 1024).)
+    would need w copied F-ordered, and with the copy it was slower:
+    ``benchmarks/results/2026-11-24-kernel-tuning.csv``.)
     """
     n, K = w.shape
     m = dz.shape[1]
@@ -492,7 +491,7 @@ def loss_of_example(cost_code, out_code, fused, z, a, y, losses, i):
 
 @njit(parallel=True, cache=True)
 def example_losses(cost_code, out_code, fused, z, a, y, losses):
-    """L_i for every example i (seeds README, "Costs"): losses[i] = sum_j term.
+    """L_i for every example i (the costs of ``docs/derivation.rst``): losses[i] = sum_j term.
 
     General path: term = loss_term(a[j,i], y[j,i]) (y_hat clipped in the
     cross-entropies, see :mod:`fnn_numba.costs`). Fused paths (``fused``),
@@ -634,7 +633,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": AD
 
 @njit(cache=True)
 def clip_gradient_norm(grads, max_norm):
-    """Gradient clipping by norm (notes-neural-networks, "exploding gradients"):
+    """Gradient clipping by norm, against exploding gradients:
     g <- g * max_norm / ||g|| when the global norm ||g|| = sqrt(sum_q g[q]^2)
     exceeds max_norm. Summed in index order (deterministic). Returns ||g||
     before clipping."""
@@ -651,8 +650,8 @@ def clip_gradient_norm(grads, max_norm):
 
 @njit(cache=True)
 def clip_gradient_value(grads, max_value):
-    """Gradient clipping by value (notes-neural-networks, "exploding
-    gradients"): each element g[q] <- min(max(g[q], -c), c) with c =
+    """Gradient clipping by value, against exploding gradients: each
+    element g[q] <- min(max(g[q], -c), c) with c =
     max_value. Loops over q."""
     c = grads.dtype.type(max_value)
     for q in range(grads.shape[0]):
@@ -682,7 +681,7 @@ def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momen
     """The update each optimizer would add to the parameters, without
     changing any state (so a non-finite step can be refused)::
 
-        sgd:       step = -alpha g  (the slides' W <- W - alpha dJ/dW)
+        sgd:       step = -alpha g  (gradient descent, W <- W - alpha dJ/dW)
         momentum:  v' = mu v - alpha g;  step = v'
         nesterov:  v' = mu v - alpha g;  step = mu v' - alpha g
         adam:      m' = beta1 m + (1 - beta1) g;  s' = beta2 s + (1 - beta2) g^2;
@@ -739,7 +738,7 @@ def sgd_update_is_finite(params, grads, learning_rate):
 
 @njit(parallel=True, cache=True)
 def sgd_update(params, grads, learning_rate):
-    """Plain SGD in one pass, the slides' W <- W - alpha dJ/dW (and b):
+    """Plain SGD in one pass, gradient descent's W <- W - alpha dJ/dW (and b):
     params[q] += -alpha grads[q], the same operations as
     :func:`optimizer_step` then :func:`optimizer_commit` with ``kind`` sgd,
     so the same bits. Loops over q (``prange`` when there are enough)."""
@@ -770,8 +769,8 @@ def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate
     """Apply a step computed by :func:`optimizer_step`: params += step, and
     advance the optimizer's state (v' for momentum and nesterov, m' and s'
     for adam). With L2 the weight gradients already hold + lambda W (see
-    :func:`dw_db_backward`), so sgd is the slides' W <- (1 - alpha lambda) W
-    - alpha dJ/dW. Loops over parameters q (``prange`` when there are enough)."""
+    :func:`dw_db_backward`), so sgd is W <- (1 - alpha lambda) W - alpha dJ/dW
+    (``docs/derivation.rst``, "The L2 term"). Loops over parameters q (``prange`` when there are enough)."""
     alpha = grads.dtype.type(learning_rate)
     mu = grads.dtype.type(momentum)
     b1 = grads.dtype.type(beta1)

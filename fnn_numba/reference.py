@@ -1,8 +1,10 @@
 """The index-level reference: the derivation, loop by loop, in plain Python.
 
-Every function here reads like its equation in ``shared/seeds`` (loops over
-j, k, i, p; no vectorisation, no Numba, no speed tricks) and is never
-optimised: it is the witness that the fast kernels (:mod:`fnn_numba.kernels`,
+Every function here reads like its equation in the derivation (Jonas Lalin,
+"Feedforward Neural Networks in Depth", parts 1 and 2; the costs and the L2
+term as ``docs/derivation.rst`` states them): loops over j, k, i, p, no
+vectorisation, no Numba, no speed tricks. It is never optimised: it is the
+witness that the fast kernels (:mod:`fnn_numba.kernels`,
 :mod:`fnn_numba.gpu_kernels`) and the vectorised NumPy forms
 (:mod:`fnn_numba.vectorized`) are checked against. It is slow; use it on small
 shapes. Arrays follow the derivation: Z, A have shape (n, m), columns are
@@ -21,7 +23,7 @@ cost's L_i :func:`losses_reference`, J :func:`cost_reference`, its seed
 :func:`seed_reference`; the fused pairs :func:`fused_losses_reference`,
 :func:`fused_delta_reference`; the L2 term :func:`l2_reference` and its
 gradient :func:`l2_gradient_reference`; the whole backward pass
-:func:`gradients_reference`. :func:`fnn_numba.crosscheck.crosscheck` compares
+:func:`gradients_reference`. :func:`fnn_numba.verify.crosscheck` compares
 each with the fast kernels.
 """
 import math
@@ -210,7 +212,7 @@ def da_prev_reference(w, dz):
 
 
 def losses_reference(cost, y_hat, y):
-    """L_i for every example (seeds README, "Costs"), without clipping.
+    """L_i for every example (the costs of ``docs/derivation.rst``), without clipping.
 
     squared_error: 1/2 sum_j (y_hat - y)^2;
     binary_cross_entropy: -sum_j [y log y_hat + (1 - y) log(1 - y_hat)];

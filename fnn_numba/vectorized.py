@@ -1,10 +1,11 @@
 """The vectorised NumPy forms of the derivation: a third, independent witness.
 
-These are the matrix equations of the posts (P1 (5), (6), (15), (16), (22);
-P2 (1)-(8)) written with NumPy's array operations and BLAS products. They share
-no code with the Numba kernels or with the index-level reference. They also
-serve as the "vectorised NumPy implementation of the same training step" that
-benchmarks compare against (:func:`train_step`).
+These are the matrix equations of Jonas Lalin's "Feedforward Neural Networks
+in Depth" (part 1: P1 (5), (6), (15), (16), (18), (22); part 2: P2 (1)-(8))
+written with NumPy's array operations and BLAS products. They share no code
+with the Numba kernels or with the index-level reference. :func:`train_step`
+is also the NumPy peer of one training step that the benchmarks compare
+against.
 """
 import numpy as np
 

@@ -66,10 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import equations
+from . import equations, reference, vectorized
 from . import kernels as _kernels
-from . import reference
-from . import vectorized
 from ._threading import kernel_section
 from ._validation import check_choice, check_positive, check_sizes
 from .activations import ACTIVATIONS, POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
@@ -234,7 +232,7 @@ def _row(eq, fast, reference=None, numpy=None, fd=None, engine=None, **where):
 
 # -------------------------------------------------------------- kernel chain
 #: the substitutes planted by :func:`_with_kernels`: {name or (name, layer): function}
-_SUBSTITUTES = contextvars.ContextVar("fnn_numba_verify_substitutes", default={})
+_SUBSTITUTES = contextvars.ContextVar("fnn_numba_verify_substitutes", default=None)
 
 
 def _check_kernels(mapping):
@@ -271,7 +269,7 @@ def _with_kernels(mapping):
 def _kernel(name, layer=None):
     """The kernel the check calls for ``name`` (at ``layer``): the real one,
     or the substitute planted by :func:`_with_kernels`."""
-    mapping = _SUBSTITUTES.get()
+    mapping = _SUBSTITUTES.get() or {}
     if (name, layer) in mapping:
         return mapping[(name, layer)]
     if name in mapping:
@@ -477,7 +475,7 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         raise TypeError(f"symbolic: expected None, True or False, got {symbolic!r}")
     if not isinstance(finite_differences, (bool, np.bool_)):
         raise TypeError(f"finite_differences: expected True or False, got {finite_differences!r}")
-    for key in _SUBSTITUTES.get():
+    for key in _SUBSTITUTES.get() or {}:
         if isinstance(key, tuple) and key[1] > net.n_layers:
             raise ValueError(f"kernels: layer of {key!r} must be in 1..{net.n_layers} for this network")
 
@@ -502,13 +500,20 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
 
     symbolic_rows = []
     if symbolic is not False:
-        from . import symbolic as sym
+        from .symbolic import (
+            activation_rows,
+            cost_rows,
+            fused_rows,
+            layer_rows,
+            require_sympy,
+            sympy_available,
+        )
 
         if symbolic:
-            sym.require_sympy()
-        if symbolic or sym.sympy_available():
-            symbolic_rows = list(sym.layer_rows()) + sym.activation_rows(sorted(set(names))) \
-                + sym.cost_rows([cost]) + (sym.fused_rows([(out, cost)]) if kn.fused else [])
+            require_sympy()
+        if symbolic or sympy_available():
+            symbolic_rows = list(layer_rows()) + activation_rows(sorted(set(names))) \
+                + cost_rows([cost]) + (fused_rows([(out, cost)]) if kn.fused else [])
         else:
             notes.append("SymPy is not installed: symbolic rows skipped (pip install sympy)")
 
@@ -803,7 +808,7 @@ def cli_main(args):
 
 
 def main(argv=None):
-    """``python -m fnn_numba.verify``: the same as ``fnn-numba crosscheck``."""
+    """The same as ``fnn-numba crosscheck`` (``python -m fnn_numba crosscheck``) on ``argv``."""
     parser = argparse.ArgumentParser(prog="fnn-numba crosscheck", description=__doc__.splitlines()[0])
     add_cli_arguments(parser)
     return cli_main(parser.parse_args(argv))

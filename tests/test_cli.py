@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import datasets
+from fnn_numba import cli, datasets
 from fnn_numba.cli import main
 
 FAST = ["--epochs", "2", "--hidden", "8", "--batch-size", "16"]
@@ -338,11 +338,12 @@ def test_predict_writes_files_and_outputs(capsys, tmp_path):
     assert_one_line_error(code, err, "DATA: the examples have 3 features, the model takes 4")
 
 
-def test_info_counts_parameters_as_the_slides(capsys, tmp_path):
-    # slides-backpropagation: layers of 3, 2 and 1 nodes on n inputs hold
+def test_info_counts_parameters_layer_by_layer(capsys, tmp_path):
+    # the 3-2-1 network of José Eduardo Ochoa Luna's lecture slides
+    # "Backpropagation": layers of 3, 2 and 1 nodes on n inputs hold
     # 3n + 3, 2 x 3 + 2 and 2 + 1 parameters, 3n + 14 in all
     n = 7
-    model = tmp_path / "slides.npz"
+    model = tmp_path / "three_two_one.npz"
     fnn.Network([n, 3, 2, 1], ["relu", "relu", "sigmoid"], "bce", seed=0).save(model)
     code, out, _ = run(capsys, "info", model)
     assert code == 0
@@ -491,10 +492,11 @@ def test_device_option(capsys):
     ("crosscheck", ["--sizes", "3", "4", "2", "--cost", "cce", "-m", "3", "--no-symbolic"], "all passed"),
 ])
 def test_delegated_commands(capsys, command, argv, expected):
-    if importlib.util.find_spec(f"fnn_numba.{command}") is None:
+    module = cli.DELEGATED[command][0]
+    if importlib.util.find_spec(module) is None:
         # listed and refused cleanly until the module exists
         code, _, err = run(capsys, command)
-        assert_one_line_error(code, err, f"this installation has no fnn_numba.{command} module")
+        assert_one_line_error(code, err, f"this installation has no {module} module")
         return
     code, out, err = run(capsys, command, "--help")
     assert code == 0 and out.startswith(f"usage: fnn-numba {command}"), err
@@ -506,8 +508,6 @@ def test_delegated_commands(capsys, command, argv, expected):
 
 
 def test_a_delegated_module_that_is_missing_is_refused_cleanly(capsys, monkeypatch):
-    from fnn_numba import cli
-
     monkeypatch.setitem(cli.DELEGATED, "future", ("fnn_numba.future_module", "a command to come"))
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "future" in out and "a command to come" in out

@@ -41,8 +41,8 @@ def test_bundled_classification_sets_in_library_layout(name, n_features, m, n_cl
     assert X.shape == (n_features, m) and X.dtype == np.float32 and X.flags.f_contiguous
     assert y.shape == (m,) and y.dtype == np.int64
     assert set(np.unique(y)) == set(range(n_classes))
-    from sklearn import datasets as sk
-    np.testing.assert_array_equal(X, getattr(sk, f"load_{name}")().data.T.astype(np.float32))
+    from sklearn import datasets as sklearn_datasets
+    np.testing.assert_array_equal(X, getattr(sklearn_datasets, f"load_{name}")().data.T.astype(np.float32))
     X2, y2 = getattr(datasets, f"load_{name}")()
     assert X2.dtype == np.float64 and np.array_equal(y2, y)
 
@@ -59,8 +59,8 @@ def test_diabetes_is_regression_with_real_targets():
 def test_bundled_values_are_scikit_learns(name, monkeypatch):
     """Read from scikit-learn's data files directly, and (when those cannot
     be read) through scikit-learn's loader: the same values either way."""
-    sk = pytest.importorskip("sklearn.datasets")
-    bunch = getattr(sk, f"load_{name}")()
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    bunch = getattr(sklearn_datasets, f"load_{name}")()
     X, y = datasets.load_bundled(name)
     np.testing.assert_array_equal(X, bunch.data.T)
     np.testing.assert_array_equal(y, bunch.target)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fnn_numba import distributed as D
+from fnn_numba import distributed
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "mpi_scripts" / "scenarios.py"
@@ -244,19 +244,19 @@ def test_a_job_restarted_after_a_crash_resumes_from_the_checkpoint_and_loses_not
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
-    meta = dict(format=D.CHECKPOINT_FORMAT, version=D.CHECKPOINT_VERSION, epoch=1)
+    meta = dict(format=distributed.CHECKPOINT_FORMAT, version=distributed.CHECKPOINT_VERSION, epoch=1)
     arrays = dict(params=np.arange(3.0), velocity=np.zeros(3), second_moment=np.zeros(3))
-    D._write_checkpoint(path, meta, arrays)
+    distributed._write_checkpoint(path, meta, arrays)
 
     def broken_savez(fh, **kw):
         fh.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr(D.np, "savez", broken_savez)
+    monkeypatch.setattr(distributed.np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
-        D._write_checkpoint(path, dict(meta, epoch=2), arrays)
+        distributed._write_checkpoint(path, dict(meta, epoch=2), arrays)
     monkeypatch.undo()
-    read_meta, read_arrays = D._read_checkpoint(path)
+    read_meta, read_arrays = distributed._read_checkpoint(path)
     assert read_meta["epoch"] == 1
     np.testing.assert_array_equal(read_arrays["params"], np.arange(3.0))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
@@ -267,11 +267,11 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     np.savez(other, metadata=np.frombuffer(b'{"format": "something else"}', dtype=np.uint8),
              params=np.zeros(2), velocity=np.zeros(2), second_moment=np.zeros(2))
     with pytest.raises(ValueError, match="not an fnn_numba distributed checkpoint"):
-        D._read_checkpoint(other)
+        distributed._read_checkpoint(other)
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="checkpoint_path"):
-        D._read_checkpoint(garbage)
+        distributed._read_checkpoint(garbage)
 
 
 # ---------------------------------------------------------------- sharding
@@ -291,7 +291,7 @@ class FakeComm:
 @pytest.mark.parametrize("n", [0, 1, 5, 12, 13, 101])
 @pytest.mark.parametrize("size", [1, 2, 3, 8])
 def test_shard_indices_split_every_example_to_exactly_one_rank_in_order(n, size):
-    blocks = [D.shard_indices(n, r, size) for r in range(size)]
+    blocks = [distributed.shard_indices(n, r, size) for r in range(size)]
     assert [i for b in blocks for i in b] == list(range(n))
     lengths = [len(b) for b in blocks]
     assert max(lengths) - min(lengths) <= 1
@@ -308,22 +308,22 @@ def test_shard_indices_split_every_example_to_exactly_one_rank_in_order(n, size)
 ])
 def test_shard_indices_rejects_bad_arguments(args, exc, fragment):
     with pytest.raises(exc) as info:
-        D.shard_indices(*args)
+        distributed.shard_indices(*args)
     assert fragment in str(info.value)
 
 
 def test_shard_array_takes_a_view_along_the_example_axis():
     X = np.arange(4 * 7.0).reshape(4, 7)
-    parts = [D.shard_array(X, FakeComm(r, 3)) for r in range(3)]
+    parts = [distributed.shard_array(X, FakeComm(r, 3)) for r in range(3)]
     assert [p.shape for p in parts] == [(4, 3), (4, 2), (4, 2)]
     np.testing.assert_array_equal(np.hstack(parts), X)
     assert all(np.shares_memory(p, X) for p in parts)
-    rows = D.shard_array(X, FakeComm(1, 2), axis=0)
+    rows = distributed.shard_array(X, FakeComm(1, 2), axis=0)
     np.testing.assert_array_equal(rows, X[2:])
     with pytest.raises(ValueError, match="axis: expected an axis of a 2-d array, got 2"):
-        D.shard_array(X, FakeComm(0, 2), axis=2)
+        distributed.shard_array(X, FakeComm(0, 2), axis=2)
     with pytest.raises(ValueError, match="0-d"):
-        D.shard_array(np.float64(1.0), FakeComm(0, 2))
+        distributed.shard_array(np.float64(1.0), FakeComm(0, 2))
 
 
 def test_load_npy_shard_maps_only_this_ranks_block(tmp_path):
@@ -332,10 +332,10 @@ def test_load_npy_shard_maps_only_this_ranks_block(tmp_path):
     np.save(tmp_path / "Xs.npy", np.ascontiguousarray(X.T))
     np.save(tmp_path / "y.npy", np.arange(10))
     for r in range(3):
-        block = D.shard_indices(10, r, 3)
-        columns = D.load_npy_shard(tmp_path / "X.npy", FakeComm(r, 3))
-        transposed = D.load_npy_shard(tmp_path / "Xs.npy", FakeComm(r, 3), axis=0)
-        labels = D.load_npy_shard(tmp_path / "y.npy", FakeComm(r, 3))
+        block = distributed.shard_indices(10, r, 3)
+        columns = distributed.load_npy_shard(tmp_path / "X.npy", FakeComm(r, 3))
+        transposed = distributed.load_npy_shard(tmp_path / "Xs.npy", FakeComm(r, 3), axis=0)
+        labels = distributed.load_npy_shard(tmp_path / "y.npy", FakeComm(r, 3))
         for shard in (columns, transposed, labels):
             assert isinstance(shard, np.memmap)
         np.testing.assert_array_equal(columns, X[:, block.start:block.stop])
@@ -349,20 +349,20 @@ def test_load_npy_shard_rejects_bad_files_and_axes(tmp_path):
     np.save(tmp_path / "y.npy", np.zeros(4))
     (tmp_path / "junk.npy").write_bytes(b"junk")
     with pytest.raises(ValueError, match="1-d .* or 2-d .* got shape \\(2, 2, 2\\)"):
-        D.load_npy_shard(tmp_path / "cube.npy", FakeComm(0, 1))
+        distributed.load_npy_shard(tmp_path / "cube.npy", FakeComm(0, 1))
     with pytest.raises(ValueError, match="axis: expected 0 for the 1-d array"):
-        D.load_npy_shard(tmp_path / "y.npy", FakeComm(0, 1), axis=1)
+        distributed.load_npy_shard(tmp_path / "y.npy", FakeComm(0, 1), axis=1)
     with pytest.raises(ValueError, match="not a readable .npy file"):
-        D.load_npy_shard(tmp_path / "junk.npy", FakeComm(0, 1))
+        distributed.load_npy_shard(tmp_path / "junk.npy", FakeComm(0, 1))
     with pytest.raises(FileNotFoundError):
-        D.load_npy_shard(tmp_path / "missing.npy", FakeComm(0, 1))
+        distributed.load_npy_shard(tmp_path / "missing.npy", FakeComm(0, 1))
 
 
 # ------------------------------------------------------------ global order
 @pytest.mark.parametrize("shard_sizes, b", [([10, 10], 4), ([4, 3, 3], 2), ([7], 3), ([5, 1], 2)])
 def test_global_batches_use_every_example_once_per_epoch_in_rank_order(shard_sizes, b):
     offsets = np.concatenate([[0], np.cumsum(shard_sizes)[:-1]])
-    batches = D.global_batches(shard_sizes, b, seed=3, epoch=1)
+    batches = distributed.global_batches(shard_sizes, b, seed=3, epoch=1)
     assert sorted(np.concatenate(batches).tolist()) == list(range(sum(shard_sizes)))
     assert len(batches) == -(-max(shard_sizes) // b)
     for s, batch in enumerate(batches):
@@ -370,9 +370,9 @@ def test_global_batches_use_every_example_once_per_epoch_in_rank_order(shard_siz
         assert list(owners) == sorted(owners), "a global batch lists rank 0's part first"
         for r, m in enumerate(shard_sizes):
             assert np.sum(owners == r) == len(range(m)[s * b:(s + 1) * b])
-    again = D.global_batches(shard_sizes, b, seed=3, epoch=1)
+    again = distributed.global_batches(shard_sizes, b, seed=3, epoch=1)
     assert all(np.array_equal(u, v) for u, v in zip(batches, again))
-    other_epoch = D.global_batches(shard_sizes, b, seed=3, epoch=2)
+    other_epoch = distributed.global_batches(shard_sizes, b, seed=3, epoch=2)
     if sum(shard_sizes) > 4:
         assert not all(np.array_equal(u, v) for u, v in zip(batches, other_epoch))
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import reference as R, vectorized as Vec
+from fnn_numba import reference, vectorized
 
 from conftest import (ALL_ACTIVATIONS, ALL_COSTS, OUTPUTS, finite_difference_gradients, random_network,
                       targets_for)
@@ -47,19 +47,20 @@ def test_gradients_match_reference_and_vectorized(hidden, out, cost):
     Y = targets_for(cost, 3, 7, rng)
     g = net.gradients(X, Y)
     args = (net.weights, net.biases, net.activations, cost, X, Y, 0.1)
-    for J, dws, dbs, dX in (R.gradients_reference(*args), Vec.gradients_vectorized(*args)):
+    for J, dws, dbs, dX in (reference.gradients_reference(*args), vectorized.gradients_vectorized(*args)):
         assert g.cost == pytest.approx(J, rel=1e-12)
         for l in range(3):
             np.testing.assert_allclose(g.weights[l], dws[l], rtol=1e-10, atol=1e-13)
             np.testing.assert_allclose(g.biases[l], dbs[l], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(g.inputs, dX, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(net.forward(X), R.forward_reference(net.weights, net.biases,
+    np.testing.assert_allclose(net.forward(X), reference.forward_reference(net.weights, net.biases,
                                                                    net.activations, X)[1][-1],
                                rtol=1e-12, atol=1e-14)
 
 
 def test_network_worked_by_hand():
-    """The slides' 3-2-1 network (n = 2 inputs: 3n + 14 = 20 parameters),
+    """The 3-2-1 network of José Eduardo Ochoa Luna's lecture slides
+    "Backpropagation" (n = 2 inputs: 3n + 14 = 20 parameters),
     relu hidden layers, identity output, squared error, one example; every
     number below was worked on paper."""
     net = fnn.Network([2, 3, 2, 1], ["relu", "relu", "identity"], "squared_error")
@@ -98,10 +99,10 @@ def test_l2_cost_and_update():
     rng = np.random.default_rng(0)
     net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", l2=0.5)
     X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
-    plain = Vec.cost_vectorized("squared_error", net.forward(X), Y)
+    plain = vectorized.cost_vectorized("squared_error", net.forward(X), Y)
     penalty = 0.25 * sum(np.sum(w ** 2) for w in net.weights)
     assert net.cost(X, Y) == pytest.approx(plain + penalty, rel=1e-13)
-    g0 = Vec.gradients_vectorized(net.weights, net.biases, net.activations, "squared_error", X, Y, 0.0)
+    g0 = vectorized.gradients_vectorized(net.weights, net.biases, net.activations, "squared_error", X, Y, 0.0)
     W_before = [w.copy() for w in net.weights]
     b_before = [b.copy() for b in net.biases]
     net.fit(X, Y, epochs=1, batch_size=None, learning_rate=0.1)

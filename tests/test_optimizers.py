@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import vectorized as Vec
+from fnn_numba import vectorized
 
 from conftest import random_network
 
@@ -20,7 +20,7 @@ def numpy_training(net, X, Y, epochs, lr, optimizer, mu=0.9, b1=0.9, b2=0.999, e
     t = 0
     for e in range(epochs):
         alpha = lr * schedule(e)
-        _, dWs, dbs, _ = Vec.gradients_vectorized(Ws, bs, net.activations, net.cost_name, X, Y, net.l2)
+        _, dWs, dbs, _ = vectorized.gradients_vectorized(Ws, bs, net.activations, net.cost_name, X, Y, net.l2)
         grads = dWs + dbs
         if clip is not None:
             norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))

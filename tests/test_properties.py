@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fnn_numba as fnn
-from fnn_numba import vectorized as Vec
+from fnn_numba import vectorized
 
 from conftest import ALL_ACTIVATIONS, OUTPUTS, finite_difference_gradients, targets_for
 
@@ -50,8 +50,8 @@ def test_gradients_match_central_differences(spec, l2):
 
 
 def _near_kink(net, X):
-    from fnn_numba import reference as R
-    zs, _ = R.forward_reference(net.weights, net.biases, net.activations, X)
+    from fnn_numba import reference
+    zs, _ = reference.forward_reference(net.weights, net.biases, net.activations, X)
     kinked = {"relu", "leaky_relu", "elu", "selu"}
     return any(name in kinked and np.min(np.abs(z)) < 1e-4 for z, name in zip(zs, net.activations))
 
@@ -62,7 +62,7 @@ def test_forward_matches_the_vectorised_form(spec, dtype):
     sizes, activations, cost, m, seed = spec
     net, rng = build(sizes, activations, cost, seed, dtype=dtype)
     X = rng.standard_normal((sizes[0], m))
-    want = Vec.forward_vectorized([w.astype(float) for w in net.weights],
+    want = vectorized.forward_vectorized([w.astype(float) for w in net.weights],
                                   [b.astype(float) for b in net.biases], activations, X)[1][-1]
     tol = 1e-12 if dtype == np.float64 else 2e-4
     np.testing.assert_allclose(net.forward(X), want, rtol=tol, atol=tol)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import kernels, reference as R
+from fnn_numba import kernels, reference
 from fnn_numba.activations import ACTIVATIONS
 from fnn_numba.costs import COSTS
 
@@ -36,7 +36,7 @@ def test_huge_logits_into_softmax_and_sigmoid(dtype, scale):
         a = np.zeros_like(z)
         kernels.activation_forward(ACTIVATIONS[name], z, a)
         assert np.all(np.isfinite(a)) and np.all(a >= 0) and np.all(a <= 1)
-        np.testing.assert_allclose(a, R.a_reference(name, z.astype(float)), atol=1e-6)
+        np.testing.assert_allclose(a, reference.a_reference(name, z.astype(float)), atol=1e-6)
     softmax = np.zeros_like(z)
     kernels.activation_forward(ACTIVATIONS["softmax"], z, softmax)
     np.testing.assert_allclose(softmax.sum(axis=0), 1, rtol=1e-6)
@@ -95,7 +95,7 @@ def test_very_small_and_very_large_weights(weight):
     X = np.array([[1.0, -2.0], [0.5, 0.1], [-1.0, 3.0]])
     g = net.gradients(X, np.array([0, 1]))
     assert np.isfinite(g.cost) and all(np.all(np.isfinite(w)) for w in g.weights)
-    J, dws, _, _ = R.gradients_reference(net.weights, net.biases, net.activations,
+    J, dws, _, _ = reference.gradients_reference(net.weights, net.biases, net.activations,
                                          "categorical_cross_entropy", X, np.eye(2)[:, [0, 1]])
     assert g.cost == pytest.approx(J, rel=1e-12)
     for got, want in zip(g.weights, dws):

@@ -20,7 +20,7 @@ import numpy as np
 from mpi4py import MPI
 
 import fnn_numba as fnn
-from fnn_numba import distributed as D
+from fnn_numba import distributed
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -82,10 +82,11 @@ def equivalence(name, m_global, b, epochs, seed=11):
         X, Y = data(m_global, nL=cfg["net"]["sizes"][-1], cost=cfg["net"]["cost"])
         net = make_net(cfg)
         initial = net.get_parameters()
-        hist = D.fit_distributed(net, D.shard_array(X, comm), D.shard_array(Y, comm), comm,
-                                 epochs=epochs, batch_size=b, seed=seed, **cfg["fit"])
+        hist = distributed.fit_distributed(net, distributed.shard_array(X, comm),
+                                           distributed.shard_array(Y, comm), comm,
+                                           epochs=epochs, batch_size=b, seed=seed, **cfg["fit"])
         digests = comm.allgather(digest(net))
-        shard_sizes = [len(D.shard_indices(m_global, r, size)) for r in range(size)]
+        shard_sizes = [len(distributed.shard_indices(m_global, r, size)) for r in range(size)]
         out = dict(replicas_identical=len(set(digests)) == 1, shard_sizes=shard_sizes,
                    cost=hist.cost)
         if rank == 0:
@@ -96,7 +97,7 @@ def equivalence(name, m_global, b, epochs, seed=11):
             order_ok = True
             for e in range(epochs):
                 batches = hand_built_batches(shard_sizes, b, seed, e)
-                lib = D.global_batches(shard_sizes, b, seed, e)
+                lib = distributed.global_batches(shard_sizes, b, seed, e)
                 order_ok &= len(lib) == len(batches) and all(np.array_equal(u, v) for u, v in zip(lib, batches))
                 total = 0.0
                 for cols in batches:
@@ -130,8 +131,8 @@ def scenario_single_rank_matches_fit():
     """P = 1, no shuffling: bit-for-bit what Network.fit computes."""
     X, y = data(37)
     a, b = fnn.Network([5, 8, 3], seed=5, l2=0.001), fnn.Network([5, 8, 3], seed=5, l2=0.001)
-    ha = D.fit_distributed(a, X, y, comm, epochs=3, batch_size=8, learning_rate=0.3, shuffle=False,
-                           optimizer="adam")
+    ha = distributed.fit_distributed(a, X, y, comm, epochs=3, batch_size=8, learning_rate=0.3, shuffle=False,
+                                     optimizer="adam")
     hb = b.fit(X, y, epochs=3, batch_size=8, learning_rate=0.3, shuffle=False, optimizer="adam")
     results["single_rank_matches_fit"] = dict(
         identical=bool(np.array_equal(a.get_parameters(), b.get_parameters())),
@@ -142,7 +143,7 @@ def scenario_single_rank_matches_fit():
                 lr_schedule="exponential", gamma=0.7, clip_value=0.05, early_stopping=True,
                 patience=1, min_delta=10.0, validation_data=(Xv, yv))
     a, b = fnn.Network([5, 8, 3], seed=5), fnn.Network([5, 8, 3], seed=5)
-    ha = D.fit_distributed(a, X, y, comm, **opts)
+    ha = distributed.fit_distributed(a, X, y, comm, **opts)
     hb = b.fit(X, y, **opts)
     results["single_rank_matches_fit_options"] = dict(
         identical=bool(np.array_equal(a.get_parameters(), b.get_parameters())),
@@ -164,16 +165,17 @@ def expect_error(name, thunk):
 
 def scenario_faults():
     X, y = data(12 * size)
-    Xs, ys = D.shard_array(X, comm), D.shard_array(y, comm)
+    Xs, ys = distributed.shard_array(X, comm), distributed.shard_array(y, comm)
     last = size - 1
 
     def fit(net=None, Xr=None, yr=None, **kw):
         args = dict(epochs=2, batch_size=4, learning_rate=0.1, seed=1)
         args.update(kw)
         net = net if net is not None else fnn.Network([5, 6, 3], seed=2)
-        return D.fit_distributed(net, Xs if Xr is None else Xr, ys if yr is None else yr, comm, **args)
+        return distributed.fit_distributed(net, Xs if Xr is None else Xr, ys if yr is None else yr, comm,
+                                           **args)
 
-    expect_error("comm_not_a_communicator", lambda: D.fit_distributed(
+    expect_error("comm_not_a_communicator", lambda: distributed.fit_distributed(
         fnn.Network([5, 6, 3], seed=2), Xs, ys, comm="COMM_WORLD"))
     expect_error("features_differ", lambda: fit(
         net=fnn.Network([6 if rank == last else 5, 6, 3], seed=2),
@@ -198,7 +200,7 @@ def scenario_faults():
     results["divergence_on_one_rank"]["finite"] = bool(np.all(np.isfinite(div_net.get_parameters())))
 
     # a rank whose local step raises at its third step
-    real = D._local_gradient
+    real = distributed._local_gradient
     calls = [0]
 
     def failing(*args):
@@ -207,14 +209,14 @@ def scenario_faults():
             raise OSError("shard file vanished")
         return real(*args)
 
-    D._local_gradient = failing
+    distributed._local_gradient = failing
     try:
         expect_error("rank_raises_mid_training", lambda: fit())
     finally:
-        D._local_gradient = real
+        distributed._local_gradient = real
 
     # a replica that drifts by one ulp-sized nudge: verify_replicas must see it
-    real_step = D.apply_update
+    real_step = distributed.apply_update
 
     def drifting(params, *args):
         ok = real_step(params, *args)
@@ -222,11 +224,11 @@ def scenario_faults():
             params[0] += 1e-12
         return ok
 
-    D.apply_update = drifting
+    distributed.apply_update = drifting
     try:
         expect_error("verify_replicas_detects_drift", lambda: fit(verify_replicas=True))
     finally:
-        D.apply_update = real_step
+        distributed.apply_update = real_step
     expect_error("verify_replicas_quiet_when_identical", lambda: fit(verify_replicas=True))
 
     # after all of that, the communicator still works and training agrees
@@ -241,18 +243,19 @@ def checkpoint_run(path, epochs, crash_in_epoch=None):
     (os._exit) at the start of epoch ``crash_in_epoch`` (0-based)."""
     X, y = data(9 * size + 2)
     if crash_in_epoch is not None:
-        real = D.local_order
+        real = distributed.local_order
 
         def crashing(seed, epoch, r, m, shuffle=True):
             if r == size - 1 and epoch == crash_in_epoch:
                 os._exit(17)
             return real(seed, epoch, r, m, shuffle)
 
-        D.local_order = crashing
+        distributed.local_order = crashing
     net = fnn.Network([5, 6, 3], seed=8, l2=0.001)
-    hist = D.fit_distributed(net, D.shard_array(X, comm), D.shard_array(y, comm), comm, epochs=epochs,
-                             batch_size=3, learning_rate=0.05, optimizer="adam", seed=21,
-                             checkpoint_path=path, checkpoint_every=1)
+    hist = distributed.fit_distributed(net, distributed.shard_array(X, comm),
+                                       distributed.shard_array(y, comm), comm, epochs=epochs,
+                                       batch_size=3, learning_rate=0.05, optimizer="adam", seed=21,
+                                       checkpoint_path=path, checkpoint_every=1)
     return net, hist
 
 
@@ -270,17 +273,17 @@ def scenario_crash():
 def scenario_resume():
     # which epochs this run trains itself: a resume that silently started over
     # would reach the same weights, so the weights alone cannot tell
-    real, trained = D.local_order, []
+    real, trained = distributed.local_order, []
 
     def recording(seed, epoch, r, m, shuffle=True):
         trained.append(int(epoch))
         return real(seed, epoch, r, m, shuffle)
 
-    D.local_order = recording
+    distributed.local_order = recording
     try:
         net, hist = checkpoint_run(os.path.join(OUT, "..", "shared.npz"), 4)
     finally:
-        D.local_order = real
+        distributed.local_order = real
     if rank == 0:
         np.save(os.path.join(OUT, "resumed_params.npy"), net.get_parameters())
     results["resume"] = dict(cost=hist.cost, digest=digest(net), epochs_in_history=len(hist.cost),
@@ -294,14 +297,14 @@ def scenario_memmap():
         np.save(os.path.join(OUT, "X_samples.npy"), np.ascontiguousarray(X.T))
         np.save(os.path.join(OUT, "y.npy"), y)
     comm.Barrier()
-    Xs = D.load_npy_shard(os.path.join(OUT, "X_samples.npy"), comm, axis=0)
-    ys = D.load_npy_shard(os.path.join(OUT, "y.npy"), comm)
-    block = D.shard_indices(X.shape[1], rank, size)
+    Xs = distributed.load_npy_shard(os.path.join(OUT, "X_samples.npy"), comm, axis=0)
+    ys = distributed.load_npy_shard(os.path.join(OUT, "y.npy"), comm)
+    block = distributed.shard_indices(X.shape[1], rank, size)
     net = fnn.Network([5, 6, 3], seed=2)
     ref = fnn.Network([5, 6, 3], seed=2)
-    D.fit_distributed(net, Xs, ys, comm, epochs=2, batch_size=4, seed=5)
-    D.fit_distributed(ref, X[:, block.start:block.stop], y[block.start:block.stop], comm, epochs=2,
-                      batch_size=4, seed=5)
+    distributed.fit_distributed(net, Xs, ys, comm, epochs=2, batch_size=4, seed=5)
+    distributed.fit_distributed(ref, X[:, block.start:block.stop], y[block.start:block.stop], comm, epochs=2,
+                                batch_size=4, seed=5)
     results["memmap"] = dict(is_memmap=isinstance(Xs, np.memmap) and isinstance(ys, np.memmap),
                              shape=list(Xs.shape), f_ordered=bool(Xs.flags.f_contiguous),
                              same_as_in_memory=digest(net) == digest(ref))
@@ -311,12 +314,12 @@ def scenario_gpu_staging():
     """Replicas on (simulated) GPUs, staged through host buffers, against the
     same run on the CPU; rank 0 alone on the GPU when P > 1, so that mixed
     replicas are covered too. Needs NUMBA_ENABLE_CUDASIM=1 (set by the test)."""
-    from fnn_numba import gpu_kernels as gk
+    from fnn_numba import gpu_kernels
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __import__("cuda_sim_patch").apply()  # the simulator's shared-array race (tests/cuda_sim_patch.py)
     # tiny blocks: the simulator runs every thread of a block as a Python thread
-    gk.THREADS_PER_BLOCK, gk.GEMM_THREADS, gk.FUSED_THREADS = 8, 2, 8
+    gpu_kernels.THREADS_PER_BLOCK, gpu_kernels.GEMM_THREADS, gpu_kernels.FUSED_THREADS = 8, 2, 8
     # 2 steps an epoch: the simulator takes seconds per step
     X, y = data(6 * size)
     on_gpu = rank == 0 or size == 1
@@ -326,9 +329,9 @@ def scenario_gpu_staging():
         gpu = fnn.Network([5, 6, 3], ["tanh", "softmax"], seed=4, l2=0.01,
                           device="cuda" if on_gpu else "cpu")
         args = dict(epochs=2, batch_size=3, learning_rate=0.2, seed=6, optimizer=optimizer)
-        Xs, ys = D.shard_array(X, comm), D.shard_array(y, comm)
-        hc = D.fit_distributed(cpu, Xs, ys, comm, **args)
-        hg = D.fit_distributed(gpu, Xs, ys, comm, **args)
+        Xs, ys = distributed.shard_array(X, comm), distributed.shard_array(y, comm)
+        hc = distributed.fit_distributed(cpu, Xs, ys, comm, **args)
+        hg = distributed.fit_distributed(gpu, Xs, ys, comm, **args)
         a, b = cpu.get_parameters(), gpu.get_parameters()
         out[optimizer] = dict(device=gpu.device,
                               rel_diff=float(np.max(np.abs(a - b)) / np.max(np.abs(a))),
