@@ -1,4 +1,4 @@
-"""Generative adversarial networks from two :class:`~fnn_numba.Network` objects.
+"""Generative adversarial networks: two networks, a generator and a discriminator.
 
 A generator G maps noise z ~ p_z to samples G(z); a discriminator D gives the
 probability D(x) that x came from the data rather than from G. They play the
