@@ -65,7 +65,7 @@ class GANHistory:
 
     ``d_cost[e]``: mean over epoch e's discriminator steps of J_D (before each
     update); ``g_cost[e]``: mean over its generator steps of J_G (the cost of
-    the chosen loss; NaN when the generator was not trained); ``d_real[e]``
+    the chosen loss; NaN when the generator took no step in the epoch); ``d_real[e]``
     and ``d_fake[e]``: mean D(x) over up to 1024 real examples and mean
     D(G(z)) over as many fresh noise draws, after the epoch;
     ``epoch_seconds[e]``: wall time of the epoch's steps."""
@@ -389,6 +389,7 @@ class GAN:
         # a fresh history per fit, as Network.fit keeps one (kept on the GAN
         # too, so that it survives an interrupted fit)
         history = self.history = GANHistory()
+        d_steps = 0  # counted across epochs, so that k may exceed the batches of one
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             order = self._rng.permutation(n_real) if shuffle else np.arange(n_real)
@@ -399,7 +400,8 @@ class GAN:
                 gd, Jd = self.discriminator_gradients(Xb)
                 self._step(D, gd, lr_d, opt_d, clip, epoch, b, "discriminator")
                 d_costs.append(Jd)
-                if train_generator and (b + 1) % self.k == 0:
+                d_steps += 1
+                if train_generator and d_steps % self.k == 0:
                     gg, Jg = self.generator_gradients(self.draw_noise(batch_size))
                     self._step(G, gg, lr_g, opt_g, clip, epoch, b, "generator")
                     g_costs.append(Jg)

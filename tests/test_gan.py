@@ -168,6 +168,11 @@ def test_k_discriminator_steps_per_generator_step():
     gan.fit(X, epochs=1, batch_size=40, learning_rate=1e-3, optimizer="sgd")
     opt_g, opt_d = gan.optimizers
     assert opt_d.steps == 6 and opt_g.steps == 2
+    # k larger than the batches of an epoch: the count runs across epochs
+    gan.k = 4
+    h = gan.fit(X, epochs=2, batch_size=80, learning_rate=1e-3, optimizer="sgd")
+    assert gan.optimizers[1].steps == 6 and gan.optimizers[0].steps == 1
+    assert np.isnan(h.g_cost[0]) and np.isfinite(h.g_cost[1])
 
 
 def test_per_network_learning_rates_and_optimizers():
