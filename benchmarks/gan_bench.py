@@ -122,9 +122,9 @@ def main(argv=None):
     times = {"fnn": [], "torch": []}
     for r in range(a.rounds):
         for lib in ("fnn", "torch"):
-            out = subprocess.run([sys.executable, __file__, "--worker", lib, "--steps", str(a.steps),
-                                  "--dtype", a.dtype, "--threads", str(a.threads)],
-                                 env=env, capture_output=True, text=True, check=True)
+            cmd = [sys.executable, __file__, "--worker", lib, "--steps", str(a.steps),
+                   "--dtype", a.dtype, "--threads", str(a.threads)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             times[lib].append(res["per_step"])
             print(f"round {r + 1}: {lib:<5} {1e3 * res['per_step']:.3f} ms/step", flush=True)
