@@ -82,6 +82,42 @@ def valid_range(k_off, stride, pad, n_in, n_out):
     return y0, y1
 
 
+#: Reassociation lets LLVM vectorise the runs along y; it fixes the
+#: summation order at compile time, never by thread count.
+RUN_FASTMATH = {"reassoc", "contract"}
+
+
+@njit(fastmath=RUN_FASTMATH, cache=True)
+def axpy_run(out, o0, ostep, x, x0, xstep, alpha, n):
+    """out[o0 + k ostep] += alpha x[x0 + k xstep] for k < n: one run of a map
+    row. With both steps 1 the run is a pair of contiguous slices indexed
+    from 0, which LLVM vectorises (an index that might be negative keeps
+    Numba's wraparound check in the loop, and the check keeps it scalar)."""
+    if ostep == 1 and xstep == 1:
+        o = out[o0:o0 + n]
+        xs = x[x0:x0 + n]
+        for k in range(n):
+            o[k] += alpha * xs[k]
+    else:
+        for k in range(n):
+            out[o0 + k * ostep] += alpha * x[x0 + k * xstep]
+
+
+@njit(fastmath=RUN_FASTMATH, cache=True)
+def dot_run(x, x0, y, y0, ystep, n):
+    """sum_k x[x0 + k] y[y0 + k ystep] for k < n, vectorised as :func:`axpy_run`."""
+    s = x.dtype.type(0)
+    if ystep == 1:
+        xs = x[x0:x0 + n]
+        ys = y[y0:y0 + n]
+        for k in range(n):
+            s += xs[k] * ys[k]
+    else:
+        for k in range(n):
+            s += x[x0 + k] * y[y0 + k * ystep]
+    return s
+
+
 @njit(cache=True)
 def conv_forward_example(w, b, a_prev, z, i, H, W, stride, pad):
     """CNN (1) for example i (see :func:`conv_forward`)."""
@@ -103,8 +139,7 @@ def conv_forward_example(w, b, a_prev, z, i, H, W, stride, pad):
                     for x in range(x0, x1):
                         row_z = (f * OH + x) * OW
                         row_a = (c * H + x * stride + u - pad) * W - pad + v
-                        for y in range(y0, y1):
-                            zi[row_z + y] += wv * ai[row_a + y * stride]
+                        axpy_run(zi, row_z + y0, 1, ai, row_a + y0 * stride, stride, wv, y1 - y0)
 
 
 @njit(parallel=True, cache=True)
@@ -144,11 +179,12 @@ def conv_dw_pair(dz, a_prev, w, l2, dw, db, f, c, H, W, stride, pad):
             y0, y1 = valid_range(v, stride, pad, W, OW)
             s = dz.dtype.type(0)
             for i in range(m):
+                dzi = dz[:, i]
+                ai = a_prev[:, i]
                 for x in range(x0, x1):
                     row_z = (f * OH + x) * OW
                     row_a = (c * H + x * stride + u - pad) * W - pad + v
-                    for y in range(y0, y1):
-                        s += dz[row_z + y, i] * a_prev[row_a + y * stride, i]
+                    s += dot_run(dzi, row_z + y0, ai, row_a + y0 * stride, stride, y1 - y0)
             dw[f, c, u, v] = s + l2 * w[f, c, u, v]
     if c == 0:
         s = dz.dtype.type(0)
@@ -208,13 +244,15 @@ def conv_da_prev_example(w, dz, da_prev, i, H, W, stride, pad):
                     row_z = (f * OH + x) * OW
                     for vf in range(KW):
                         wv = w[f, c, KH - 1 - uf, KW - 1 - vf]
-                        # the first column q >= 0 with q + vf - pw >= 0 a multiple of s
+                        # the first column q >= 0 with q + vf - pw >= 0 a multiple of s,
+                        # then every s-th column while its dz column y < OW
                         q0 = pw - vf if pw - vf >= 0 else (pw - vf) % stride
-                        for q in range(q0, W, stride):
-                            y = (q + vf - pw) // stride
-                            if y >= OW:
-                                break
-                            dai[row_a + q] += wv * dzi[row_z + y]
+                        if q0 >= W:
+                            continue
+                        y0 = (q0 + vf - pw) // stride
+                        n = min((W - 1 - q0) // stride + 1, OW - y0)
+                        if n > 0:
+                            axpy_run(dai, row_a + q0, stride, dzi, row_z + y0, 1, wv, n)
 
 
 @njit(parallel=True, cache=True)
