@@ -26,8 +26,31 @@ does, for one of its own and recurses without end.)
 Launchers ``launch_<cpu name>`` pick the grid from the shapes and
 :data:`fnn_numba.gpu_kernels.THREADS_PER_BLOCK`.
 """
+import types as _types
+
 from . import conv_kernels as _cpu
-from .gpu_kernels import _elementwise, _kernel, _worker, cuda
+from .gpu.kernels import _elementwise
+from .gpu.target import _SIMULATED, cuda
+from .gpu.target import kernel as _kernel
+
+#: the vectorised runs the conv workers call; in the simulator they too must run as Python
+_RUNS = ("axpy_run", "dot_run")
+
+
+def _worker(fn):
+    """A conv worker (an ``@njit`` function of :mod:`fnn_numba.conv_kernels`)
+    callable from the CUDA kernels: itself on the GPU, where numba-cuda
+    compiles it and the runs it calls as device functions; in the simulator
+    its Python function, with the runs it calls as Python functions too
+    (simulated device arrays cannot enter compiled code)."""
+    if not _SIMULATED:
+        return fn
+    py = fn.py_func
+    scope = dict(py.__globals__)
+    for name in _RUNS:
+        scope[name] = scope[name].py_func
+    return _types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
+
 
 conv_forward_example = _worker(_cpu.conv_forward_example)
 conv_dw_pair = _worker(_cpu.conv_dw_pair)
