@@ -42,21 +42,12 @@ class LbfgsResult:
 
 
 def set_flat_parameters(net, theta):
-    """Write the flat vector theta = [W1 (row-major), b1, W2, b2, ...] (the
-    layout of :meth:`Network.get_parameters`) into ``net`` through its
-    ``weights``/``biases`` setters, converted to the network's dtype."""
+    """Write the flat vector theta (the layout of :meth:`Network.get_parameters`,
+    for any stack of layers) into ``net``, converted to the network's dtype."""
     theta = np.asarray(theta)
     if theta.shape != (net.n_parameters,):
         raise ValueError(f"theta: expected shape ({net.n_parameters},), got {theta.shape}")
-    weights, biases, at = [], [], 0
-    for l in range(net.n_layers):
-        n, K = net.sizes[l + 1], net.sizes[l]
-        weights.append(theta[at:at + n * K].reshape(n, K))
-        at += n * K
-        biases.append(theta[at:at + n])
-        at += n
-    net.weights = weights
-    net.biases = biases
+    net.set_parameters(theta.astype(net.dtype, copy=False))
 
 
 def flat_cost_and_gradient(net, X, Y, theta):
@@ -64,11 +55,7 @@ def flat_cost_and_gradient(net, X, Y, theta):
     of theta; leaves ``net`` at theta."""
     set_flat_parameters(net, theta)
     g = net.gradients(X, Y)
-    parts = []
-    for w, b in zip(g.weights, g.biases):
-        parts.append(w.ravel())
-        parts.append(b)
-    return float(g.cost), np.concatenate(parts).astype(np.float64)
+    return float(g.cost), net.flatten_gradients(g).astype(np.float64)
 
 
 def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False, callback=None):

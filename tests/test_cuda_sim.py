@@ -3,7 +3,7 @@
 The simulator must be switched on (NUMBA_ENABLE_CUDASIM=1) before numba is
 imported, and the rest of the suite must keep running on the CPU, so the
 checks run in a child process: this file run as a script, which applies the
-simulator fix of ``tests/cuda_sim_patch.py`` first. Its
+simulator fix of ``fnn_numba.gpu.simulator`` first. Its
 ``THREADS_PER_BLOCK``/``GEMM_THREADS``/``FUSED_THREADS`` are set small (8, 2,
 4) so that the tiny shapes span several blocks, edge tiles and partial
 K_TILE slices. Each check compares in float64:
@@ -22,7 +22,7 @@ K_TILE slices. Each check compares in float64:
   state at ``end_fit``;
 - the simulator's shared arrays: two threads reaching one
   ``cuda.shared.array`` line with a thread switch between look-up and store
-  (forced) get the same array (the fix in ``tests/cuda_sim_patch.py``;
+  (forced) get the same array (the fix in ``fnn_numba.gpu.simulator``;
   without it the fits above differed from the CPU in about half the runs).
 
 Without the simulator (this process): on a machine without a GPU,
@@ -353,10 +353,9 @@ def _child_setup(small=True):
         # GIL on at every syncthreads; with the default 5 ms switch interval the
         # runs are mostly waiting
         sys.setswitchinterval(1e-5)
-        sys.path.insert(0, str(HERE.parent))
-        import cuda_sim_patch
+        from fnn_numba.gpu import simulator
 
-        assert cuda_sim_patch.apply()
+        assert simulator.apply()  # installed by fnn_numba.gpu.target: apply() is idempotent
     from fnn_numba.gpu import fused as gf
     from fnn_numba.gpu import kernels as gk
 
@@ -633,7 +632,7 @@ def _shared_array_race_check():
     its look-up and its store (inside np.empty, by a shape whose __index__
     waits) until thread B has looked up the same call site. numba-cuda's own
     code then gives A and B different arrays; with the lock that
-    ``tests/cuda_sim_patch.py`` installs, B waits and gets A's array."""
+    ``fnn_numba.gpu.simulator`` installs, B waits and gets A's array."""
     from numba.cuda.simulator.kernelapi import FakeCUDAShared
 
     class Shape:

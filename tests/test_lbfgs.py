@@ -130,3 +130,30 @@ def test_network_fit_offers_lbfgs_and_lowers_the_cost():
     assert history.cost[-1] == pytest.approx(net.cost(X, y), rel=1e-9)
     assert net.cost(X, y) < 0.5 * before
     assert net.epochs_trained == len(history)
+
+
+def test_lbfgs_on_a_conv_network_gets_the_layout_of_every_layer():
+    # the flat vector of a conv stack is not [W (n, K), b] per dense layer: an
+    # earlier set_flat_parameters assumed it was and failed on conv networks
+    from fnn_numba.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
+
+    rng = np.random.default_rng(4)
+    net = fnn.Network([Input((1, 6, 6)), Conv2D(2, 3, activation="tanh"), MaxPool2D(2), Flatten(),
+                       Dense(3, "softmax")], cost="categorical_cross_entropy", seed=2,
+                      dtype=np.float64)
+    X = rng.standard_normal((36, 12))
+    Y = np.eye(3)[:, rng.integers(0, 3, 12)]
+    theta = rng.standard_normal(net.n_parameters) * 0.3
+    set_flat_parameters(net, theta)
+    np.testing.assert_array_equal(net.get_parameters(), theta)
+    assert net.weights[0].shape == (2, 1, 3, 3)
+    J, g = flat_cost_and_gradient(net, X, Y, theta)
+    h = 1e-6
+    for q in rng.choice(theta.size, 12, replace=False):
+        e = np.zeros_like(theta)
+        e[q] = h
+        fd = (flat_cost_and_gradient(net, X, Y, theta + e)[0] -
+              flat_cost_and_gradient(net, X, Y, theta - e)[0]) / (2 * h)
+        assert g[q] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+    res = fit_lbfgs(net, X, Y, max_iter=30)
+    assert res.loss < J

@@ -52,6 +52,11 @@ def simulated():
 _SIMULATED = cuda is not None and simulated()
 SMEM_ALIGN = None if _SIMULATED else 16
 
+if _SIMULATED:  # every user of the simulator needs its shared arrays really shared
+    from .simulator import apply as _share_simulated_arrays
+
+    _share_simulated_arrays()
+
 
 class Unavailable:
     """Stands in for a kernel when numba-cuda cannot be imported."""

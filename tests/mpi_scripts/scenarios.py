@@ -316,8 +316,6 @@ def scenario_gpu_staging():
     replicas are covered too. Needs NUMBA_ENABLE_CUDASIM=1 (set by the test)."""
     from fnn_numba import gpu_kernels
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    __import__("cuda_sim_patch").apply()  # the simulator's shared-array race (tests/cuda_sim_patch.py)
     # tiny blocks: the simulator runs every thread of a block as a Python thread
     gpu_kernels.THREADS_PER_BLOCK, gpu_kernels.GEMM_THREADS, gpu_kernels.FUSED_THREADS = 8, 2, 8
     # 2 steps an epoch: the simulator takes seconds per step

@@ -1,5 +1,5 @@
-"""A fix for numba-cuda's CUDA simulator, applied by the tests that run the
-CUDA kernels under it (NUMBA_ENABLE_CUDASIM=1): :func:`apply`.
+"""A fix for numba-cuda's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), applied by
+:mod:`fnn_numba.gpu.target` whenever the simulator runs the kernels: :func:`apply`.
 
 The simulator runs each thread of a block as a Python thread. numba-cuda
 0.30.4's ``cuda.shared.array`` there hands a block its array by an unlocked
@@ -8,8 +8,9 @@ private copies of one "shared" tile, and a kernel then reads elements nobody
 wrote into its copy. The GEMM tiles, the reductions and the fused epoch all
 stage through shared arrays, so any result could go wrong; the fits, with the
 most launches, went wrong most often (0.01-0.3 from the CPU in about half the
-runs with the tests' 10 us thread switch interval). Real GPUs are not
-affected. :func:`apply` makes the look-up and the store one locked step.
+runs with the tests' 10 us thread switch interval), and the P1 (9) mean
+kernel once returned 3e160 in CI. Real GPUs are not affected, and this
+module is never imported outside the simulator. :func:`apply` makes the look-up and the store one locked step.
 """
 import sys
 
