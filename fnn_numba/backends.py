@@ -52,14 +52,14 @@ class CPUBackend:
     def buffers(self, capacity, purpose):
         """Scratch for batches of up to ``capacity`` examples, allocated once
         and reused while the capacity stays the same; one set per purpose
-        ("fit", "forward") so that validating during fit allocates nothing.
-        "gradients" buffers are not kept (their size follows each call's m)."""
+        ("fit", "forward", "gradients") so that validating during fit, or a
+        custom loop calling :meth:`gradients` on equal batches (a GAN's),
+        allocates nothing. What :meth:`gradients` returns is copied out."""
         buf = self._buffers.get(purpose)
         if buf is None or buf.losses.shape[0] != capacity:
             buf = engine.new_buffers(self.net._geom, self.net._params.size, capacity,
                                      self.net.dtype, purpose)
-            if purpose != "gradients":
-                self._buffers[purpose] = buf
+            self._buffers[purpose] = buf
         return buf
 
     def penalty(self):
@@ -104,7 +104,7 @@ class CPUBackend:
             engine.forward_pass(model, X, buf)
             J = engine.batch_cost(model, Y, buf, True)
             engine.backward_pass(model, X, Y, buf, True)
-        return buf.grads, self._input_gradient(buf, m), float(J)
+        return buf.grads.copy(), self._input_gradient(buf, m), float(J)
 
     def output_gradients(self, X, G):
         m = X.shape[1]
@@ -113,7 +113,7 @@ class CPUBackend:
         with kernel_section():
             engine.forward_pass(model, X, buf)
             engine.backward_from_output_gradient(model, X, G, buf)
-        return buf.grads, self._input_gradient(buf, m)
+        return buf.grads.copy(), self._input_gradient(buf, m)
 
     def _input_gradient(self, buf, m):
         n0 = int(self.net._geom[0, engine.N_IN])
