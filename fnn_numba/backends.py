@@ -137,6 +137,7 @@ class _CPURunner(LocalBatches, BatchRunner):
         self.backend, self.plan = backend, plan
         net = backend.net
         self.model = backend.model(training=True)
+        self.params = self.model.params
         self.buf = backend.buffers(plan.batch_size, "fit")
         self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)
         self.upd = None
@@ -153,12 +154,6 @@ class _CPURunner(LocalBatches, BatchRunner):
 
     def validate(self):
         return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv)
-
-    def snapshot(self):
-        return self.model.params.copy()
-
-    def restore(self, snapshot):
-        self.model.params[...] = snapshot
 
 
 class CUDABackend:
@@ -226,6 +221,7 @@ class _CUDARunner(LocalBatches, BatchRunner):
         LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
         net = backend.net
+        self.params = net._params  # the host copy, current after every epoch
         opt = plan.optimizer
         opt.ensure_state(net._params, full=True)
         backend.device.upload_params(net._params)
@@ -236,12 +232,14 @@ class _CUDARunner(LocalBatches, BatchRunner):
 
     def run(self, order, first, stop, learning_rate, batch_costs):
         p, opt, net = self.plan, self.plan.optimizer, self.backend.net
-        hp = dict(momentum=0.0, beta1=0.9, beta2=0.999, epsilon=1e-8)
-        hp.update(opt.hyperparameters())
+        # the optimizer's own hyperparameters and defaults, as the CPU driver gets them
+        # (step: the device keeps its own step buffer)
+        u = opt.update_args(net._params, learning_rate, p.clip_norm,
+                            step=np.zeros(0, dtype=net._params.dtype))
         bad = self.backend.device.train_batches(
-            self.fit, order, first, stop, batch_costs, opt.kind, opt.steps, learning_rate,
-            hp["momentum"], hp["beta1"], hp["beta2"], hp["epsilon"], p.clip_norm, net.l2,
-            opt.velocity, opt.second, net._params, sync_state=False)
+            self.fit, order, first, stop, batch_costs, u.kind, opt.steps, u.learning_rate,
+            u.momentum, u.beta1, u.beta2, u.epsilon, u.clip_norm, net.l2,
+            u.velocity, u.second, net._params, sync_state=False)
         # the CPU driver advances the step count itself, step by step
         opt.t[0] += (stop - first) if bad < 0 else (bad - first)
         return bad
@@ -252,12 +250,6 @@ class _CUDARunner(LocalBatches, BatchRunner):
         if net.l2 > 0:
             J += self.backend.penalty()
         return float(J), net._accuracy_of(Y_hat, self.plan.Yv)
-
-    def snapshot(self):
-        return self.backend.net._params.copy()
-
-    def restore(self, snapshot):
-        self.backend.net._params[...] = snapshot
 
     def finish(self):
         opt = self.plan.optimizer

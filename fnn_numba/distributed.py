@@ -664,6 +664,7 @@ class _DistributedRunner(BatchRunner):
 
     def __init__(self, net, comm, MPI, rank, plan, shard_sizes, seed, verify, history):
         self.net, self.comm, self.MPI, self.rank, self.plan = net, comm, MPI, rank, plan
+        self.params = net._params
         self.seed, self.verify, self.history = seed, verify, history
         b, self.m_local = plan.batch_size, plan.X.shape[1]
         self.n_batches = _steps_per_epoch(shard_sizes, b)
@@ -770,12 +771,6 @@ class _DistributedRunner(BatchRunner):
 
     def validate(self):
         return _global_validation(self.net, self.comm, self.MPI, self.plan.Xv, self.plan.Yv)
-
-    def snapshot(self):
-        return self.net._params.copy()
-
-    def restore(self, snapshot):
-        self.net._params[...] = snapshot
 
 
 def _raise_rank_failure(comm, rank, failure, epoch, step):

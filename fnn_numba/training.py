@@ -153,7 +153,8 @@ class BatchRunner:
     batch_costs[b] and returns the index of the first batch whose cost or
     update was non-finite (nothing written for it), or -1. :meth:`validate`
     returns (cost, accuracy) on the validation data; :meth:`snapshot` and
-    :meth:`restore` save and put back the parameters (early stopping);
+    :meth:`restore` save and put back the parameters (early stopping), by
+    default the host array ``params`` that the runner trains;
     :meth:`finish` runs once at the end, also after an exception.
     """
 
@@ -161,6 +162,7 @@ class BatchRunner:
     n_batches = 0
     batch_weights = None
     examples = 0
+    params = None
 
     def order(self, epoch):
         raise NotImplementedError
@@ -172,10 +174,10 @@ class BatchRunner:
         raise NotImplementedError
 
     def snapshot(self):
-        raise NotImplementedError
+        return self.params.copy()
 
     def restore(self, snapshot):
-        raise NotImplementedError
+        self.params[...] = snapshot
 
     def finish(self):
         pass
