@@ -85,7 +85,7 @@ def bench_fnn(sizes, batch, X, y, seconds, fused):
     from numba import cuda
 
     from fnn_numba.gpu import fused as gf
-    from fnn_numba.kernels import SGD
+    from fnn_numba.optimizers import SGD
 
     gf.FUSED_EPOCH = fused
     try:
@@ -99,9 +99,10 @@ def bench_fnn(sizes, batch, X, y, seconds, fused):
         fit["order"].copy_to_device(np.random.default_rng(1).permutation(m).astype(np.int64))
         fit["status"].copy_to_device(np.full(1, -1, dtype=np.int64))
 
+        upd = SGD().update_args(zeros, LEARNING_RATE)
+
         def epoch():
-            dev.queue_batches(fit, 0, n_batches, SGD, 0, LEARNING_RATE, 0.0, 0.9, 0.999, 1e-8,
-                              0.0, 0.0)
+            dev.queue_batches(fit, 0, n_batches, upd, 0, 0.0)
 
         epoch()  # warm-up: compilation, the fused workspace
         cuda.synchronize()

@@ -236,10 +236,8 @@ class _CUDARunner(LocalBatches, BatchRunner):
         # (step: the device keeps its own step buffer)
         u = opt.update_args(net._params, learning_rate, p.clip_norm,
                             step=np.zeros(0, dtype=net._params.dtype))
-        bad = self.backend.device.train_batches(
-            self.fit, order, first, stop, batch_costs, u.kind, opt.steps, u.learning_rate,
-            u.momentum, u.beta1, u.beta2, u.epsilon, u.clip_norm, net.l2,
-            u.velocity, u.second, net._params, sync_state=False)
+        bad = self.backend.device.train_batches(self.fit, order, first, stop, batch_costs, u,
+                                                net.l2, net._params, sync_state=False)
         # the CPU driver advances the step count itself, step by step
         opt.t[0] += (stop - first) if bad < 0 else (bad - first)
         return bad

@@ -750,16 +750,11 @@ class _DistributedRunner(BatchRunner):
         if v is None:
             v = self.v_cache[mb] = gpu.views(gpu.workspace(self.x_host.shape[0] // n0, "distributed"), mb)
         gpu.upload_params(net._params)
-        v.a[0].copy_to_device(x)
-        v.y.copy_to_device(y)
-        gpu.forward(v, v.a[0])
-        gpu.cost(v, v.y, net.l2, gpu.costs, 0)
-        J = float(gpu.costs.copy_to_host()[0])
+        J = gpu.batch_gradient(v, x, y, net.l2, False, finite_only=True)
         if not np.isfinite(J):
             out[:n_params] = 0
             out[n_params] = np.nan
             return
-        gpu.backward(v, v.a[0], v.y, net.l2, False)
         grads = out[:n_params]
         gpu.grads.copy_to_host(grads)
         grads *= grads.dtype.type(weight)

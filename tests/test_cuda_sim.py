@@ -816,8 +816,11 @@ def _backend_checks(c, gf, rng):
     gf.FUSED_EPOCH = False
     host = net.get_parameters()
     costs = np.zeros(3)
-    bad = dev.train_batches(fit, np.arange(10), 0, 3, costs, K.ADAM, 0, 0.1, 0.9, 0.9, 0.999, 1e-8,
-                            0.0, 0.0, velocity, second, host, sync_state=False)
+    from fnn_numba.optimizers import Adam
+
+    upd = Adam(beta1=0.9, beta2=0.999, epsilon=1e-8).update_args(host, 0.1)
+    upd = upd._replace(velocity=velocity, second=second)
+    bad = dev.train_batches(fit, np.arange(10), 0, 3, costs, upd, 0.0, host, sync_state=False)
     gf.FUSED_EPOCH = True
     c.true("train_batches finite", bad == -1)
     c.true("sync_state=False leaves the host state alone", not velocity.any() and not second.any())

@@ -243,16 +243,27 @@ class DeviceNetwork:
             out[:, s:e] = v.a[self.L].copy_to_host()
         return out, loss_sum / m
 
-    def gradients(self, X, Y, l2):
-        """(flat gradient, dJ/dX, J) for the whole batch X (host arrays)."""
-        m = X.shape[1]
-        v = self.views(self.workspace(m, "gradients"), m)
+    def batch_gradient(self, v, X, Y, l2, need_dx, finite_only=False):
+        """J of the batch (X, Y) (host arrays, uploaded into the views ``v``)
+        after the forward pass, the cost and the backward pass: the gradient
+        is left in ``self.grads`` and, when ``need_dx``, dJ/dX in ``v.da[0]``.
+        With ``finite_only`` the backward pass is skipped when J is not finite
+        (``self.grads`` then holds nothing of this batch)."""
         v.a[0].copy_to_device(np.asfortranarray(X))
         v.y.copy_to_device(np.asfortranarray(Y))
         self.forward(v, v.a[0])
         self.cost(v, v.y, l2, self.costs, 0)
-        self.backward(v, v.a[0], v.y, l2, True)
-        return self.grads.copy_to_host(), v.da[0].copy_to_host(), float(self.costs.copy_to_host()[0])
+        J = float(self.costs.copy_to_host()[0])
+        if not finite_only or np.isfinite(J):
+            self.backward(v, v.a[0], v.y, l2, need_dx)
+        return J
+
+    def gradients(self, X, Y, l2):
+        """(flat gradient, dJ/dX, J) for the whole batch X (host arrays)."""
+        m = X.shape[1]
+        v = self.views(self.workspace(m, "gradients"), m)
+        J = self.batch_gradient(v, X, Y, l2, True)
+        return self.grads.copy_to_host(), v.da[0].copy_to_host(), J
 
     # ------------------------------------------------------------- training
     def begin_fit(self, X, Y, batch_size, velocity, second_moment, Xv=None, Yv=None):
@@ -274,16 +285,18 @@ class DeviceNetwork:
             fit["Yv"] = cuda.to_device(np.asfortranarray(Yv))
         return fit
 
-    def queue_batches(self, fit, first, stop, kind, t0, learning_rate, momentum, beta1, beta2,
-                      epsilon, clip_norm, l2):
+    def queue_batches(self, fit, first, stop, upd, t0, l2):
         """Queue batches [first, stop) of the order in ``fit["order"]``,
         without waiting and without any copy: the fused epoch when
-        :meth:`fused_fits`, else every batch's per-equation kernels."""
+        :meth:`fused_fits`, else every batch's per-equation kernels.
+        ``upd`` is the :class:`~fnn_numba.engine.Update` of the CPU driver
+        (its hyperparameters are read; the state arrays are the fit's device
+        copies), ``t0`` the optimizer's step count before batch ``first``."""
         m, bs = fit["m"], fit["batch_size"]
         status, costs = fit["status"], fit["batch_costs"]
+        kind, clip_norm, learning_rate = upd.kind, upd.clip_norm, upd.learning_rate
         if self.fused_fits(fit, kind, clip_norm):
-            gf.launch_train_epoch_fused(self, fit, first, stop, kind, t0, learning_rate, momentum,
-                                        beta1, beta2, epsilon, l2)
+            gf.launch_train_epoch_fused(self, fit, first, stop, upd, t0, l2)
             return
         for bi in range(first, stop):
             start = bi * bs
@@ -301,34 +314,35 @@ class DeviceNetwork:
                                              float(clip_norm), self.partial, self.norm)
             t = t0 + (bi - first) + 1
             gk.launch_optimizer_step(kind, self.grads, fit["velocity"], fit["second"], t,
-                                     learning_rate, momentum, beta1, beta2, epsilon, fit["step"])
+                                     learning_rate, upd.momentum, upd.beta1, upd.beta2,
+                                     upd.epsilon, fit["step"])
             gk.launch_step_is_finite(self.params, fit["step"], status, bi)
             gk.launch_optimizer_commit(kind, self.params, self.grads, fit["velocity"],
-                                       fit["second"], learning_rate, momentum, beta1, beta2,
-                                       fit["step"], status)
+                                       fit["second"], learning_rate, upd.momentum, upd.beta1,
+                                       upd.beta2, fit["step"], status)
 
-    def train_batches(self, fit, order, first, stop, batch_costs, kind, t0, learning_rate,
-                      momentum, beta1, beta2, epsilon, clip_norm, l2, velocity, second_moment,
-                      host_params, *, sync_state=True):
+    def train_batches(self, fit, order, first, stop, batch_costs, upd, l2, host_params, *,
+                      sync_state=True):
         """Batches [first, stop) of one epoch whose example order is ``order``:
         the GPU twin of :func:`fnn_numba.engine.train_batches`, same
-        arguments' meaning and same return value (the index of the batch
-        whose cost or update was non-finite, else -1).
+        arguments' meaning (``upd`` its :class:`~fnn_numba.engine.Update`;
+        the step count is read from ``upd.t`` and not advanced here) and
+        same return value (the index of the batch whose cost or update was
+        non-finite, else -1).
 
         Every batch's kernels are queued without waiting; at the end the batch
         costs [first, stop) go to ``batch_costs`` and the parameters to
-        ``host_params``; the optimizer's state goes to ``velocity`` and
-        ``second_moment`` when ``sync_state`` (else at :meth:`end_fit`).
+        ``host_params``; the optimizer's state goes to ``upd.velocity`` and
+        ``upd.second`` when ``sync_state`` (else at :meth:`end_fit`).
         """
         fit["order"].copy_to_device(np.ascontiguousarray(order, dtype=np.int64))
         fit["status"].copy_to_device(np.full(1, -1, dtype=np.int64))
-        self.queue_batches(fit, first, stop, kind, t0, learning_rate, momentum, beta1, beta2,
-                           epsilon, clip_norm, l2)
+        self.queue_batches(fit, first, stop, upd, int(upd.t[0]), l2)
         bad = int(fit["status"].copy_to_host()[0])
         batch_costs[first:stop] = fit["batch_costs"][first:stop].copy_to_host()
         self.params.copy_to_host(host_params)
         if sync_state:
-            self.end_fit(fit, kind, velocity, second_moment)
+            self.end_fit(fit, upd.kind, upd.velocity, upd.second)
         return bad
 
     def end_fit(self, fit, kind, velocity, second_moment):

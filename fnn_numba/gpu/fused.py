@@ -334,11 +334,11 @@ def fused_workspace(sizes, w_off, b_off, act_codes, batch_size, dtype):
         gpad=cuda.device_array((L, n_out, n_in), dtype=dtype))
 
 
-def launch_train_epoch_fused(dev, fit, first, stop, kind, t0, learning_rate, momentum, beta1,
-                             beta2, epsilon, l2, stream=0):
+def launch_train_epoch_fused(dev, fit, first, stop, upd, t0, l2, stream=0):
     """Launch :func:`train_epoch_fused_cuda` for a fit prepared by
     :meth:`fnn_numba.gpu.backend.DeviceNetwork.begin_fit`: one block of
-    ``FUSED_THREADS``."""
+    ``FUSED_THREADS``; the optimizer's hyperparameters from ``upd`` (an
+    :class:`~fnn_numba.engine.Update`), its step count ``t0``."""
     T = fused_side()
     fz = fit.get("fused")
     if fz is None:
@@ -348,8 +348,9 @@ def launch_train_epoch_fused(dev, fit, first, stop, kind, t0, learning_rate, mom
                    fz["b_off"], fz["act_codes"], dev.cost_code, dev.fused, float(l2))
     data = FusedBatches(fit["X"], fit["Y"], fit["order"], fit["batch_size"], first, stop,
                         fz["ws3"], fz["losses"], fit["batch_costs"], fit["status"])
-    opt = FusedOptimizer(kind, t0, float(learning_rate), float(momentum), float(beta1),
-                         float(beta2), float(epsilon), fit["velocity"], fit["second"], fit["step"])
+    opt = FusedOptimizer(upd.kind, t0, float(upd.learning_rate), float(upd.momentum),
+                         float(upd.beta1), float(upd.beta2), float(upd.epsilon), fit["velocity"],
+                         fit["second"], fit["step"])
     configured(train_epoch_fused_cuda, 1, T * T, stream)(net, data, opt)
 
 

@@ -11,6 +11,7 @@ every launch, and the small kernels of a training step (one block for a
 reduction, a few for a small layer) are small on purpose.
 """
 import os
+import types
 
 from .. import kernels as _cpu
 
@@ -86,13 +87,24 @@ def device(fn):
     return cuda.jit(device=True, inline="always")(fn)
 
 
-def worker(fn):
+def worker(fn, python_callees=()):
     """A worker of the CPU kernels (an ``@njit`` function), callable from the
     CUDA kernels. On the GPU numba-cuda compiles the ``@njit`` function itself
-    as a device function. In the simulator kernels run as Python and device
-    arrays are Python objects that a compiled CPU function cannot take, so
-    the kernels call its Python function (``py_func``): the same source."""
-    return fn.py_func if _SIMULATED else fn
+    (and what it calls) as a device function. In the simulator kernels run as
+    Python and device arrays are Python objects that a compiled CPU function
+    cannot take, so the kernels call its Python function (``py_func``): the
+    same source. ``python_callees`` names the ``@njit`` functions the worker
+    passes device arrays on to (the conv workers' vectorised runs): in the
+    simulator those run as Python too."""
+    if not _SIMULATED:
+        return fn
+    py = fn.py_func
+    if not python_callees:
+        return py
+    scope = dict(py.__globals__)
+    for name in python_callees:
+        scope[name] = scope[name].py_func
+    return types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
 
 
 # the CPU kernels' per-column and per-element workers, shared by both targets
