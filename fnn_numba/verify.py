@@ -1,7 +1,8 @@
 """Cross-checking: every equation of the derivation verified four ways, index by index.
 
 :func:`crosscheck` runs one network on one batch through the fast CPU kernels
-of :mod:`fnn_numba.kernels`, called one equation at a time in the order
+of :mod:`fnn_numba.kernels` (and, for the layers with maps, of
+:mod:`fnn_numba.conv_kernels`), called one equation at a time in the order
 :mod:`fnn_numba.engine` calls them (outputs of one kernel feed the next, as in
 ``fit``), and compares each intermediate quantity with
 
@@ -42,6 +43,18 @@ and the reference is plain Python: use it on small networks and batches.
 
 The rows, their labels and the kernels, references and NumPy forms they
 compare come from the equation registry, :data:`fnn_numba.equations.EQUATIONS`.
+
+Layers with maps (:mod:`fnn_numba.layers`: Conv2D, MaxPool2D, AvgPool2D,
+Subsample2D, Flatten, Dropout) get one row per equation and layer too:
+CNN (1)-(4) (CNN (4) twice: against the direct sum and against the padded,
+flipped form), POOL (1)-(4), SUB (1)-(4), FLATTEN and DROP (1), (2), with the
+same witnesses. Dropout runs as in training with fixed masks (key
+:data:`DROPOUT_KEY`, step 0), each chain drawing them with its own twin of
+the mask equation; the net.gradients witness is then the engine's gradient
+path in training mode with those masks. A maximum has no derivative where
+the two largest entries of a pooling window tie (a relu's zeros often do):
+the finite differences of that layer's dJ/dA[l-1] leave those windows out,
+and the report notes how many entries that is.
 
 The check verifies the kernels, not the network's values, so it never runs
 with a parameter that is exactly zero: a zero would hide the term it
@@ -537,7 +550,7 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         Any network; it is checked on a float64 copy (a float32 one is noted
         in the report), in which parameters that are exactly zero are replaced
         by random ones (module doc). The network itself is not changed.
-    X : array (n0, m)
+    X : array (n0, m), or (C, H, W, m) for a network whose Input has maps
         Inputs, columns are examples.
     Y : array (nL, m), or m integer labels for categorical cross-entropy
     l2 : float, optional
@@ -561,7 +574,15 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         (P2 (2), (4), (6), (8), ...) and as the contraction P1 (17); the
         fused-versus-general rows at the output when the output and cost are
         a fused pair; dJ/dW[l] (P1 (13)), dJ/db[l] (P1 (14)), dJ/dA[l-1]
-        (P1 (21)) down to dJ/dX; the L2 gradient.
+        (P1 (21)) down to dJ/dX; the L2 gradient. A layer with maps has the
+        rows of its own equations in their place (CNN (1)-(4), POOL (1)-(4),
+        SUB (1)-(4), FLATTEN, DROP (1), (2); module doc).
+
+    Raises
+    ------
+    ValueError
+        When the output layer has no activation (a pooling, flatten or
+        dropout layer last): the cost is defined on an activation's output.
     """
     from .network import Network
 

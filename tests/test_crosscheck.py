@@ -751,6 +751,19 @@ def test_cli_default_includes_the_conv_network(capsys):
         assert f"\n{label}" in out, label
 
 
+def test_a_network_ending_without_activation_is_refused_naming_the_layer():
+    net = fnn.Network([Input((1, 4, 4)), Conv2D(2, 3), MaxPool2D(2)], cost="squared_error")
+    with pytest.raises(ValueError, match=r"net: the output layer \(layer 2 \(MaxPool2D\)\)"):
+        crosscheck(net, np.ones((16, 2)), np.ones((2, 2)))
+
+
+def test_maps_are_accepted_as_c_h_w_m_arrays():
+    net, X, Y = _conv_net([Input((2, 5, 4)), Conv2D(2, 3, padding=1, activation="tanh"), Flatten(),
+                           Dense(3, "softmax")], m=3)
+    report = crosscheck(net, X.reshape(2, 5, 4, 3), Y, symbolic=False, finite_differences=False)
+    assert report.passed and report.find("dJ/dX").shape == (40, 3)
+
+
 @pytest.mark.parametrize("argv,word", [
     (["--layers", "conv2x9"], "--layers"),  # a kernel larger than the 8x8 input
     (["--layers", "pool2"], "--layers"),
