@@ -99,6 +99,7 @@ from .layers import (
     W_OFF,
     W_SIZE,
 )
+from .layers import dense_stack
 from .layers import parameter_layout as layer_layout
 
 #: the kernels the check calls, by the name :func:`_with_kernels` substitutes them under
@@ -360,7 +361,7 @@ class _KernelNet:
         return self.names[l - 1] is not None
 
     def maps(self, l):
-        """(C, H, W) of layer l's input and the pool window or kernel geometry."""
+        """(C, H, W) of layer l's input ((n, 1, 1) for a column of n numbers)."""
         layer = self.layers[l - 1]
         shape = layer.input_shape
         return shape if len(shape) == 3 else (shape[0], 1, 1)
@@ -1181,8 +1182,6 @@ def _cli_networks(args):
                 activations = hidden + [DEFAULT_OUTPUT[cost]]
             else:
                 activations = acts
-            from .layers import dense_stack
-
             stacks.append((cost, dense_stack(sizes, activations)))
         if args.sizes is None and args.activations is None and args.cost is None:
             stacks.append(("categorical_cross_entropy", default_conv_layers()))

@@ -30,7 +30,7 @@ from fnn_numba.verify import (
     crosscheck,
     default_conv_layers,
 )
-from fnn_numba.layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, Subsample2D
+from fnn_numba.layers import AvgPool2D, Conv2D, Dense, Flatten, Input, MaxPool2D, Subsample2D
 
 from conftest import ALL_ACTIVATIONS, OUTPUTS, random_network, targets_for
 
