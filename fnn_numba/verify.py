@@ -1091,6 +1091,11 @@ def add_cli_arguments(parser):
     return parser
 
 
+def _cli_weight_scale(fan_in):
+    """Standard deviation of the command line's random weights (see :func:`_cli_networks`)."""
+    return min(0.7, math.sqrt(2.0 / fan_in))
+
+
 def _cli_targets(cost, n_out, m, rng):
     if cost == "squared_error":
         return rng.standard_normal((n_out, m))
@@ -1193,8 +1198,12 @@ def _cli_networks(args):
             if args.layers is None:
                 raise
             raise ValueError(f"--layers: {exc}") from exc
-        # O(1) weights and biases, so that every activation sees both signs of z
-        net.weights = [rng.standard_normal(w.shape) * 0.7 for w in net.weights]
+        # O(1) weights and biases, so that every activation sees both signs of z; beyond a fan-in
+        # of 4 (a conv layer's c, u, v; a dense layer after a flatten) He's sqrt(2 / fan-in), so
+        # that z stays O(1) through the layers and the output does not saturate (near a = 0 or 1
+        # the finite differences of the seed and the logs of the costs lose their digits)
+        net.weights = [rng.standard_normal(w.shape) * _cli_weight_scale(int(np.prod(w.shape[1:])))
+                       for w in net.weights]
         net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
         X = rng.standard_normal((net.sizes[0], m))
         out.append((net, X, _cli_targets(cost, net.sizes[-1], m, rng)))
