@@ -33,7 +33,10 @@ with (rtol, atol) = (1e-10, 1e-13) for the reference, numpy and net.gradients
 witnesses (they differ from the kernels only by summation order, ~1e-15
 relative at these sizes) and (1e-6, 1e-8) for central differences with step
 ``h = 1e-6 max(1, |x|)`` (truncation O(h^2), rounding ``O(1e-16 |J| / h)``,
-about 1e-10). A slip in a formula (a wrong factor, a transpose, a wrong slope) shows up as a
+about 1e-10; for the seed dJ/dA[L] the step is no larger than 1e-6 times the
+distance from the output to the cost's log singularity, a = 0 (and a = 1 for
+binary cross-entropy), so that a saturated output keeps the truncation error
+small). A slip in a formula (a wrong factor, a transpose, a wrong slope) shows up as a
 relative difference of 1e-3 to 1 and fails every witness at once.
 
 Finite differences across a kink (relu, leaky_relu and selu at z = 0) are not
@@ -511,12 +514,13 @@ class _KernelNet:
         return dzs, dws, dbs, das
 
 
-def _central(f, x, step):
-    """Central differences of the scalar f() over every entry of x, which f reads."""
+def _central(f, x, step, scale=None):
+    """Central differences of the scalar f() over every entry of x, which f
+    reads, with step ``step max(1, |x|)`` (``step scale[idx]`` when given)."""
     g = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         old = x[idx]
-        h = step * max(1.0, abs(old))
+        h = step * (max(1.0, abs(old)) if scale is None else scale[idx])
         x[idx] = old + h
         up = f()
         x[idx] = old - h
@@ -955,7 +959,8 @@ def _finite_differences(kn, zs, As, fd_step, notes):
         a = np.array(As[l], order="F")
         fd[("A", l)] = _central(lambda l=l, a=a: kn.cost_from_a(l, a), a, fd_step)
     a_out = np.array(As[L], order="F")
-    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step)
+    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step,
+                            _seed_step_scale(kn.cost, a_out))
     for l in range(1, L + 1):
         if names[l - 1] in KINKED:
             closest = float(np.min(np.abs(zs[l])))
@@ -971,6 +976,22 @@ def _finite_differences(kn, zs, As, fd_step, notes):
                              f"the maximum has no derivative there, and the finite differences of "
                              f"dJ/dA[{l - 1}] leave them out (the reference and numpy witnesses check them)")
     return fd
+
+
+def _seed_step_scale(cost, a):
+    """Per-entry scale of the seed's finite-difference step: max(1, |a|),
+    but no more than the distance from a to where the cost's log is singular
+    (a = 0 for the cross-entropies and poisson, also a = 1 for binary
+    cross-entropy). A fixed step near a saturated output would reach across
+    the log's steep part (truncation error ~ (h / a)^2); a step scaled with
+    the distance keeps that error ~ 1e-12 at every a."""
+    scale = np.maximum(1.0, np.abs(a))
+    if cost in ("binary_cross_entropy", "categorical_cross_entropy", "poisson"):
+        scale = np.minimum(scale, np.abs(a))
+    if cost == "binary_cross_entropy":
+        scale = np.minimum(scale, np.abs(1.0 - a))
+    # an output exactly at the singularity has no derivative to measure; keep the step positive
+    return np.maximum(scale, np.finfo(np.float64).tiny)
 
 
 def _max_pool_ties(kn, l, a_prev):

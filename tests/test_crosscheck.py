@@ -776,3 +776,19 @@ def test_maps_are_accepted_as_c_h_w_m_arrays():
 def test_cli_bad_conv_options_exit_2_naming_the_option(argv, word, capsys):
     assert cli_main(_args(argv + ["--no-symbolic"])) == 2
     assert word in capsys.readouterr().err
+
+
+def test_the_seed_step_shrinks_near_a_saturated_output(monkeypatch):
+    """A sigmoid output within ~1e-6 of 1 under binary cross-entropy: a
+    fixed step 1e-6 reaches across log(1 - a); the step scaled by the
+    distance to a = 1 measures the seed."""
+    net = random_network([3, 4, 2], ["tanh", "sigmoid"], "binary_cross_entropy", seed=3)
+    net.biases = [net.biases[0], np.array([14.0, -13.0])]
+    X, Y = data_for(net, 3)
+    a = net.forward(X)
+    assert np.min(np.minimum(a, 1 - a)) < 1e-5
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.find("dJ/dA[2] = (1/m)").comparisons["finite diff"].passed, str(report)
+    monkeypatch.setattr(verify, "_seed_step_scale", lambda cost, a: np.maximum(1.0, np.abs(a)))
+    fixed = crosscheck(net, X, Y, symbolic=False)
+    assert not fixed.find("dJ/dA[2] = (1/m)").comparisons["finite diff"].passed
