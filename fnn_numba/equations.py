@@ -3,18 +3,25 @@
 The derivation is Jonas Lalin, "Feedforward Neural Networks in Depth", part 1
 (forward and backward propagation, labels "P1 (n)") and part 2 (activation
 functions, "P2 (n)"); the costs, the seed, the fused output deltas and the L2
-term are the project's own (``docs/derivation.rst`` states them). Each
+term are the project's own (``docs/derivation.rst`` states them). The
+convolution, pooling, flatten and dropout equations come from the "Neural
+Networks" notes (notes-neural-networks, section "Convolutional Neural Networks
+(CNN)"), which do not number them: their labels "CNN (1)"-(4), "POOL (1)"-(4),
+"SUB (1)"-(4), "FLATTEN", "DROP (1)", (2) are those of
+:mod:`fnn_numba.conv_kernels` and ``docs/convolution.rst``. Each
 :class:`Equation` names
 
 - ``label``: the equation's number ("P1 (13)"), or the project's row label
   ("cost", "seed", "fused", "L2") where the derivation gives none;
 - ``quantity``: what it computes ("dJ/dW[l]"); ``role``: a name for it that
   is unique together with the label (:func:`entry` looks entries up by role);
-- ``kernel``: the fast CPU kernel of :mod:`fnn_numba.kernels`;
-- ``cuda``: the name of its CUDA twin in :mod:`fnn_numba.gpu_kernels`, a
+- ``kernel``: the fast CPU kernel of :mod:`fnn_numba.kernels` (dense
+  layers) or :mod:`fnn_numba.conv_kernels` (the layers with maps);
+- ``cuda``: the name of its CUDA twin in :mod:`fnn_numba.gpu_kernels` (for a
+  kernel of :mod:`fnn_numba.conv_kernels`, in :mod:`fnn_numba.gpu_conv`), a
   string resolved only by :meth:`Equation.cuda_kernel` (importing numba-cuda
-  is slow and optional); the launcher is ``launch_`` plus the name without
-  ``_cuda``;
+  is slow and optional), None where there is no twin yet; the launcher is
+  ``launch_`` plus the name without ``_cuda``;
 - ``reference``: the index-level loops of :mod:`fnn_numba.reference`;
 - ``vectorized``: the NumPy form of :mod:`fnn_numba.vectorized` (None where
   there is none);
@@ -34,12 +41,18 @@ simulator against the CPU kernel) and the equation table of
 ``docs/derivation.rst``. A new equation (a convolution, a pooling layer) is
 one more :class:`Equation` in the tuple, plus a :class:`Case` if its kernels
 take a new argument layout.
+
+Maps: the kernels of :mod:`fnn_numba.conv_kernels` read and write (C H W, m)
+columns, the references and NumPy forms (C, H, W, m) arrays; a conv
+:class:`Trial` reshapes the kernel's columns to maps (C order, the kernels'
+layout) so that all twins return the same array.
 """
 import importlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import conv_kernels as ck
 from . import kernels, reference, vectorized
 from .activations import ACTIVATIONS
 from .costs import COSTS, FUSED_PAIRS
@@ -48,10 +61,13 @@ from .costs import COSTS, FUSED_PAIRS
 # ------------------------------------------------------------ twin calls
 @dataclass(frozen=True)
 class Out:
-    """An output argument of a kernel call: allocated as zeros (Fortran
-    order, like the engine's workspaces) by :func:`call`."""
+    """An output argument of a kernel call: allocated as zeros by
+    :func:`call`, in Fortran order like the engine's workspaces (C order for
+    a conv kernel's (F, C, KH, KW) gradient, a view of the flat gradient in
+    the engine)."""
 
     shape: tuple
+    order: str = "F"
 
 
 def _device_module():
@@ -70,11 +86,11 @@ def call(fn, *args, device=False):
     outs, actual = [], []
     for arg in args:
         if isinstance(arg, Out):
-            buf = np.zeros(arg.shape, order="F")
+            buf = np.zeros(arg.shape, order=arg.order)
             arg = cuda.to_device(buf) if device else buf
             outs.append(arg)
         elif device and isinstance(arg, np.ndarray):
-            arg = cuda.to_device(np.asfortranarray(arg) if arg.ndim > 1 else arg)
+            arg = cuda.to_device(np.asfortranarray(arg) if arg.ndim == 2 else arg)
         actual.append(arg)
     value = fn(*actual)
     if device:
@@ -321,6 +337,173 @@ DA_PREV = Case(_da_prev, GEMM_DIMS, CUDA_LAYER_DIMS)
 L2_GRADIENT = Case(_l2_gradient, LAYER_DIMS, ((9, 4, 7),))
 
 
+# ------------------------------------------------- convolution and pooling
+#: (C, H, W, F, KH, KW, stride, pad, m) of CNN (1)-(4): stride 1 and 2 (and
+#: 3), padding 0 and 1 (and one as large as the kernel), odd and even sizes,
+#: one and several channels and maps, square and oblong kernels, m = 1
+CONV_DIMS = ((1, 5, 5, 2, 3, 3, 1, 0, 2), (3, 6, 7, 2, 3, 2, 2, 1, 3), (2, 8, 8, 3, 2, 2, 2, 0, 1),
+             (2, 7, 6, 2, 3, 3, 1, 1, 4), (2, 4, 5, 2, 2, 3, 2, 2, 2), (3, 5, 4, 2, 1, 1, 3, 1, 2))
+#: the simulator runs one thread per example (per (f, c) pair for CNN (2), (3)):
+#: m = 9 spans two blocks of the tests' 8 threads
+CUDA_CONV_DIMS = ((2, 5, 4, 2, 3, 2, 2, 1, 9), (1, 4, 4, 3, 2, 2, 1, 0, 2))
+#: (C, H, W, P, Q, m) of POOL (1)-(4), SUB (1)-(4): remainders dropped in rows,
+#: columns or both, oblong windows, a window of one row
+POOL_DIMS = ((2, 4, 4, 2, 2, 3), (3, 5, 7, 2, 2, 2), (1, 6, 6, 3, 2, 1), (2, 3, 5, 1, 2, 4))
+CUDA_POOL_DIMS = ((2, 5, 6, 2, 3, 9),)
+#: (C, H, W, m) of flatten, (n, m, rate) of dropout
+FLATTEN_DIMS = ((1, 1, 1, 1), (2, 3, 4, 3), (3, 5, 2, 1))
+DROPOUT_DIMS = ((1, 1, 0.5), (6, 4, 0.25), (7, 9, 0.75), (5, 3, 0.0))
+
+
+def _cols(a):
+    """(C, H, W, m) maps as the kernels' (C H W, m) F-ordered columns."""
+    return _f(a.reshape(-1, a.shape[-1]))
+
+
+def _maps(c, shape):
+    """A kernel's (C H W, m) columns as (C, H, W, m) maps (C order of (c, x, y))."""
+    c = np.asarray(c)
+    return c.reshape(tuple(shape) + (c.shape[1],))
+
+
+def _conv_inputs(rng, dims):
+    C, H, W, F, KH, KW, s, p, m = dims
+    OH, OW = (H + 2 * p - KH) // s + 1, (W + 2 * p - KW) // s + 1
+    w, b = rng.standard_normal((F, C, KH, KW)), rng.standard_normal(F)
+    a, dz = rng.standard_normal((C, H, W, m)), rng.standard_normal((F, OH, OW, m))
+    return w, b, a, dz, (C, H, W), (F, OH, OW), (KH, KW), s, p
+
+
+def _conv_z(rng, dims, variant):
+    w, b, a, _, (C, H, W), out, _, s, p = _conv_inputs(rng, dims)
+    args = (w, b, _cols(a), Out((int(np.prod(out)), a.shape[3])), H, W, s, p)
+    return Trial(cpu=lambda k: _maps(call(k, *args), out), reference=lambda f: f(w, b, a, s, p),
+                 vectorized=lambda f: f(w, b, a, s, p),
+                 cuda=lambda k: _maps(call(k, *args, device=True), out))
+
+
+def _conv_parameter_gradient(rng, dims, pick):
+    # CNN (2) and (3) come from one kernel; l2 = 0 here (the L2 entry checks that share)
+    w, _, a, dz, (C, H, W), _, kernel, s, p = _conv_inputs(rng, dims)
+    args = (_cols(dz), _cols(a), w, 0.0, Out(w.shape, "C"), Out((w.shape[0],)), H, W, s, p)
+    return Trial(cpu=lambda k: call(k, *args)[pick],
+                 reference=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
+                 vectorized=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
+                 cuda=lambda k: call(k, *args, device=True)[pick])
+
+
+def _conv_dw(rng, dims, variant):
+    return _conv_parameter_gradient(rng, dims, 0)
+
+
+def _conv_db(rng, dims, variant):
+    return _conv_parameter_gradient(rng, dims, 1)
+
+
+def _conv_da_prev(rng, dims, variant):
+    w, _, a, dz, shape, _, _, s, p = _conv_inputs(rng, dims)
+    args = (w, _cols(dz), Out((a.shape[0] * a.shape[1] * a.shape[2], a.shape[3])), shape[1], shape[2], s, p)
+    return Trial(cpu=lambda k: _maps(call(k, *args), shape), reference=lambda f: f(w, dz, shape, s, p),
+                 vectorized=lambda f: f(w, dz, shape, s, p),
+                 cuda=lambda k: _maps(call(k, *args, device=True), shape))
+
+
+def _pool_inputs(rng, dims):
+    C, H, W, P, Q, m = dims
+    a, g = rng.standard_normal((C, H, W, m)), rng.standard_normal((C, H // P, W // Q, m))
+    beta, b = rng.standard_normal(C), rng.standard_normal(C)
+    return a, g, beta, b, (C, H, W), (C, H // P, W // Q), (P, Q)
+
+
+def _pool_trial(cpu_args, out_shape, ref_args):
+    """A Trial whose kernel takes ``cpu_args`` (columns) plus (C, H, W, P, Q) and
+    whose reference and NumPy form take ``ref_args`` (maps)."""
+    return Trial(cpu=lambda k: _maps(call(k, *cpu_args), out_shape), reference=lambda f: f(*ref_args),
+                 vectorized=lambda f: f(*ref_args),
+                 cuda=lambda k: _maps(call(k, *cpu_args, device=True), out_shape))
+
+
+def _pool_forward(rng, dims, variant):
+    a, _, beta, b, shape, out, pool = _pool_inputs(rng, dims)
+    o = Out((int(np.prod(out)), a.shape[3]))
+    if variant == "subsample":
+        return _pool_trial((beta, b, _cols(a), o) + shape + pool, out, (beta, b, a, pool))
+    return _pool_trial((_cols(a), o) + shape + pool, out, (a, pool))
+
+
+def _pool_backward(rng, dims, variant):
+    a, g, beta, _, shape, _, pool = _pool_inputs(rng, dims)
+    o = Out((int(np.prod(shape)), a.shape[3]))
+    if variant == "max":
+        return _pool_trial((_cols(a), _cols(g), o) + shape + pool, shape, (a, g, pool))
+    if variant == "subsample":
+        return _pool_trial((beta, _cols(g), o) + shape + pool, shape, (beta, g, shape, pool))
+    return _pool_trial((_cols(g), o) + shape + pool, shape, (g, shape, pool))
+
+
+def _subsample_gradient(rng, dims, pick):
+    a, g, beta, _, shape, _, pool = _pool_inputs(rng, dims)
+    C = shape[0]
+    args = (_cols(g), _cols(a), beta, 0.0, Out((C,)), Out((C,))) + shape + pool
+    return Trial(cpu=lambda k: call(k, *args)[pick],
+                 reference=lambda f: f(g, a, pool) if pick == 0 else f(g),
+                 vectorized=lambda f: f(g, a, pool) if pick == 0 else f(g),
+                 cuda=lambda k: call(k, *args, device=True)[pick])
+
+
+def _subsample_dbeta(rng, dims, variant):
+    return _subsample_gradient(rng, dims, 0)
+
+
+def _subsample_db(rng, dims, variant):
+    return _subsample_gradient(rng, dims, 1)
+
+
+def _flatten(rng, dims, variant):
+    C, H, W, m = dims
+    a = rng.standard_normal((C, H, W, m))
+    return Trial(cpu=lambda k: call(k, _cols(a), Out((C * H * W, m))), reference=lambda f: f(a),
+                 vectorized=lambda f: f(a))
+
+
+def _unflatten(rng, dims, variant):
+    C, H, W, m = dims
+    d = _f(rng.standard_normal((C * H * W, m)))
+    return Trial(cpu=lambda k: _maps(call(k, d, Out(d.shape)), (C, H, W)),
+                 reference=lambda f: f(d, (C, H, W)), vectorized=lambda f: f(d, (C, H, W)))
+
+
+def _dropout_mask(rng, dims, variant):
+    n, m, rate = dims
+    key, counter, layer = int(rng.integers(0, 2**62)), int(rng.integers(0, 1000)), int(rng.integers(1, 9))
+    return Trial(cpu=lambda k: call(k, rate, key, counter, layer, Out((n, m))),
+                 reference=lambda f: f(rate, key, counter, layer, n, m),
+                 vectorized=lambda f: f(rate, key, counter, layer, n, m))
+
+
+def _dropout(rng, dims, variant):
+    # forward (a_prev) and backward (dJ/da) multiply by the same mask
+    n, m, rate = dims
+    keep = (rng.uniform(0, 1, (n, m)) >= rate).astype(float)
+    mask, x = _f(keep / (1.0 - rate)), _f(rng.standard_normal((n, m)))
+    return Trial(cpu=lambda k: call(k, mask, x, Out((n, m))), reference=lambda f: f(x, keep, rate),
+                 vectorized=lambda f: f(x, keep, rate))
+
+
+CONV_Z = Case(_conv_z, CONV_DIMS, CUDA_CONV_DIMS)
+CONV_DW = Case(_conv_dw, CONV_DIMS, CUDA_CONV_DIMS)
+CONV_DB = Case(_conv_db, CONV_DIMS, CUDA_CONV_DIMS)
+CONV_DA_PREV = Case(_conv_da_prev, CONV_DIMS, CUDA_CONV_DIMS)
+POOL_FORWARD = Case(_pool_forward, POOL_DIMS, CUDA_POOL_DIMS)
+POOL_BACKWARD = Case(_pool_backward, POOL_DIMS, CUDA_POOL_DIMS)
+SUBSAMPLE_DBETA = Case(_subsample_dbeta, POOL_DIMS, CUDA_POOL_DIMS)
+SUBSAMPLE_DB = Case(_subsample_db, POOL_DIMS, CUDA_POOL_DIMS)
+FLATTEN = Case(_flatten, FLATTEN_DIMS, ())
+UNFLATTEN = Case(_unflatten, FLATTEN_DIMS, ())
+DROPOUT_MASK = Case(_dropout_mask, DROPOUT_DIMS, ())
+DROPOUT = Case(_dropout, DROPOUT_DIMS, ())
+
+
 # ---------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class Equation:
@@ -340,21 +523,31 @@ class Equation:
 
     @property
     def kernel_name(self):
-        """The CPU kernel's name in :mod:`fnn_numba.kernels` (the name a test substitutes it under)."""
+        """The CPU kernel's name in its module (the name a test substitutes it under)."""
         return self.kernel.__name__
 
     @property
+    def kernel_module(self):
+        """The CPU kernel's module: "fnn_numba.kernels" or "fnn_numba.conv_kernels"."""
+        return self.kernel.__module__
+
+    @property
+    def cuda_module(self):
+        """The module of the CUDA twin (None without one)."""
+        return CUDA_MODULES[self.kernel_module] if self.cuda else None
+
+    @property
     def launcher_name(self):
-        """The name of the CUDA launcher in :mod:`fnn_numba.gpu_kernels`."""
+        """The name of the CUDA launcher in :attr:`cuda_module`."""
         return "launch_" + self.cuda[:-len("_cuda")] if self.cuda else None
 
     def cuda_kernel(self):
-        """The CUDA kernel, imported from :mod:`fnn_numba.gpu_kernels` now."""
-        return getattr(importlib.import_module("fnn_numba.gpu_kernels"), self.cuda)
+        """The CUDA kernel, imported from :attr:`cuda_module` now."""
+        return getattr(importlib.import_module(self.cuda_module), self.cuda)
 
     def cuda_launcher(self):
         """The launcher of the CUDA kernel (grid and block sizes chosen for the shapes)."""
-        return getattr(importlib.import_module("fnn_numba.gpu_kernels"), self.launcher_name)
+        return getattr(importlib.import_module(self.cuda_module), self.launcher_name)
 
     def row_quantity(self, l=None, L=None, act="", detail="", head=""):
         """The quantity column of the cross-check's row for layer ``l``."""
@@ -368,13 +561,16 @@ class Equation:
 
     def twins(self):
         """Every twin's qualified name, in the order CPU, CUDA, reference, NumPy."""
-        out = {"cpu": f"fnn_numba.kernels.{self.kernel_name}",
-               "cuda": f"fnn_numba.gpu_kernels.{self.cuda}" if self.cuda else None,
+        out = {"cpu": f"{self.kernel_module}.{self.kernel_name}",
+               "cuda": f"{self.cuda_module}.{self.cuda}" if self.cuda else None,
                "reference": f"fnn_numba.reference.{self.reference.__name__}",
                "vectorized": (f"fnn_numba.vectorized.{self.vectorized.__name__}"
                               if self.vectorized is not None else None)}
         return out
 
+
+#: the module of the CUDA twins of each CPU kernel module
+CUDA_MODULES = {"fnn_numba.kernels": "fnn_numba.gpu_kernels", "fnn_numba.conv_kernels": "fnn_numba.gpu_conv"}
 
 _ELEMENTWISE_P1 = ("identity", "leaky_relu", "elu", "selu", "exp")
 _FUSED = tuple(sorted(FUSED_PAIRS, key=lambda p: p[0]))
@@ -447,6 +643,72 @@ EQUATIONS = (
              reference.l2_gradient_reference, vectorized.l2_gradient_vectorized,
              "l2 W[l] = d/dW[l] of the L2 term", L2_GRADIENT,
              formula="d/dw[j,k] of the L2 term = lambda w[j,k]"),
+    # convolution and pooling (notes-neural-networks, "Convolutional Neural Networks (CNN)")
+    Equation("CNN (1)", "Z[l] (conv)", "conv Z", ck.conv_forward, "conv_forward_cuda",
+             reference.conv_z_reference, vectorized.conv_z_vectorized,
+             "Z[{l}] = W[{l}] (*) A[{prev}] + b[{l}]", CONV_Z,
+             formula="z[f,x,y,i] = sum_{c,u,v} w[f,c,u,v] a[c, x s + u - p, y s + v - p, i] + b[f]"),
+    Equation("CNN (2)", "dJ/dW[l] (conv)", "conv dW", ck.conv_dw_db, "conv_dw_db_cuda",
+             reference.conv_dw_reference, vectorized.conv_dw_vectorized, "dJ/dW[{l}] (conv)", CONV_DW,
+             formula="dJ/dw[f,c,u,v] = sum_{i,x,y} dJ/dz[f,x,y,i] a[c, x s + u - p, y s + v - p, i]"),
+    Equation("CNN (3)", "dJ/db[l] (conv)", "conv db", ck.conv_dw_db, "conv_dw_db_cuda",
+             reference.conv_db_reference, vectorized.conv_db_vectorized, "dJ/db[{l}] (conv)", CONV_DB,
+             formula="dJ/db[f] = sum_{i,x,y} dJ/dz[f,x,y,i]"),
+    Equation("CNN (4)", "dJ/dA[l-1] (conv)", "conv dA", ck.conv_da_prev, "conv_da_prev_cuda",
+             reference.conv_da_prev_reference, vectorized.conv_da_prev_vectorized,
+             "{head}dJ/dA[{prev}] (conv, direct sum)", CONV_DA_PREV,
+             formula="dJ/da[c,r,q,i] = sum over x s + u - p = r, y s + v - p = q of dJ/dz[f,x,y,i] w[f,c,u,v]"),
+    Equation("CNN (4)", "dJ/dA[l-1] (conv, flipped)", "conv dA flipped", ck.conv_da_prev,
+             "conv_da_prev_cuda", reference.conv_da_prev_flipped_reference,
+             vectorized.conv_da_prev_flipped_vectorized, "{head}dJ/dA[{prev}] (conv, flipped)", CONV_DA_PREV,
+             formula="dJ/da[c,r,q,i] = sum_{f,u',v'} w[f,c,KH-1-u',KW-1-v'] D[f, r + u', q + v', i], "
+                     "D = dJ/dz dilated by s, padded by KH-1-p"),
+    Equation("POOL (1)", "A[l] (max pool)", "max pool", ck.maxpool_forward, "maxpool_forward_cuda",
+             reference.maxpool_reference, vectorized.maxpool_vectorized, "A[{l}] = maxpool(A[{prev}])",
+             POOL_FORWARD, ("max",), formula="a[c,x,y,i] = max_{u,v} a[c, x P + u, y Q + v, i]"),
+    Equation("POOL (2)", "dJ/dA[l-1] (max pool)", "max pool dA", ck.maxpool_backward, "maxpool_backward_cuda",
+             reference.maxpool_backward_reference, vectorized.maxpool_backward_vectorized,
+             "{head}dJ/dA[{prev}] (max pool)", POOL_BACKWARD, ("max",),
+             formula="dJ/da at each window's first maximum (row-major), 0 elsewhere"),
+    Equation("POOL (3)", "A[l] (average pool)", "avg pool", ck.avgpool_forward, "avgpool_forward_cuda",
+             reference.avgpool_reference, vectorized.avgpool_vectorized, "A[{l}] = avgpool(A[{prev}])",
+             POOL_FORWARD, ("avg",), formula="a[c,x,y,i] = (1/(P Q)) sum_{u,v} a[c, x P + u, y Q + v, i]"),
+    Equation("POOL (4)", "dJ/dA[l-1] (average pool)", "avg pool dA", ck.avgpool_backward,
+             "avgpool_backward_cuda", reference.avgpool_backward_reference,
+             vectorized.avgpool_backward_vectorized, "{head}dJ/dA[{prev}] (avg pool)", POOL_BACKWARD,
+             ("avg",), formula="dJ/da[c, x P + u, y Q + v, i] = dJ/da[c,x,y,i] / (P Q)"),
+    Equation("SUB (1)", "Z[l] (subsample)", "subsample Z", ck.subsample_forward, "subsample_forward_cuda",
+             reference.subsample_z_reference, vectorized.subsample_z_vectorized,
+             "Z[{l}] = beta[{l}] mean(A[{prev}]) + b[{l}]", POOL_FORWARD, ("subsample",),
+             formula="z[c,x,y,i] = beta[c] mean_{u,v} a[c, x P + u, y Q + v, i] + b[c]"),
+    Equation("SUB (2)", "dJ/dbeta[l]", "subsample dbeta", ck.subsample_dbeta_db, "subsample_dbeta_db_cuda",
+             reference.subsample_dbeta_reference, vectorized.subsample_dbeta_vectorized,
+             "dJ/dbeta[{l}] (subsample)", SUBSAMPLE_DBETA,
+             formula="dJ/dbeta[c] = sum_{i,x,y} dJ/dz[c,x,y,i] mean(window)"),
+    Equation("SUB (3)", "dJ/db[l] (subsample)", "subsample db", ck.subsample_dbeta_db,
+             "subsample_dbeta_db_cuda", reference.conv_db_reference, vectorized.conv_db_vectorized,
+             "dJ/db[{l}] (subsample)", SUBSAMPLE_DB, formula="dJ/db[c] = sum_{i,x,y} dJ/dz[c,x,y,i]"),
+    Equation("SUB (4)", "dJ/dA[l-1] (subsample)", "subsample dA", ck.subsample_da_prev,
+             "subsample_da_prev_cuda", reference.subsample_da_prev_reference,
+             vectorized.subsample_da_prev_vectorized, "{head}dJ/dA[{prev}] (subsample)", POOL_BACKWARD,
+             ("subsample",), formula="dJ/da[c, x P + u, y Q + v, i] = dJ/dz[c,x,y,i] beta[c] / (P Q)"),
+    Equation("FLATTEN", "A[l] (flatten)", "flatten", ck.copy_columns, None, reference.flatten_reference,
+             vectorized.flatten_vectorized, "A[{l}] = flatten(A[{prev}])", FLATTEN,
+             formula="a[(c H + x) W + y, i] = a[c,x,y,i]"),
+    Equation("FLATTEN", "dJ/dA[l-1] (flatten)", "unflatten dA", ck.copy_columns, None,
+             reference.unflatten_reference, vectorized.unflatten_vectorized,
+             "{head}dJ/dA[{prev}] (unflatten)", UNFLATTEN,
+             formula="dJ/da[c,x,y,i] = dJ/da[(c H + x) W + y, i]"),
+    Equation("DROP (1)", "mask[l]", "dropout mask", ck.dropout_mask, None, reference.dropout_mask_reference,
+             vectorized.dropout_mask_vectorized, "mask[{l}] = I(u >= rate) / (1 - rate)", DROPOUT_MASK,
+             formula="mask[j,i] = I(u[j,i] >= rate) / (1 - rate), u the counter-based uniform"),
+    Equation("DROP (1)", "A[l] (dropout)", "dropout", ck.dropout_apply, None, reference.dropout_reference,
+             vectorized.dropout_vectorized, "A[{l}] = mask[{l}] A[{prev}]", DROPOUT,
+             formula="a[j,i] = a[j,i] mask[j,i]"),
+    Equation("DROP (2)", "dJ/dA[l-1] (dropout)", "dropout dA", ck.dropout_apply, None,
+             reference.dropout_reference, vectorized.dropout_vectorized,
+             "{head}dJ/dA[{prev}] = mask[{l}] dJ/dA[{l}]", DROPOUT,
+             formula="dJ/da[j,i] = dJ/da[j,i] mask[j,i]"),
 )
 
 
@@ -470,6 +732,11 @@ def find(label):
 def kernel_names():
     """The CPU kernels the registry names, each once, in registry order."""
     return tuple(dict.fromkeys(e.kernel_name for e in EQUATIONS))
+
+
+def kernel_modules():
+    """{CPU kernel name: the module that defines it}, for every kernel of the registry."""
+    return {e.kernel_name: e.kernel_module for e in EQUATIONS}
 
 
 def table_rows():

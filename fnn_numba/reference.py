@@ -279,13 +279,13 @@ def seed_reference(cost, y_hat, y):
 
 
 def l2_reference(weights, l2):
-    """The L2 term (lambda/2) sum_l sum_j sum_k w[l][j,k]^2 (biases excluded)."""
+    """The L2 term (lambda/2) sum_l sum_j sum_k w[l][j,k]^2 (biases excluded).
+    A convolution's w[f,c,u,v] (or a Subsample2D layer's beta[c]) is summed
+    over all of its indices the same way."""
     s = 0.0
     for w in weights:
-        n, K = w.shape
-        for j in range(n):
-            for k in range(K):
-                s += w[j, k] ** 2
+        for idx in np.ndindex(w.shape):
+            s += w[idx] ** 2
     return 0.5 * l2 * s
 
 
@@ -329,12 +329,11 @@ def gradients_reference(weights, biases, activations, cost, x, y, l2=0.0):
 
 
 def l2_gradient_reference(w, l2):
-    """The L2 term's share of P1 (13): d/dw[j,k] of (lambda/2) sum w^2 = lambda w[j,k]."""
-    n, K = w.shape
-    g = np.zeros((n, K))
-    for j in range(n):
-        for k in range(K):
-            g[j, k] = l2 * w[j, k]
+    """The L2 term's share of P1 (13): d/dw[j,k] of (lambda/2) sum w^2 = lambda w[j,k]
+    (element by element for a weight of any shape: CNN (2), SUB (2))."""
+    g = np.zeros(w.shape)
+    for idx in np.ndindex(w.shape):
+        g[idx] = l2 * w[idx]
     return g
 
 
@@ -654,3 +653,48 @@ def dropout_reference(a_prev, keep, rate):
         for i in range(m):
             a[j, i] = a_prev[j, i] * keep[j, i] / (1.0 - rate)
     return a
+
+
+def unflatten_reference(d, input_shape):
+    """Flatten's backward pass: dJ/da_prev[c,x,y,i] = dJ/da[(c H + x) W + y, i],
+    the column read back as (C, H, W) maps."""
+    C, H, W = input_shape
+    m = d.shape[1]
+    out = np.zeros((C, H, W, m))
+    for c in range(C):
+        for x in range(H):
+            for y in range(W):
+                for i in range(m):
+                    out[c, x, y, i] = d[(c * H + x) * W + y, i]
+    return out
+
+
+_MASK64 = (1 << 64) - 1
+# splitmix64's constants, as in fnn_numba.conv_kernels
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+def _splitmix64(z):
+    """splitmix64's finaliser on Python integers modulo 2^64."""
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def dropout_mask_reference(rate, key, counter, layer, n, m):
+    """DROP (1)'s mask: mask[j,i] = I(u[j,i] >= rate) / (1 - rate), where
+    u[j,i] = h / 2^53 for the top 53 bits h of the hash of (key, counter,
+    layer, q = i n + j): splitmix64 applied to key + G (counter + 1), then to
+    that xor (layer M1), then to that plus G (q + 1) (G, M1 splitmix64's
+    constants, all modulo 2^64)."""
+    mask = np.zeros((n, m))
+    for i in range(m):
+        for j in range(n):
+            h = _splitmix64((key + _GOLDEN * (counter + 1)) & _MASK64)
+            h = _splitmix64(h ^ ((layer * _MIX1) & _MASK64))
+            h = _splitmix64((h + _GOLDEN * (i * n + j + 1)) & _MASK64)
+            u = (h >> 11) / 2.0 ** 53
+            mask[j, i] = 1.0 / (1.0 - rate) if u >= rate else 0.0
+    return mask

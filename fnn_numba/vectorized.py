@@ -286,3 +286,57 @@ def subsample_dbeta_vectorized(dz, a_prev, pool_size):
 def subsample_da_prev_vectorized(beta, dz, input_shape, pool_size):
     """SUB (4): POOL (4) of dz, scaled by beta per map."""
     return beta[:, None, None, None] * avgpool_backward_vectorized(dz, input_shape, pool_size)
+
+
+def conv_da_prev_flipped_vectorized(w, dz, input_shape, stride, pad):
+    """CNN (4) in the padded, flipped form, as CNN (1) itself: dz dilated by
+    the stride and padded by KH - 1 - p rows (KW - 1 - p columns) on each side,
+    then :func:`conv_z_vectorized` with the kernel flipped in both axes and
+    its maps and channels exchanged (stride 1, no padding, no bias)."""
+    F, C, KH, KW = w.shape
+    _, OH, OW, m = dz.shape
+    _, H, W = input_shape
+    ph, pw = KH - 1 - pad, KW - 1 - pad
+    # rows r + u' for r < H, u' < KH; a padding larger than KH - 1 cuts rows of D instead
+    D = np.zeros((F, H + KH - 1, W + KW - 1, m))
+    rows, cols = np.arange(OH) * stride + ph, np.arange(OW) * stride + pw
+    keep_r = (rows >= 0) & (rows < D.shape[1])
+    keep_c = (cols >= 0) & (cols < D.shape[2])
+    D[:, rows[keep_r, None], cols[None, keep_c]] = dz[:, keep_r][:, :, keep_c]
+    w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    return conv_z_vectorized(w_flip, np.zeros(C), D, 1, 0)
+
+
+def flatten_vectorized(a):
+    """Flatten: (C, H, W, m) maps to (C H W, m) columns (a C-order reshape)."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def unflatten_vectorized(d, input_shape):
+    """Flatten's backward pass: the (C H W, m) column back to (C, H, W, m) maps."""
+    return d.reshape(tuple(input_shape) + (d.shape[1],))
+
+
+def dropout_mask_vectorized(rate, key, counter, layer, n, m):
+    """DROP (1)'s mask with splitmix64 on uint64 arrays (NumPy's unsigned
+    arithmetic wraps modulo 2^64, as the hash needs)."""
+    u64 = np.uint64
+    golden, mix1, mix2 = u64(0x9E3779B97F4A7C15), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
+
+    def mix(z):
+        z = (z ^ (z >> u64(30))) * mix1
+        z = (z ^ (z >> u64(27))) * mix2
+        return z ^ (z >> u64(31))
+
+    with np.errstate(over="ignore"):
+        h = mix(np.array([key], dtype=np.uint64) + golden * u64(counter + 1))
+        h = mix(h ^ (u64(layer) * mix1))
+        q = np.arange(n * m, dtype=np.uint64).reshape(m, n).T  # q = i n + j
+        h = mix(h + golden * (q + u64(1)))
+    u = (h >> u64(11)).astype(np.float64) / 2.0 ** 53
+    return np.where(u >= rate, 1.0 / (1.0 - rate), 0.0)
+
+
+def dropout_vectorized(a_prev, keep, rate):
+    """DROP (1) and (2): the input (or dJ/da) times keep / (1 - rate)."""
+    return a_prev * keep / (1.0 - rate)

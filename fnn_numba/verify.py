@@ -1,7 +1,8 @@
 """Cross-checking: every equation of the derivation verified four ways, index by index.
 
 :func:`crosscheck` runs one network on one batch through the fast CPU kernels
-of :mod:`fnn_numba.kernels`, called one equation at a time in the order
+of :mod:`fnn_numba.kernels` (and, for the layers with maps, of
+:mod:`fnn_numba.conv_kernels`), called one equation at a time in the order
 :mod:`fnn_numba.engine` calls them (outputs of one kernel feed the next, as in
 ``fit``), and compares each intermediate quantity with
 
@@ -32,7 +33,10 @@ with (rtol, atol) = (1e-10, 1e-13) for the reference, numpy and net.gradients
 witnesses (they differ from the kernels only by summation order, ~1e-15
 relative at these sizes) and (1e-6, 1e-8) for central differences with step
 ``h = 1e-6 max(1, |x|)`` (truncation O(h^2), rounding ``O(1e-16 |J| / h)``,
-about 1e-10). A slip in a formula (a wrong factor, a transpose, a wrong slope) shows up as a
+about 1e-10; for the seed dJ/dA[L] the step is no larger than 1e-6 times the
+distance from the output to the cost's log singularity, a = 0 (and a = 1 for
+binary cross-entropy), so that a saturated output keeps the truncation error
+small). A slip in a formula (a wrong factor, a transpose, a wrong slope) shows up as a
 relative difference of 1e-3 to 1 and fails every witness at once.
 
 Finite differences across a kink (relu, leaky_relu and selu at z = 0) are not
@@ -42,6 +46,18 @@ and the reference is plain Python: use it on small networks and batches.
 
 The rows, their labels and the kernels, references and NumPy forms they
 compare come from the equation registry, :data:`fnn_numba.equations.EQUATIONS`.
+
+Layers with maps (:mod:`fnn_numba.layers`: Conv2D, MaxPool2D, AvgPool2D,
+Subsample2D, Flatten, Dropout) get one row per equation and layer too:
+CNN (1)-(4) (CNN (4) twice: against the direct sum and against the padded,
+flipped form), POOL (1)-(4), SUB (1)-(4), FLATTEN and DROP (1), (2), with the
+same witnesses. Dropout runs as in training with fixed masks (key
+:data:`DROPOUT_KEY`, step 0), each chain drawing them with its own twin of
+the mask equation; the net.gradients witness is then the engine's gradient
+path in training mode with those masks. A maximum has no derivative where
+the two largest entries of a pooling window tie (a relu's zeros often do):
+the finite differences of that layer's dJ/dA[l-1] leave those windows out,
+and the report notes how many entries that is.
 
 The check verifies the kernels, not the network's values, so it never runs
 with a parameter that is exactly zero: a zero would hide the term it
@@ -59,6 +75,7 @@ see which rows fail (``tests/test_crosscheck.py``).
 import argparse
 import contextlib
 import contextvars
+import importlib
 import math
 import sys
 import time
@@ -67,15 +84,31 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import equations, reference, vectorized
-from . import kernels as _kernels
 from ._threading import kernel_section
 from ._validation import check_choice, check_positive, check_sizes
 from .activations import ACTIVATIONS, POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .equations import entry
+from .layers import (
+    AVGPOOL2D,
+    B_OFF,
+    CONV2D,
+    DENSE,
+    DROPOUT,
+    FLATTEN,
+    MAXPOOL2D,
+    N_OUT,
+    SUBSAMPLE2D,
+    W_OFF,
+    W_SIZE,
+)
+from .layers import dense_stack
+from .layers import parameter_layout as layer_layout
 
 #: the kernels the check calls, by the name :func:`_with_kernels` substitutes them under
 KERNEL_NAMES = equations.kernel_names()
+#: the module of each kernel (fnn_numba.kernels or fnn_numba.conv_kernels), read at each call
+_KERNEL_MODULES = equations.kernel_modules()
 
 WITNESSES = ("reference", "numpy", "finite diff", "net.gradients")
 #: witness -> (rtol, atol); see the module doc
@@ -93,6 +126,8 @@ KINKED = ("relu", "leaky_relu", "selu")
 ZERO_PARAMETER_SEED = 20240601
 #: standard deviation of a bias that replaces a zero
 ZERO_BIAS_STD = 0.3
+#: the key of the dropout masks of the check (training step 0; see the module doc)
+DROPOUT_KEY = 20240602
 
 #: activation -> (label of its forward formula, label of its closed-form dJ/dZ), from the registry
 ACTIVATION_EQUATIONS = {name: (entry("A", name).label, entry("dZ closed form", name).label)
@@ -274,36 +309,50 @@ def _kernel(name, layer=None):
         return mapping[(name, layer)]
     if name in mapping:
         return mapping[name]
-    return getattr(_kernels, name)
+    return getattr(importlib.import_module(_KERNEL_MODULES[name]), name)
 
 
 class _KernelNet:
     """The network as plain arrays, run through the fast kernels one equation
-    at a time, with the calls and layouts of :mod:`fnn_numba.engine`."""
+    at a time, with the calls and layouts of :mod:`fnn_numba.engine`
+    (``layer_forward``, ``layer_backward``): any stack of the layers of
+    :mod:`fnn_numba.layers`. Dropout runs as in training, with the masks of
+    :data:`DROPOUT_KEY` at step 0, drawn once by the mask kernel."""
 
     def __init__(self, net, X, Y, l2):
-        from .engine import parameter_layout
-
+        self.layers = list(net.layers[1:])
+        self.L = len(self.layers)
         self.sizes = list(net.sizes)
-        self.L = len(self.sizes) - 1
+        self.kinds = [layer.kind for layer in self.layers]
         self.names = list(net.activations)
-        self.codes = [ACTIVATIONS[a] for a in self.names]
+        self.codes = [ACTIVATIONS[a] if a is not None else -1 for a in self.names]
         self.cost = net.cost_name
         self.cost_code = COSTS[self.cost]
         self.fused = (self.names[-1], self.cost) in FUSED_PAIRS
         self.l2 = float(l2)
-        w_off, b_off, _ = parameter_layout(self.sizes)
-        self.w_off = w_off
-        self.w_sizes = np.asarray([self.sizes[l + 1] * self.sizes[l] for l in range(self.L)], dtype=np.int64)
+        geom, _ = layer_layout(self.layers)
+        self.w_off = np.ascontiguousarray(geom[:, W_OFF])
+        self.w_sizes = np.ascontiguousarray(geom[:, W_SIZE])
         # theta is the flat [W1, b1, W2, ...] of the engine; the views below
         # read it, so perturbing theta[q] perturbs the network
         self.theta = np.asarray(net.get_parameters(), dtype=np.float64).copy()
-        self.w = [self.theta[w_off[l]:w_off[l] + self.w_sizes[l]].reshape(self.sizes[l + 1], self.sizes[l])
-                  for l in range(self.L)]
-        self.b = [self.theta[b_off[l]:b_off[l] + self.sizes[l + 1]] for l in range(self.L)]
+        self.w, self.b, self.b_off = [], [], []
+        for layer, g in zip(self.layers, geom):
+            shapes = dict(layer.parameter_shapes())
+            w_shape, b_shape = shapes.get("W"), shapes.get("b")
+            self.w.append(None if w_shape is None else
+                          self.theta[g[W_OFF]:g[W_OFF] + g[W_SIZE]].reshape(w_shape))
+            self.b.append(None if b_shape is None else self.theta[g[B_OFF]:g[B_OFF] + b_shape[0]])
+            self.b_off.append(int(g[B_OFF]))
         self.x = X
         self.y = Y
         self.m = X.shape[1]
+        self.masks = {}
+        for l in range(1, self.L + 1):
+            if self.kinds[l - 1] == DROPOUT:
+                mask = self._zeros(self.sizes[l])
+                self.k("dropout_mask", l)(self.layers[l - 1].rate, DROPOUT_KEY, 0, l, mask)
+                self.masks[l] = mask
 
     def k(self, name, layer):
         return _kernel(name, layer)
@@ -311,16 +360,51 @@ class _KernelNet:
     def _zeros(self, n, order="F"):
         return np.zeros((n, self.m), order=order)
 
+    def has_activation(self, l):
+        return self.names[l - 1] is not None
+
+    def maps(self, l):
+        """(C, H, W) of layer l's input ((n, 1, 1) for a column of n numbers)."""
+        layer = self.layers[l - 1]
+        shape = layer.input_shape
+        return shape if len(shape) == 3 else (shape[0], 1, 1)
+
     def activate(self, l, z):
         a = self._zeros(self.sizes[l])
         self.k("activation_forward", l)(self.codes[l - 1], z, a)
         return a
 
     def layer(self, l, a_prev):
-        """P1 (1) then P1 (2) for layer l."""
-        z = self._zeros(self.sizes[l])
-        self.k("z_forward", l)(self.w[l - 1], self.b[l - 1], a_prev, z)
-        return z, self.activate(l, z)
+        """Layer l's forward equations: (Z[l], A[l]). Z[l] is A[l] itself for
+        a pooling or flatten layer, the mask for a dropout layer."""
+        kind, layer, n = self.kinds[l - 1], self.layers[l - 1], self.sizes[l]
+        w, b = self.w[l - 1], self.b[l - 1]
+        if kind == DENSE:
+            z = self._zeros(n)
+            self.k("z_forward", l)(w, b, a_prev, z)
+            return z, self.activate(l, z)
+        C, H, W = self.maps(l)
+        if kind == CONV2D:
+            z = self._zeros(n)
+            self.k("conv_forward", l)(w, b, a_prev, z, H, W, layer.stride, layer.padding)
+            return z, self.activate(l, z)
+        if kind == SUBSAMPLE2D:
+            z = self._zeros(n)
+            self.k("subsample_forward", l)(w, b, a_prev, z, C, H, W, *layer.pool_size)
+            return z, self.activate(l, z)
+        a = self._zeros(n)
+        if kind == MAXPOOL2D:
+            self.k("maxpool_forward", l)(a_prev, a, C, H, W, *layer.pool_size)
+        elif kind == AVGPOOL2D:
+            self.k("avgpool_forward", l)(a_prev, a, C, H, W, *layer.pool_size)
+        elif kind == FLATTEN:
+            self.k("copy_columns", l)(a_prev, a)
+        elif kind == DROPOUT:
+            self.k("dropout_apply", l)(self.masks[l], a_prev, a)
+            return self.masks[l], a
+        else:
+            raise ValueError(f"net: {layer.name} has no equations in the cross-check")
+        return a, a
 
     def forward(self):
         zs, As = [None], [self.x]
@@ -356,7 +440,7 @@ class _KernelNet:
         return self.data_cost(z, a)
 
     def cost_from_z(self, l, z):
-        """The data part of J as a function of Z[l]."""
+        """The data part of J as a function of Z[l] (a layer with an activation)."""
         a = self.activate(l, z)
         for later in range(l + 1, self.L + 1):
             z, a = self.layer(later, a)
@@ -383,28 +467,60 @@ class _KernelNet:
         self.k("output_delta_fused", self.L)(self.codes[-1], a, self.y, dz)
         return dz
 
-    def backward(self, zs, As, dz_out):
-        """For l = L..1 from dJ/dZ[L]: P1 (17) (l < L), P1 (13)+(14), P1 (21)."""
-        dzs, dws, dbs, das = {}, {}, {}, {}
-        for l in range(self.L, 0, -1):
+    def layer_backward(self, l, dz, a_prev, z):
+        """Layer l's backward equations from dJ/dZ[l] (dJ/dA[l] for a layer
+        without activation): (dJ/dW[l] or None, dJ/db[l] or None, dJ/dA[l-1])."""
+        kind, layer, w = self.kinds[l - 1], self.layers[l - 1], self.w[l - 1]
+        l2 = np.float64(self.l2)
+        da_prev = self._zeros(self.sizes[l - 1])
+        dw = db = None
+        if kind == DENSE:
             n, K = self.sizes[l], self.sizes[l - 1]
-            dz = dz_out if l == self.L else self.dz(l, zs[l], As[l], das[l])
-            dzs[l] = dz
             dw, db = np.zeros((n, K)), np.zeros(n)
-            self.k("dw_db_backward", l)(dz, As[l - 1], self.w[l - 1], np.float64(self.l2), dw, db,
-                                        np.zeros((n, self.m)), np.zeros((K, self.m)))
-            da_prev = self._zeros(K)
-            self.k("da_prev_backward", l)(self.w[l - 1], dz, da_prev)
-            dws[l], dbs[l], das[l - 1] = dw, db, da_prev
+            self.k("dw_db_backward", l)(dz, a_prev, w, l2, dw, db, np.zeros((n, self.m)), np.zeros((K, self.m)))
+            self.k("da_prev_backward", l)(w, dz, da_prev)
+            return dw, db, da_prev
+        C, H, W = self.maps(l)
+        if kind == CONV2D:
+            dw, db = np.zeros(w.shape), np.zeros(w.shape[0])
+            self.k("conv_dw_db", l)(dz, a_prev, w, l2, dw, db, H, W, layer.stride, layer.padding)
+            self.k("conv_da_prev", l)(w, dz, da_prev, H, W, layer.stride, layer.padding)
+        elif kind == SUBSAMPLE2D:
+            dw, db = np.zeros(C), np.zeros(C)
+            self.k("subsample_dbeta_db", l)(dz, a_prev, w, l2, dw, db, C, H, W, *layer.pool_size)
+            self.k("subsample_da_prev", l)(w, dz, da_prev, C, H, W, *layer.pool_size)
+        elif kind == MAXPOOL2D:
+            self.k("maxpool_backward", l)(a_prev, dz, da_prev, C, H, W, *layer.pool_size)
+        elif kind == AVGPOOL2D:
+            self.k("avgpool_backward", l)(dz, da_prev, C, H, W, *layer.pool_size)
+        elif kind == FLATTEN:
+            self.k("copy_columns", l)(dz, da_prev)
+        elif kind == DROPOUT:
+            self.k("dropout_apply", l)(z, dz, da_prev)
+        return dw, db, da_prev
+
+    def backward(self, zs, As, dz_out):
+        """For l = L..1 from dJ/dZ[L]: layer l's backward equations, then
+        P1 (17) for layer l-1 (whose dJ/dZ is its dJ/dA when it has no
+        activation), as engine.backward_layers runs them."""
+        dzs, dws, dbs, das = {}, {}, {}, {}
+        dz = dz_out
+        for l in range(self.L, 0, -1):
+            dzs[l] = dz
+            dws[l], dbs[l], das[l - 1] = self.layer_backward(l, dz, As[l - 1], zs[l])
+            if l > 1:
+                dz = self.dz(l - 1, zs[l - 1], As[l - 1], das[l - 1]) if self.has_activation(l - 1) \
+                    else das[l - 1]
         return dzs, dws, dbs, das
 
 
-def _central(f, x, step):
-    """Central differences of the scalar f() over every entry of x, which f reads."""
+def _central(f, x, step, scale=None):
+    """Central differences of the scalar f() over every entry of x, which f
+    reads, with step ``step max(1, |x|)`` (``step scale[idx]`` when given)."""
     g = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         old = x[idx]
-        h = step * max(1.0, abs(old))
+        h = step * (max(1.0, abs(old)) if scale is None else scale[idx])
         x[idx] = old + h
         up = f()
         x[idx] = old - h
@@ -439,7 +555,7 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         Any network; it is checked on a float64 copy (a float32 one is noted
         in the report), in which parameters that are exactly zero are replaced
         by random ones (module doc). The network itself is not changed.
-    X : array (n0, m)
+    X : array (n0, m), or (C, H, W, m) for a network whose Input has maps
         Inputs, columns are examples.
     Y : array (nL, m), or m integer labels for categorical cross-entropy
     l2 : float, optional
@@ -463,7 +579,15 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         (P2 (2), (4), (6), (8), ...) and as the contraction P1 (17); the
         fused-versus-general rows at the output when the output and cost are
         a fused pair; dJ/dW[l] (P1 (13)), dJ/db[l] (P1 (14)), dJ/dA[l-1]
-        (P1 (21)) down to dJ/dX; the L2 gradient.
+        (P1 (21)) down to dJ/dX; the L2 gradient. A layer with maps has the
+        rows of its own equations in their place (CNN (1)-(4), POOL (1)-(4),
+        SUB (1)-(4), FLATTEN, DROP (1), (2); module doc).
+
+    Raises
+    ------
+    ValueError
+        When the output layer has no activation (a pooling, flatten or
+        dropout layer last): the cost is defined on an activation's output.
     """
     from .network import Network
 
@@ -486,7 +610,10 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
     if getattr(net, "device", "cpu") != "cpu":
         notes.append(f"the network runs on {net.device}; this report checks the CPU kernels "
                      f"(the CUDA twins are tested against them in tests/test_equations.py)")
-    net64 = Network(net.sizes, net.activations, net.cost_name, init="zeros", dtype=np.float64, l2=l2)
+    if net.activations[-1] is None:
+        raise ValueError(f"net: the output layer ({net.layers[-1].name}) has no activation; the "
+                         f"check starts from the cost of an activation's output")
+    net64 = Network(net.layers, cost=net.cost_name, init="zeros", dtype=np.float64, l2=l2)
     net64.weights, net64.biases, replaced = _without_zeros(net.weights, net.biases)
     if replaced:
         notes.append(f"{replaced} parameters were exactly 0 and were replaced by random values "
@@ -494,9 +621,12 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
     X = net64._check_x(X)
     Y = net64._check_y(Y, X.shape[1])
     # one caller at a time inside the parallel kernels under Numba's workqueue layer
+    if _has_dropout(net64):
+        notes.append(f"dropout runs as in training, with the masks of key {DROPOUT_KEY} at step 0; "
+                     f"net.gradients is the engine's path in training mode with those masks")
     with kernel_section():
         rows, kn = _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes)
-    names, cost, out = kn.names, kn.cost, kn.names[-1]
+    names, cost, out = [a for a in kn.names if a is not None], kn.cost, kn.names[-1]
 
     symbolic_rows = []
     if symbolic is not False:
@@ -517,9 +647,34 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         else:
             notes.append("SymPy is not installed: symbolic rows skipped (pip install sympy)")
 
-    title = (f"network {'-'.join(str(s) for s in net.sizes)}, activations [{', '.join(names)}], "
-             f"cost {cost}, m = {X.shape[1]}, l2 = {l2:g}, float64")
+    if all(layer.kind == DENSE for layer in net.layers[1:]):
+        arch = f"{'-'.join(str(s) for s in net.sizes)}, activations [{', '.join(names)}]"
+    else:
+        arch = describe_layers(net.layers)
+    title = f"network {arch}, cost {cost}, m = {X.shape[1]}, l2 = {l2:g}, float64"
     return CrosscheckReport(title, rows, symbolic_rows, notes)
+
+
+def describe_layers(layers):
+    """A network's layers in one line: "1x8x8 -> conv 4@3x3 p1 relu -> maxpool 2x2 -> ..."."""
+    parts = ["x".join(str(s) for s in layers[0].shape)]
+    for layer in layers[1:]:
+        kind = layer.kind
+        if kind == DENSE:
+            parts.append(f"dense {layer.units} {layer.activation}")
+        elif kind == CONV2D:
+            kh, kw = layer.kernel_size
+            parts.append(f"conv {layer.filters}@{kh}x{kw}" + (f" s{layer.stride}" if layer.stride > 1 else "")
+                         + (f" p{layer.padding}" if layer.padding else "") + f" {layer.activation}")
+        elif kind in (MAXPOOL2D, AVGPOOL2D, SUBSAMPLE2D):
+            word = {MAXPOOL2D: "maxpool", AVGPOOL2D: "avgpool", SUBSAMPLE2D: "subsample"}[kind]
+            act = f" {layer.activation}" if kind == SUBSAMPLE2D else ""
+            parts.append(f"{word} {layer.pool_size[0]}x{layer.pool_size[1]}{act}")
+        elif kind == FLATTEN:
+            parts.append("flatten")
+        else:
+            parts.append(f"dropout {layer.rate:g}")
+    return " -> ".join(parts)
 
 
 def _without_zeros(weights, biases):
@@ -533,20 +688,167 @@ def _without_zeros(weights, biases):
             p = np.array(p, dtype=np.float64)
             zero = p == 0
             if zero.any():
-                std = ZERO_BIAS_STD if is_bias else 1.0 / math.sqrt(p.shape[1])
+                # a weight's fan-in: the entries one output reads (c, u, v for a convolution)
+                fan_in = int(np.prod(p.shape[1:])) if p.ndim > 1 else 1
+                std = ZERO_BIAS_STD if is_bias else 1.0 / math.sqrt(fan_in)
                 p[zero] = rng.standard_normal(int(zero.sum())) * std
                 replaced += int(zero.sum())
             dest.append(p)
     return out[0], out[1], replaced
 
 
+def _maps(c, shape):
+    """(C H W, m) columns as (C, H, W, m) maps."""
+    return np.asarray(c).reshape(tuple(shape) + (c.shape[1],))
+
+
+def _columns(a):
+    """(C, H, W, m) maps as (C H W, m) columns."""
+    return np.asarray(a).reshape(-1, a.shape[-1])
+
+
+#: the registry roles of each layer kind's forward equation, parameter
+#: gradients and dJ/dA[l-1] (the Dense ones are the P1 rows)
+_FORWARD_ROLE = {DENSE: "Z", CONV2D: "conv Z", SUBSAMPLE2D: "subsample Z", MAXPOOL2D: "max pool",
+                 AVGPOOL2D: "avg pool", FLATTEN: "flatten", DROPOUT: "dropout"}
+_GRADIENT_ROLES = {DENSE: ("dW", "db"), CONV2D: ("conv dW", "conv db"),
+                   SUBSAMPLE2D: ("subsample dbeta", "subsample db")}
+_DA_ROLES = {DENSE: ("dA",), CONV2D: ("conv dA", "conv dA flipped"), SUBSAMPLE2D: ("subsample dA",),
+             MAXPOOL2D: ("max pool dA",), AVGPOOL2D: ("avg pool dA",), FLATTEN: ("unflatten dA",),
+             DROPOUT: ("dropout dA",)}
+
+
+def _twin_chain(kn, twin, weights, biases):
+    """The whole network by one twin of the registry, ``twin`` "reference"
+    (the index-level loops, always the general route: seed, then P1 (17))
+    or "vectorized" (the NumPy forms, the closed-form dJ/dZ), layer by
+    layer from the registry entries of each layer's equations, as an
+    independent chain of its own. Returns a dict of per-layer dicts."""
+    L, X, Y, cost = kn.L, kn.x, kn.y, kn.cost
+
+    def fn(role, variant=None):
+        return getattr(entry(role, variant), twin)
+
+    def forward(l, a_prev):
+        kind, layer, w, b, name = kn.kinds[l - 1], kn.layers[l - 1], weights[l - 1], biases[l - 1], \
+            kn.names[l - 1]
+        shape = kn.maps(l)
+        f = fn(_FORWARD_ROLE[kind], {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind))
+        if kind == DENSE:
+            z = f(w, b, a_prev)
+        elif kind == CONV2D:
+            z = _columns(f(w, b, _maps(a_prev, shape), layer.stride, layer.padding))
+        elif kind == SUBSAMPLE2D:
+            z = _columns(f(w, b, _maps(a_prev, shape), layer.pool_size))
+        elif kind in (MAXPOOL2D, AVGPOOL2D):
+            a = _columns(f(_maps(a_prev, shape), layer.pool_size))
+            return a, a, None
+        elif kind == FLATTEN:
+            a = f(_maps(a_prev, shape))
+            return a, a, None
+        else:  # dropout: its mask by this twin, then DROP (1)
+            mask = fn("dropout mask")(layer.rate, DROPOUT_KEY, 0, l, kn.sizes[l], kn.m)
+            return mask, f(a_prev, mask != 0, layer.rate), mask
+        return z, fn("A", name)(name, z), None
+
+    def backward(l, dz, a_prev, z):
+        """(dW, db, dA[l-1], the flipped form of CNN (4) or None)."""
+        kind, layer, w = kn.kinds[l - 1], kn.layers[l - 1], weights[l - 1]
+        shape = kn.maps(l)
+        roles = _GRADIENT_ROLES.get(kind)
+        dw = db = flipped = None
+        if kind == DENSE:
+            dw, db, da = fn("dW")(dz, a_prev), fn("db")(dz), fn("dA")(w, dz)
+        elif kind == CONV2D:
+            out = _maps(dz, (w.shape[0],) + tuple(layer.output_shape[1:]))
+            dw = fn(roles[0])(out, _maps(a_prev, shape), layer.kernel_size, layer.stride, layer.padding)
+            db = fn(roles[1])(out)
+            da = _columns(fn("conv dA")(w, out, shape, layer.stride, layer.padding))
+            flipped = _columns(fn("conv dA flipped")(w, out, shape, layer.stride, layer.padding))
+        elif kind == SUBSAMPLE2D:
+            out = _maps(dz, layer.output_shape)
+            dw, db = fn(roles[0])(out, _maps(a_prev, shape), layer.pool_size), fn(roles[1])(out)
+            da = _columns(fn("subsample dA", "subsample")(w, out, shape, layer.pool_size))
+        elif kind == MAXPOOL2D:
+            da = _columns(fn("max pool dA", "max")(_maps(a_prev, shape), _maps(dz, layer.output_shape),
+                                                   layer.pool_size))
+        elif kind == AVGPOOL2D:
+            da = _columns(fn("avg pool dA", "avg")(_maps(dz, layer.output_shape), shape, layer.pool_size))
+        elif kind == FLATTEN:
+            da = _columns(fn("unflatten dA")(dz, shape))
+        else:
+            da = fn("dropout dA")(dz, z != 0, layer.rate)
+        if dw is not None:
+            dw = dw + fn("L2 gradient")(w, kn.l2)
+        return dw, db, da, flipped
+
+    c = dict(z={}, a={0: X}, mask={}, jac={}, dzc={}, dzg={}, dz={}, dw={}, db={}, da={}, flipped={})
+    for l in range(1, L + 1):
+        c["z"][l], c["a"][l], mask = forward(l, c["a"][l - 1])
+        if mask is not None:
+            c["mask"][l] = mask
+    out = kn.names[-1]
+    a_out = c["a"][L]
+    params = [w for w in weights if w is not None]
+    if twin == "reference":
+        c["losses"] = (reference.fused_losses_reference(out, c["z"][L], Y) if kn.fused
+                       else reference.losses_reference(cost, a_out, Y))
+    else:
+        c["losses"] = vectorized.losses_vectorized(cost, a_out, Y)
+    c["J"] = fn("J", cost)(cost, a_out, Y) + fn("L2 term")(params, kn.l2)
+    c["da"][L] = fn("seed", cost)(cost, a_out, Y)
+    for l in range(L, 0, -1):
+        z, a, da = c["z"][l], c["a"][l], c["da"][l]
+        name = kn.names[l - 1]
+        if name is None:
+            dz = da
+        else:
+            c["jac"][l] = fn("Jacobian")(name, z, a)
+            c["dzc"][l] = fn("dZ closed form", name)(name, z, a, da)
+            if twin == "reference":
+                c["dzg"][l] = reference.dz_general_reference(name, z, a, da)
+                dz = c["dzg"][l]
+            else:
+                # P1 (18), the per-example product of the Jacobian with dJ/da
+                c["dzg"][l] = vectorized.dz_from_jacobian_vectorized(da, c["jac"][l])
+                dz = c["dzc"][l]
+        c["dz"][l] = dz
+        c["dw"][l], c["db"][l], c["da"][l - 1], c["flipped"][l] = backward(l, dz, c["a"][l - 1], z)
+    return c
+
+
+def _has_dropout(net):
+    return any(layer.kind == DROPOUT and layer.rate > 0 for layer in net.layers[1:])
+
+
+def _engine_witness(net64, X, Y):
+    """(A[L], gradients) of the whole jitted path: ``net.forward`` and
+    ``net.gradients``; for a network with dropout, the same drivers of
+    :mod:`fnn_numba.engine` in training mode with the check's masks
+    (key :data:`DROPOUT_KEY`, step 0), as ``fit`` runs them."""
+    if not _has_dropout(net64):
+        return net64.forward(X), net64.gradients(X, Y)
+    from . import engine
+    from .network import Gradients
+
+    backend, geom, m = net64._backend, net64._geom, X.shape[1]
+    model = backend.model()._replace(training=True, rng=np.array([DROPOUT_KEY, 0], dtype=np.int64))
+    buf = engine.new_buffers(geom, net64.n_parameters, m, np.float64, "gradients")
+    engine.forward_pass(model, X, buf)
+    L = geom.shape[0]
+    y_hat = engine.view_f(buf.ws, buf.ws_off[engine.A, L], geom[L - 1, N_OUT], m).copy(order="F")
+    J = engine.batch_cost(model, Y, buf, True)
+    engine.backward_pass(model, X, Y, buf, True)
+    weights, biases = net64._unflatten(buf.grads.copy())
+    return y_hat, Gradients(weights, biases, backend._input_gradient(buf, m), float(J))
+
+
 def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     """The four chains and the rows comparing them (see :func:`crosscheck`)."""
     kn = _KernelNet(net64, X, Y, l2)
     L, names, cost = kn.L, kn.names, kn.cost
-    out = names[-1]
-    weights = [np.array(w) for w in kn.w]
-    biases = [np.array(b) for b in kn.b]
+    weights = [None if w is None else np.array(w) for w in kn.w]
+    biases = [None if b is None else np.array(b) for b in kn.b]
 
     # the fast chain, as the library runs it
     zs, As = kn.forward()
@@ -560,87 +862,80 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     dz_out_k = kn.fused_delta(As[L]) if kn.fused else dz_general_k
     dzs_k, dws_k, dbs_k, das_k = kn.backward(zs, As, dz_out_k)
 
-    # the index-level reference chain (always the general route: seed, then P1 (17))
-    zs_r, As_r = reference.forward_reference(weights, biases, names, X)
-    zs_r = [None] + zs_r
-    losses_r = (reference.fused_losses_reference(out, zs_r[L], Y) if kn.fused
-                else reference.losses_reference(cost, As_r[L], Y))
-    J_r = reference.cost_reference(cost, As_r[L], Y) + reference.l2_reference(weights, l2)
-    seed_r = reference.seed_reference(cost, As_r[L], Y)
-    jac_r, dzc_r, dzg_r, dw_r, db_r, da_r = {}, {}, {}, {}, {}, {L: seed_r}
-    for l in range(L, 0, -1):
-        name = names[l - 1]
-        jac_r[l] = reference.jacobian_reference(name, zs_r[l], As_r[l])
-        dzc_r[l] = reference.dz_closed_form_reference(name, zs_r[l], As_r[l], da_r[l])
-        dzg_r[l] = reference.dz_general_reference(name, zs_r[l], As_r[l], da_r[l])
-        dw_r[l] = reference.dw_reference(dzg_r[l], As_r[l - 1]) \
-            + reference.l2_gradient_reference(weights[l - 1], l2)
-        db_r[l] = reference.db_reference(dzg_r[l])
-        da_r[l - 1] = reference.da_prev_reference(weights[l - 1], dzg_r[l])
-
-    # the vectorised NumPy chain
-    zs_v, As_v = vectorized.forward_vectorized(weights, biases, names, X)
-    zs_v = [None] + zs_v
-    J_v = vectorized.cost_vectorized(cost, As_v[L], Y) + vectorized.l2_vectorized(weights, l2)
-    seed_v = vectorized.seed_vectorized(cost, As_v[L], Y)
-    losses_v = vectorized.losses_vectorized(cost, As_v[L], Y)
-    jac_v, dz_v, dw_v, db_v, da_v = {}, {}, {}, {}, {L: seed_v}
-    for l in range(L, 0, -1):
-        name = names[l - 1]
-        jac_v[l] = vectorized.jacobian_vectorized(name, zs_v[l], As_v[l])
-        dz_v[l] = vectorized.dz_vectorized(name, zs_v[l], As_v[l], da_v[l])
-        dw_v[l] = vectorized.dw_vectorized(dz_v[l], As_v[l - 1]) + l2 * weights[l - 1]
-        db_v[l] = vectorized.db_vectorized(dz_v[l])
-        da_v[l - 1] = vectorized.da_prev_vectorized(weights[l - 1], dz_v[l])
+    # the index-level reference chain and the vectorised NumPy chain
+    r = _twin_chain(kn, "reference", weights, biases)
+    v = _twin_chain(kn, "vectorized", weights, biases)
 
     # the whole jitted path of Network.gradients / fit
-    g = net64.gradients(X, Y)
-    y_hat_engine = net64.forward(X)
+    y_hat_engine, g = _engine_witness(net64, X, Y)
+    # the engine's gradients of each parametrised layer, by layer
+    param_index = {}
+    for l in range(1, L + 1):
+        if kn.w[l - 1] is not None:
+            param_index[l] = len(param_index)
 
     fd = _finite_differences(kn, zs, As, fd_step, notes) if finite_differences else {}
     if not finite_differences:
         notes.append("finite differences skipped (finite_differences=False)")
 
     rows = []
-    # forward, P1 (7), (1), (2), (8)
+    # forward, P1 (7), (1), (2), (8) and the layers' own forward equations
     for l in range(1, L + 1):
-        name = names[l - 1]
-        rows.append(_row(entry("Z"), zs[l], reference=zs_r[l], numpy=zs_v[l], l=l))
-        rows.append(_row(entry("A", name), As[l], reference=As_r[l], numpy=As_v[l],
-                         engine=y_hat_engine if l == L else None, l=l, act=name))
+        name, kind = names[l - 1], kn.kinds[l - 1]
+        out = y_hat_engine if l == L else None
+        if kind == DROPOUT:
+            rows.append(_row(entry("dropout mask"), zs[l], reference=r["mask"][l], numpy=v["mask"][l], l=l))
+        eq = entry(_FORWARD_ROLE[kind], {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind))
+        if name is None:
+            rows.append(_row(eq, As[l], reference=r["a"][l], numpy=v["a"][l], engine=out, l=l))
+            continue
+        rows.append(_row(eq, zs[l], reference=r["z"][l], numpy=v["z"][l], l=l))
+        rows.append(_row(entry("A", name), As[l], reference=r["a"][l], numpy=v["a"][l], engine=out, l=l,
+                         act=name))
     # cost, P1 (9)
-    rows.append(_row(entry("L_i"), losses_k, reference=losses_r, numpy=losses_v,
+    rows.append(_row(entry("L_i"), losses_k, reference=r["losses"], numpy=v["losses"],
                      detail=f" (fused, from Z[{L}])" if kn.fused else ""))
-    rows.append(_row(entry("J"), J_k, reference=J_r, numpy=J_v, engine=g.cost,
+    rows.append(_row(entry("J"), J_k, reference=r["J"], numpy=v["J"], engine=g.cost,
                      detail=" + L2 term" if l2 > 0 else ""))
-    rows.append(_row(entry("L2 term"), l2_k, reference=reference.l2_reference(weights, l2),
-                     numpy=vectorized.l2_vectorized(weights, l2)))
+    params = [w for w in weights if w is not None]
+    rows.append(_row(entry("L2 term"), l2_k, reference=reference.l2_reference(params, l2),
+                     numpy=vectorized.l2_vectorized(params, l2)))
     if kn.fused:
-        rows.append(_row(entry("fused L_i"), losses_k, reference=reference.losses_reference(cost, As_r[L], Y),
-                         numpy=losses_v, L=L))
-    rows.append(_row(entry("seed"), seed_k, reference=seed_r, numpy=seed_v, fd=fd.get(("A", L)), L=L))
+        rows.append(_row(entry("fused L_i"), losses_k,
+                         reference=reference.losses_reference(cost, r["a"][L], Y), numpy=v["losses"], L=L))
+    rows.append(_row(entry("seed"), seed_k, reference=r["da"][L], numpy=v["da"][L], fd=fd.get(("A", L)), L=L))
     # backward, layer by layer from L
     for l in range(L, 0, -1):
-        name = names[l - 1]
-        dz_k = dz_general_k if l == L else dzs_k[l]
-        rows.append(_row(entry("Jacobian"), kn.jacobian(l, zs[l], As[l]), reference=jac_r[l],
-                         numpy=jac_v[l], fd=fd.get(("jac", l)), l=l, act=name))
-        rows.append(_row(entry("dZ closed form", name), dz_k, reference=dzc_r[l], numpy=dz_v[l],
-                         fd=fd.get(("Z", l)), l=l, act=name))
-        # numpy: P1 (18), the per-example product of the Jacobian with dJ/da
-        rows.append(_row(entry("dZ"), dz_k, reference=dzg_r[l],
-                         numpy=vectorized.dz_from_jacobian_vectorized(da_v[l], jac_v[l]),
-                         fd=fd.get(("Z", l)), l=l))
-        if l == L and kn.fused:
-            rows.append(_row(entry("fused dZ"), dzs_k[L], reference=dzg_r[L], numpy=dz_v[L],
-                             fd=fd.get(("Z", L)), L=L))
-        rows.append(_row(entry("dW"), dws_k[l], reference=dw_r[l], numpy=dw_v[l], fd=fd.get(("W", l)),
-                         engine=g.weights[l - 1], l=l))
-        rows.append(_row(entry("db"), dbs_k[l], reference=db_r[l], numpy=db_v[l], fd=fd.get(("b", l)),
-                         engine=g.biases[l - 1], l=l))
-        rows.append(_row(entry("dA"), das_k[l - 1], reference=da_r[l - 1], numpy=da_v[l - 1],
-                         fd=fd.get(("A", l - 1)), engine=g.inputs if l == 1 else None, l=l,
-                         head="dJ/dX = " if l == 1 else ""))
+        name, kind = names[l - 1], kn.kinds[l - 1]
+        if name is not None:
+            dz_k = dz_general_k if l == L else dzs_k[l]
+            rows.append(_row(entry("Jacobian"), kn.jacobian(l, zs[l], As[l]), reference=r["jac"][l],
+                             numpy=v["jac"][l], fd=fd.get(("jac", l)), l=l, act=name))
+            rows.append(_row(entry("dZ closed form", name), dz_k, reference=r["dzc"][l], numpy=v["dzc"][l],
+                             fd=fd.get(("Z", l)), l=l, act=name))
+            rows.append(_row(entry("dZ"), dz_k, reference=r["dzg"][l], numpy=v["dzg"][l],
+                             fd=fd.get(("Z", l)), l=l))
+            if l == L and kn.fused:
+                rows.append(_row(entry("fused dZ"), dzs_k[L], reference=r["dzg"][L], numpy=v["dzc"][L],
+                                 fd=fd.get(("Z", L)), L=L))
+        if kind in _GRADIENT_ROLES:
+            dw_role, db_role = _GRADIENT_ROLES[kind]
+            p = param_index[l]
+            rows.append(_row(entry(dw_role), dws_k[l], reference=r["dw"][l], numpy=v["dw"][l],
+                             fd=fd.get(("W", l)), engine=g.weights[p], l=l))
+            rows.append(_row(entry(db_role), dbs_k[l], reference=r["db"][l], numpy=v["db"][l],
+                             fd=fd.get(("b", l)), engine=g.biases[p], l=l))
+        fd_da = fd.get(("A", l - 1))
+        if ("tied", l) in fd:
+            # only the windows with one maximum have a derivative to measure
+            fd_da = np.where(fd[("tied", l)], das_k[l - 1], fd_da)
+        for role in _DA_ROLES[kind]:
+            # the flipped form of CNN (4) is kept by layer, dJ/dA by the layer it belongs to
+            key, at = ("flipped", l) if role == "conv dA flipped" else ("da", l - 1)
+            rows.append(_row(entry(role), das_k[l - 1], reference=r[key][at], numpy=v[key][at],
+                             fd=fd_da,
+                             engine=g.inputs.reshape(das_k[0].shape) if l == 1 else None,
+                             l=l, head="dJ/dX = " if l == 1 else ""))
     rows.append(_l2_gradient_row(kn, weights, l2, fd_step if finite_differences else None))
     return rows, kn
 
@@ -652,44 +947,103 @@ def _finite_differences(kn, zs, As, fd_step, notes):
     fd = {}
     theta_g = _central(kn.cost_total, kn.theta, fd_step)
     for l in range(1, L + 1):
-        fd[("W", l)] = theta_g[kn.w_off[l - 1]:kn.w_off[l - 1] + kn.w_sizes[l - 1]].reshape(kn.w[l - 1].shape)
-        start = kn.w_off[l - 1] + kn.w_sizes[l - 1]
-        fd[("b", l)] = theta_g[start:start + kn.sizes[l]]
-        z = np.array(zs[l], order="F")
-        fd[("Z", l)] = _central(lambda l=l, z=z: kn.cost_from_z(l, z), z, fd_step)
-        fd[("jac", l)] = _fd_jacobian(kn, l, zs[l], fd_step)
+        w, b = kn.w[l - 1], kn.b[l - 1]
+        if w is not None:
+            fd[("W", l)] = theta_g[kn.w_off[l - 1]:kn.w_off[l - 1] + w.size].reshape(w.shape)
+            fd[("b", l)] = theta_g[kn.b_off[l - 1]:kn.b_off[l - 1] + b.size]
+        if names[l - 1] is not None:
+            z = np.array(zs[l], order="F")
+            fd[("Z", l)] = _central(lambda l=l, z=z: kn.cost_from_z(l, z), z, fd_step)
+            fd[("jac", l)] = _fd_jacobian(kn, l, zs[l], fd_step)
     for l in range(0, L):
         a = np.array(As[l], order="F")
         fd[("A", l)] = _central(lambda l=l, a=a: kn.cost_from_a(l, a), a, fd_step)
     a_out = np.array(As[L], order="F")
-    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step)
+    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step,
+                            _seed_step_scale(kn.cost, a_out))
     for l in range(1, L + 1):
         if names[l - 1] in KINKED:
             closest = float(np.min(np.abs(zs[l])))
             if closest < KINK_MARGIN:
                 notes.append(f"layer {l} ({names[l - 1]}) has |z| = {closest:.1e} near its kink at 0: "
                              f"finite differences there may disagree")
+        if kn.kinds[l - 1] == MAXPOOL2D:
+            tied = _max_pool_ties(kn, l, As[l - 1])
+            if tied.any():
+                fd[("tied", l)] = tied
+                notes.append(f"layer {l} (max pool): {int(tied.sum())} entries of A[{l - 1}] lie in windows "
+                             f"whose two largest entries are within {KINK_MARGIN:g} (ties: a relu's zeros); "
+                             f"the maximum has no derivative there, and the finite differences of "
+                             f"dJ/dA[{l - 1}] leave them out (the reference and numpy witnesses check them)")
     return fd
 
 
+def _seed_step_scale(cost, a):
+    """Per-entry scale of the seed's finite-difference step: max(1, |a|),
+    but no more than the distance from a to where the cost's log is singular
+    (a = 0 for the cross-entropies and poisson, also a = 1 for binary
+    cross-entropy). A fixed step near a saturated output would reach across
+    the log's steep part (truncation error ~ (h / a)^2); a step scaled with
+    the distance keeps that error ~ 1e-12 at every a."""
+    scale = np.maximum(1.0, np.abs(a))
+    if cost in ("binary_cross_entropy", "categorical_cross_entropy", "poisson"):
+        scale = np.minimum(scale, np.abs(a))
+    if cost == "binary_cross_entropy":
+        scale = np.minimum(scale, np.abs(1.0 - a))
+    # an output exactly at the singularity has no derivative to measure; keep the step positive
+    return np.maximum(scale, np.finfo(np.float64).tiny)
+
+
+def _max_pool_ties(kn, l, a_prev):
+    """A boolean (C H W, m) column: the entries of max-pooling windows whose
+    largest and second largest entries are less than :data:`KINK_MARGIN`
+    apart. There the maximum has a kink: a central difference moves the
+    argmax and measures half the gradient, or none."""
+    layer = kn.layers[l - 1]
+    C, H, W = kn.maps(l)
+    P, Q = layer.pool_size
+    OH, OW = H // P, W // Q
+    tied = np.zeros((C, H, W, kn.m), dtype=bool)
+    if P * Q < 2:
+        return tied.reshape(-1, kn.m)
+    win = _maps(a_prev, (C, H, W))[:, :OH * P, :OW * Q].reshape(C, OH, P, OW, Q, kn.m)
+    top = np.sort(win.transpose(0, 1, 3, 5, 2, 4).reshape(C, OH, OW, kn.m, P * Q), axis=-1)
+    close = (top[..., -1] - top[..., -2]) < KINK_MARGIN  # (C, OH, OW, m)
+    spread = np.repeat(np.repeat(close, P, axis=1), Q, axis=2)
+    tied[:, :OH * P, :OW * Q] = spread
+    return tied.reshape(-1, kn.m)
+
+
 def _l2_gradient_row(kn, weights, l2, fd_step):
-    """d/dW (l2/2) ||W||^2 = l2 W, for every layer at once: dw_db_backward
-    with dJ/dZ = 0 returns exactly its L2 share."""
-    fast, ref, fd = [], [], []
+    """d/dW (l2/2) ||W||^2 = l2 W, for every layer with weights at once: the
+    layer's parameter-gradient kernel with dJ/dZ = 0 returns exactly its L2
+    share (dw_db_backward, conv_dw_db, subsample_dbeta_db)."""
+    fast, ref, num, fd = [], [], [], []
+    zero_l2 = np.float64(l2)
     for l in range(1, kn.L + 1):
-        n, K = kn.sizes[l], kn.sizes[l - 1]
-        dw, db = np.zeros((n, K)), np.zeros(n)
-        kn.k("dw_db_backward", l)(np.zeros((n, 1), order="F"), np.zeros((K, 1), order="F"), kn.w[l - 1],
-                                  np.float64(l2), dw, db, np.zeros((n, 1)), np.zeros((K, 1)))
+        w, layer, kind = kn.w[l - 1], kn.layers[l - 1], kn.kinds[l - 1]
+        if w is None:
+            continue
+        n_out, n_in = kn.sizes[l], kn.sizes[l - 1]
+        dz, a_prev = np.zeros((n_out, 1), order="F"), np.zeros((n_in, 1), order="F")
+        dw, db = np.zeros(w.shape), np.zeros(kn.b[l - 1].shape)
+        if kind == DENSE:
+            kn.k("dw_db_backward", l)(dz, a_prev, w, zero_l2, dw, db, np.zeros((n_out, 1)), np.zeros((n_in, 1)))
+        elif kind == CONV2D:
+            _, H, W = kn.maps(l)
+            kn.k("conv_dw_db", l)(dz, a_prev, w, zero_l2, dw, db, H, W, layer.stride, layer.padding)
+        else:
+            C, H, W = kn.maps(l)
+            kn.k("subsample_dbeta_db", l)(dz, a_prev, w, zero_l2, dw, db, C, H, W, *layer.pool_size)
         fast.append(dw.ravel())
         ref.append(reference.l2_gradient_reference(weights[l - 1], l2).ravel())
+        num.append(vectorized.l2_gradient_vectorized(weights[l - 1], l2).ravel())
     if fd_step is not None:
         fd_all = _central(lambda: kn.k("l2_penalty", kn.L)(kn.theta, kn.w_off, kn.w_sizes, l2),
                           kn.theta, fd_step)
-        fd = [fd_all[kn.w_off[l]:kn.w_off[l] + kn.w_sizes[l]] for l in range(kn.L)]
+        fd = [fd_all[kn.w_off[l]:kn.w_off[l] + kn.w_sizes[l]] for l in range(kn.L) if kn.w[l] is not None]
     return _row(entry("L2 gradient"), np.concatenate(fast), reference=np.concatenate(ref),
-                numpy=np.concatenate([vectorized.l2_gradient_vectorized(w, l2).ravel() for w in weights]),
-                fd=np.concatenate(fd) if fd else None)
+                numpy=np.concatenate(num), fd=np.concatenate(fd) if fd else None)
 
 
 # ------------------------------------------------------------------------- CLI
@@ -700,13 +1054,53 @@ DEFAULT_OUTPUT = {"squared_error": "identity", "binary_cross_entropy": "sigmoid"
 DEFAULT_SIZES = (4, 6, 5, 7, 3)
 
 
+def default_conv_layers():
+    """The convolutional network ``fnn-numba crosscheck`` checks by default
+    (with the dense ones): every layer type, so every equation of
+    ``docs/convolution.rst``: stride 1 and 2, padding 1, an oblong kernel,
+    odd and even maps, a remainder row or column dropped by each pooling
+    layer, several channels, dropout active (training masks)."""
+    from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, Subsample2D
+
+    return [Input((1, 10, 9)), Conv2D(2, 3, padding=1, activation="tanh"), MaxPool2D(2),
+            Conv2D(3, (3, 2), stride=2, padding=1, activation="elu"), AvgPool2D((1, 2)),
+            Subsample2D((2, 1), activation="sigmoid"), Dropout(0.25), Flatten(), Dense(4, "softmax")]
+
+
+DEFAULT_INPUT_SHAPE = (1, 8, 8)
+
+
+def _shape(text):
+    """--input-shape C,H,W."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected three positive integers C,H,W, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def add_cli_arguments(parser):
     """The options of ``fnn-numba crosscheck`` (``python -m fnn_numba crosscheck``)."""
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
-                        help="layer sizes n0 n1 ... nL (default: %(default)s)")
+    from .layers import LAYER_SYNTAX
+
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
+                        help=f"layer sizes n0 n1 ... nL of a dense network (default: "
+                             f"{' '.join(str(s) for s in DEFAULT_SIZES)}, and, when no option "
+                             f"chooses the network, one convolutional network with every layer type)")
+    parser.add_argument("--layers", metavar="SPEC",
+                        help="check a convolutional network instead: an Input of --input-shape, the "
+                             "layers of SPEC (the syntax of 'fnn-numba train --layers', e.g. "
+                             f"conv4x3p1,maxpool2,flatten; tokens: {LAYER_SYNTAX}), then the dense "
+                             "layers of --dense")
+    parser.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
+                        help="the input maps of --layers (default: 1,8,8)")
+    parser.add_argument("--dense", type=int, nargs="+", default=None, metavar="N",
+                        help="sizes of the dense layers after --layers, the last one the output "
+                             "(default: 3)")
     parser.add_argument("--activations", nargs="+", metavar="NAME",
-                        help="one activation per layer; default: the hidden layers of the networks "
-                             "cycle through every activation and each cost gets its usual output")
+                        help="one activation per layer with an activation (dense; with --layers also "
+                             "each conv and subsample layer, in order); default: the hidden dense "
+                             "layers cycle through every activation, --layers keeps its own, and each "
+                             "cost gets its usual output")
     parser.add_argument("--cost", nargs="+", metavar="NAME",
                         help="costs to check, one network each (default: every cost the output allows)")
     parser.add_argument("-m", "--examples", type=int, default=5, help="examples in the batch (default: 5)")
@@ -718,55 +1112,122 @@ def add_cli_arguments(parser):
     return parser
 
 
+def _cli_weight_scale(fan_in):
+    """Standard deviation of the command line's random weights (see :func:`_cli_networks`)."""
+    return min(0.7, math.sqrt(2.0 / fan_in))
+
+
+def _cli_targets(cost, n_out, m, rng):
+    if cost == "squared_error":
+        return rng.standard_normal((n_out, m))
+    if cost == "binary_cross_entropy":
+        return rng.uniform(0, 1, (n_out, m))
+    if cost == "poisson":
+        # counts, zeros included, so that the y = 0 branch of the term is met
+        return rng.poisson(1.5, (n_out, m)).astype(float)
+    Y = np.zeros((n_out, m))
+    Y[rng.integers(0, n_out, m), np.arange(m)] = 1
+    return Y
+
+
+def _cli_costs(args, last_activation):
+    """The costs of the options: those given, or every cost the output allows."""
+    if args.cost is not None:
+        return [check_choice("--cost", c, COSTS, COST_ALIASES) for c in args.cost]
+    if last_activation is None or last_activation in UNIT_INTERVAL_OUTPUT:
+        return list(COSTS)
+    return ["squared_error"] + (["poisson"] if last_activation in POSITIVE_OUTPUT else [])
+
+
+def _conv_layer_lists(args):
+    """{cost: [Input, layer, ...]} of ``--layers`` (the layers re-made with
+    the activations of ``--activations``, or each cost's usual output)."""
+    from . import layers as layers_mod
+
+    shape = args.input_shape or DEFAULT_INPUT_SHAPE
+    try:
+        stack = layers_mod.parse_layers(args.layers, int(np.prod(shape)), shape)
+    except ValueError as exc:
+        raise ValueError(f"--layers: {exc}") from exc
+    dense = args.dense if args.dense is not None else [3]
+    for n in dense:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"--dense: expected positive integers, got {n!r}")
+    stack += [layers_mod.Dense(n, "relu") for n in dense]
+    with_act = [i for i, layer in enumerate(stack) if i > 0 and layer.activation is not None]
+    acts = None
+    if args.activations is not None:
+        acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
+        if len(acts) != len(with_act):
+            raise ValueError(f"--activations: expected {len(with_act)} names (one per conv, subsample "
+                             f"and dense layer), got {len(acts)}")
+    out = {}
+    for cost in _cli_costs(args, acts[-1] if acts else None):
+        names = acts or [stack[i].activation for i in with_act[:-1]] + [DEFAULT_OUTPUT[cost]]
+        layers = list(stack)
+        for i, name in zip(with_act, names):
+            try:
+                layers[i] = layers_mod.from_config({**stack[i].config(), "activation": name})
+            except ValueError as exc:
+                raise ValueError(f"--activations: {exc}") from exc
+        out[cost] = layers
+    return out
+
+
 def _cli_networks(args):
-    """[(network, X, Y)] for the options: one network per cost."""
+    """[(network, X, Y)] for the options: one network per cost (and the
+    default convolutional network when no option chooses the network)."""
     from .network import Network
 
-    sizes = check_sizes(args.sizes)
-    L = len(sizes) - 1
     m = check_positive("--examples", args.examples, integer=True)
     seed = args.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"--seed: expected a non-negative integer, got {seed!r}")
-    if args.activations is not None:
-        acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
-        if len(acts) != L:
-            raise ValueError(f"--activations: expected {L} names (one per layer with weights), got {len(acts)}")
-    if args.cost is None:
-        if args.activations is None or acts[-1] in UNIT_INTERVAL_OUTPUT:
-            costs = list(COSTS)
-        else:
-            costs = ["squared_error"] + (["poisson"] if acts[-1] in POSITIVE_OUTPUT else [])
-    else:
-        costs = [check_choice("--cost", c, COSTS, COST_ALIASES) for c in args.cost]
+    if args.layers is None and (args.input_shape is not None or args.dense is not None):
+        raise ValueError("--input-shape and --dense: they describe the network of --layers; give --layers")
+    if args.layers is not None and args.sizes is not None:
+        raise ValueError("--sizes: give --sizes (a dense network) or --layers (a convolutional one), not both")
     rng = np.random.default_rng(seed)
-    cycle = 0
+    dtype = np.dtype(args.dtype).type
+    stacks = []
+    if args.layers is not None:
+        stacks = list(_conv_layer_lists(args).items())
+    else:
+        sizes = check_sizes(args.sizes if args.sizes is not None else list(DEFAULT_SIZES))
+        L = len(sizes) - 1
+        if args.activations is not None:
+            acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
+            if len(acts) != L:
+                raise ValueError(f"--activations: expected {L} names (one per layer with weights), "
+                                 f"got {len(acts)}")
+        cycle = 0
+        for cost in _cli_costs(args, acts[-1] if args.activations is not None else None):
+            if args.activations is None:
+                hidden = [ALL_ACTIVATIONS[(cycle + h) % len(ALL_ACTIVATIONS)] for h in range(L - 1)]
+                cycle += L - 1
+                activations = hidden + [DEFAULT_OUTPUT[cost]]
+            else:
+                activations = acts
+            stacks.append((cost, dense_stack(sizes, activations)))
+        if args.sizes is None and args.activations is None and args.cost is None:
+            stacks.append(("categorical_cross_entropy", default_conv_layers()))
     out = []
-    for cost in costs:
-        if args.activations is None:
-            hidden = [ALL_ACTIVATIONS[(cycle + h) % len(ALL_ACTIVATIONS)] for h in range(L - 1)]
-            cycle += L - 1
-            activations = hidden + [DEFAULT_OUTPUT[cost]]
-        else:
-            activations = acts
-        net = Network(sizes, activations, cost, init="xavier", dtype=np.dtype(args.dtype).type,
-                      seed=seed, l2=args.l2)
-        # O(1) weights and biases, so that every activation sees both signs of z
-        net.weights = [rng.standard_normal(w.shape) * 0.7 for w in net.weights]
+    for cost, layers in stacks:
+        try:
+            net = Network(layers, cost=cost, init="xavier", dtype=dtype, seed=seed, l2=args.l2)
+        except ValueError as exc:
+            if args.layers is None:
+                raise
+            raise ValueError(f"--layers: {exc}") from exc
+        # O(1) weights and biases, so that every activation sees both signs of z; beyond a fan-in
+        # of 4 (a conv layer's c, u, v; a dense layer after a flatten) He's sqrt(2 / fan-in), so
+        # that z stays O(1) through the layers and the output does not saturate (near a = 0 or 1
+        # the finite differences of the seed and the logs of the costs lose their digits)
+        net.weights = [rng.standard_normal(w.shape) * _cli_weight_scale(int(np.prod(w.shape[1:])))
+                       for w in net.weights]
         net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
-        X = rng.standard_normal((sizes[0], m))
-        n_out = sizes[-1]
-        if cost == "squared_error":
-            Y = rng.standard_normal((n_out, m))
-        elif cost == "binary_cross_entropy":
-            Y = rng.uniform(0, 1, (n_out, m))
-        elif cost == "poisson":
-            # counts, zeros included, so that the y = 0 branch of the term is met
-            Y = rng.poisson(1.5, (n_out, m)).astype(float)
-        else:
-            Y = np.zeros((n_out, m))
-            Y[rng.integers(0, n_out, m), np.arange(m)] = 1
-        out.append((net, X, Y))
+        X = rng.standard_normal((net.sizes[0], m))
+        out.append((net, X, _cli_targets(cost, net.sizes[-1], m, rng)))
     return out
 
 

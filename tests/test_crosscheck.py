@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import fnn_numba as fnn
-from fnn_numba import kernels, reference, symbolic, verify
+from fnn_numba import conv_kernels as ck
+from fnn_numba import equations, kernels, reference, symbolic, verify
 from fnn_numba.activations import LEAKY_RELU, SOFTMAX, activation_slope
 from fnn_numba.costs import COSTS, loss_slope
 from fnn_numba.verify import (
@@ -27,7 +28,9 @@ from fnn_numba.verify import (
     add_cli_arguments,
     cli_main,
     crosscheck,
+    default_conv_layers,
 )
+from fnn_numba.layers import AvgPool2D, Conv2D, Dense, Flatten, Input, MaxPool2D, Subsample2D
 
 from conftest import ALL_ACTIVATIONS, OUTPUTS, random_network, targets_for
 
@@ -511,19 +514,32 @@ def test_bad_network_and_data():
 
 
 def test_every_kernel_name_can_be_substituted():
-    net, X, Y = _small()
+    """A dense network calls every kernel of fnn_numba.kernels (but the fused
+    delta, which its cost does not take), the default convolutional network
+    every kernel of fnn_numba.conv_kernels: every name of the registry."""
     calls = []
 
     def spy(name):
+        module = ck if hasattr(ck, name) and not hasattr(kernels, name) else kernels
+
         def run(*args):
             calls.append(name)
-            return getattr(kernels, name)(*args)
+            return getattr(module, name)(*args)
         return run
 
+    net, X, Y = _small()
     with _with_kernels({name: spy(name) for name in KERNEL_NAMES}):
         report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
     assert report.passed
-    assert set(calls) == set(KERNEL_NAMES) - {"output_delta_fused"}
+    dense_names = {name for name in KERNEL_NAMES if hasattr(kernels, name)}
+    assert set(calls) == dense_names - {"output_delta_fused"}
+    calls.clear()
+    net, X, Y = _conv_net(default_conv_layers(), m=3)
+    with _with_kernels({name: spy(name) for name in KERNEL_NAMES}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    assert report.passed, str(report)
+    assert set(calls) >= set(KERNEL_NAMES) - dense_names
+    assert set(KERNEL_NAMES) - dense_names == {name for name in KERNEL_NAMES if hasattr(ck, name)}
 
 
 # ----------------------------------------------------- reference additions
@@ -546,3 +562,233 @@ def test_fused_references_equal_the_general_ones_and_the_kernels(rng):
 def test_l2_gradient_reference(rng):
     w = rng.standard_normal((3, 4))
     np.testing.assert_array_equal(reference.l2_gradient_reference(w, 0.25), 0.25 * w)
+
+
+# ------------------------------------------------- convolution and pooling
+def _conv_net(layers, m=4, seed=0, cost="categorical_cross_entropy", l2=0.02):
+    """A network of ``layers`` with random parameters that give O(1) z's
+    (weights scaled by their fan-in, so that a softmax over many inputs does
+    not saturate), and a batch."""
+    net = fnn.Network(layers, cost=cost, seed=seed, l2=l2)
+    rng = np.random.default_rng(seed + 1000)
+    net.weights = [rng.standard_normal(w.shape) * 1.2 / np.sqrt(np.prod(w.shape[1:])) for w in net.weights]
+    net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
+    X, Y = data_for(net, m, seed=seed)
+    return net, X, Y
+
+
+#: every conv-family entry of the registry, by role
+CONV_ROLES = {e.role for e in equations.EQUATIONS if e.kernel_module == "fnn_numba.conv_kernels"}
+
+
+def test_the_default_conv_network_has_a_passing_row_for_every_conv_equation():
+    net, X, Y = _conv_net(default_conv_layers())
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.passed, str(report)
+    quantities = {e.row_quantity(l=l, L=net.n_layers, head=h) for e in equations.EQUATIONS
+                  if e.role in CONV_ROLES for l in range(1, net.n_layers + 1) for h in ("", "dJ/dX = ")}
+    rows = {r.quantity for r in report.rows}
+    # every conv-family equation has its row, under its label
+    assert {e.label for e in equations.EQUATIONS if e.role in CONV_ROLES} <= {r.equation for r in report.rows}
+    # forward: 2 conv, max pool, avg pool, subsample, mask, dropout, flatten; backward: unflatten,
+    # dropout, subsample dbeta, db, dA, avg pool, 2 x conv dW, db, direct and flipped dA, max pool
+    assert len(rows & quantities) == 23, sorted(rows & quantities)
+    for q in ("dJ/dW[1] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5]", "dJ/db[5] (subsample)"):
+        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+    for q in ("dJ/dX = dJ/dA[0] (conv, direct sum)", "dJ/dX = dJ/dA[0] (conv, flipped)"):
+        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+    for q in ("dJ/dA[1] (max pool)", "dJ/dA[3] (avg pool)", "dJ/dA[4] (subsample)", "dJ/dA[5] = mask",
+              "dJ/dA[6] (unflatten)", "dJ/dA[2] (conv, flipped)"):
+        assert "finite diff" in report.find(q).comparisons
+    assert any("dropout runs as in training" in n for n in report.notes)
+    assert "conv 3@3x2 s2 p1 elu" in report.title
+    # the rows are in the order they are computed: forward, cost, backward from L
+    order = [r.quantity for r in report.rows]
+    assert order.index("Z[1] = W[1] (*) A[0] + b[1]") < order.index("A[2] = maxpool(A[1])") \
+        < order.index("dJ/dW[8]") < order.index("dJ/dbeta[5] (subsample)") < order.index("dJ/dW[1] (conv)")
+
+
+@pytest.mark.parametrize("layers", [
+    # relu then max pooling: ties at 0 in the windows, left out of the finite differences only
+    [Input((1, 8, 8)), Conv2D(4, 3, padding=1), MaxPool2D(2), Flatten(), Dense(10, "softmax")],
+    # stride 2 without padding, even maps, an average pool whose window is the whole map, squared error
+    [Input((2, 6, 6)), Conv2D(3, 2, stride=2, activation="sigmoid"), AvgPool2D(3), Flatten(),
+     Dense(2, "identity")],
+    # a conv output layer and a subsample layer first; no dense layer at all
+    [Input((3, 7, 5)), Subsample2D(2, activation="tanh"), Conv2D(2, (2, 1), padding=1, activation="identity")],
+], ids=["relu-maxpool-ties", "stride2-avgpool", "conv-output"])
+def test_conv_networks_pass(layers):
+    cost = "categorical_cross_entropy" if layers[-1].activation == "softmax" else "squared_error"
+    net, X, Y = _conv_net(layers, m=3, cost=cost)
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.passed, str(report)
+    if isinstance(layers[2], MaxPool2D):
+        assert any("max pool" in n and "leave them out" in n for n in report.notes), report.notes
+
+
+def test_the_conv_chain_is_what_net_gradients_runs():
+    net, X, Y = _conv_net(default_conv_layers(), m=5)
+    report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    for q in ("dJ/dW[1] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5]", "dJ/dW[8]", "dJ/dX", "J = ", "A[8]"):
+        assert report.find(q).comparisons["net.gradients"].max_abs == 0.0, q
+
+
+def _conv_slip_report(mapping, layers=None, m=4):
+    net, X, Y = _conv_net(layers or default_conv_layers(), m=m)
+    with _with_kernels(mapping):
+        return crosscheck(net, X, Y, symbolic=False)
+
+
+def conv_forward_without_bias(w, b, a_prev, z, H, W, stride, pad):
+    """conv_forward with the + b[f] of CNN (1) dropped."""
+    ck.conv_forward(w, np.zeros_like(b), a_prev, z, H, W, stride, pad)
+
+
+def test_slip_conv_forward_without_bias_fails_cnn_1_first():
+    report = _conv_slip_report({("conv_forward", 3): conv_forward_without_bias})
+    assert report.first_failure.equation == "CNN (1)"
+    assert report.first_failure.quantity == "Z[3] = W[3] (*) A[2] + b[3]"
+    # the layers before it are untouched
+    assert {"Z[1] = W[1] (*) A[0] + b[1]", "A[2] = maxpool(A[1])"}.isdisjoint(failing(report))
+    assert all(not c.passed for c in report.first_failure.comparisons.values())
+
+
+def conv_dw_db_kernel_flipped(dz, a_prev, w, l2, dw, db, H, W, stride, pad):
+    """conv_dw_db with CNN (2) mis-indexed: dw[f,c,u,v] stored at
+    [f, c, KH-1-u, KW-1-v] (the flip belongs to CNN (4), not here)."""
+    ck.conv_dw_db(dz, a_prev, w, l2, dw, db, H, W, stride, pad)
+    dw[...] = dw[:, :, ::-1, ::-1].copy()
+
+
+def test_slip_conv_dw_mis_indexed_fails_cnn_2_only():
+    report = _conv_slip_report({"conv_dw_db": conv_dw_db_kernel_flipped})
+    # the L2 row reads the L2 share of the same kernel (dJ/dZ = 0), flipped too
+    assert failing(report) == {"dJ/dW[1] (conv)", "dJ/dW[3] (conv)", "l2 W[l] = d/dW[l] of the L2 term"}, \
+        str(report)
+    assert {r.equation for r in report.rows if not r.passed} == {"CNN (2)", "L2"}
+    assert not report.find("dJ/dW[3] (conv)").comparisons["finite diff"].passed
+
+
+def conv_da_prev_not_flipped(w, dz, da_prev, H, W, stride, pad):
+    """conv_da_prev with the kernel's flip forgotten: the padded form read
+    with w[f, c, u', v'] in place of w[f, c, KH-1-u', KW-1-v']."""
+    ck.conv_da_prev(np.ascontiguousarray(w[:, :, ::-1, ::-1]), dz, da_prev, H, W, stride, pad)
+
+
+def test_slip_conv_da_prev_not_flipped_fails_cnn_4_and_below():
+    report = _conv_slip_report({("conv_da_prev", 3): conv_da_prev_not_flipped})
+    assert report.first_failure.quantity == "dJ/dA[2] (conv, direct sum)", str(report)
+    assert {"dJ/dA[2] (conv, direct sum)", "dJ/dA[2] (conv, flipped)", "dJ/dA[1] (max pool)",
+            "dJ/dW[1] (conv)"} <= failing(report)
+    # everything computed before it still passes
+    assert {"dJ/dW[3] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5] (subsample)"}.isdisjoint(failing(report))
+
+
+def maxpool_backward_to_the_corner(a_prev, da, da_prev, C, H, W, P, Q):
+    """maxpool_backward with POOL (2)'s argmax forgotten: every window's
+    gradient goes to its top-left entry."""
+    da_prev[...] = 0.0
+    OH, OW = H // P, W // Q
+    for i in range(da.shape[1]):
+        for c in range(C):
+            for x in range(OH):
+                for y in range(OW):
+                    da_prev[(c * H + x * P) * W + y * Q, i] = da[(c * OH + x) * OW + y, i]
+
+
+def test_slip_maxpool_gradient_to_the_wrong_entry_fails_pool_2():
+    report = _conv_slip_report({"maxpool_backward": maxpool_backward_to_the_corner})
+    assert report.first_failure.equation == "POOL (2)"
+    assert report.first_failure.quantity == "dJ/dA[1] (max pool)"
+    assert failing(report) >= {"dJ/dA[1] (max pool)", "dJ/dW[1] (conv)"}
+
+
+def subsample_dbeta_without_mean(dz, a_prev, beta, l2, dbeta, db, C, H, W, P, Q):
+    """subsample_dbeta_db with SUB (2)'s window sum in place of its mean."""
+    ck.subsample_dbeta_db(dz, a_prev, beta, l2, dbeta, db, C, H, W, P, Q)
+    dbeta[...] = (dbeta - l2 * beta) * (P * Q) + l2 * beta
+
+
+def test_slip_subsample_dbeta_fails_sub_2_only():
+    report = _conv_slip_report({"subsample_dbeta_db": subsample_dbeta_without_mean})
+    assert failing(report) == {"dJ/dbeta[5] (subsample)"}, str(report)
+
+
+def dropout_mask_unscaled(rate, key, counter, layer, mask):
+    """dropout_mask without the 1 / (1 - rate) of inverted dropout."""
+    ck.dropout_mask(rate, key, counter, layer, mask)
+    mask *= 1.0 - rate
+
+
+def test_slip_dropout_mask_fails_drop_1_first():
+    report = _conv_slip_report({"dropout_mask": dropout_mask_unscaled})
+    assert report.first_failure.equation == "DROP (1)"
+    assert report.first_failure.quantity.startswith("mask[6]")
+    # net.gradients draws its own masks with the real kernel: the output disagrees with it
+    assert not report.find("A[8]").comparisons["net.gradients"].passed
+
+
+def test_cli_checks_a_conv_network(capsys):
+    argv = ["--layers", "conv2x3s2p1,avgpool2,flatten", "--input-shape", "2,7,6", "--dense", "4", "3",
+            "--activations", "elu", "tanh", "softmax", "--cost", "cce", "-m", "2", "--no-symbolic"]
+    assert cli_main(_args(argv)) == 0
+    out = capsys.readouterr().out
+    assert "network 2x7x6 -> conv 2@3x3 s2 p1 elu -> avgpool 2x2 -> flatten -> dense 4 tanh -> dense 3 softmax" in out
+    for label in ("CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (3)", "POOL (4)", "FLATTEN"):
+        assert label in out
+    assert "crosscheck: 1 networks" in out and "all passed" in out
+    with _with_kernels({"conv_dw_db": conv_dw_db_kernel_flipped}):
+        assert cli_main(_args(argv)) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_cli_default_includes_the_conv_network(capsys):
+    assert cli_main(_args(["--no-symbolic"])) == 0
+    out = capsys.readouterr().out
+    assert "crosscheck: 5 networks" in out
+    for label in ("CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (1)", "POOL (2)", "POOL (3)", "POOL (4)",
+                  "SUB (1)", "SUB (2)", "SUB (3)", "SUB (4)", "FLATTEN", "DROP (1)", "DROP (2)"):
+        assert f"\n{label}" in out, label
+
+
+def test_a_network_ending_without_activation_is_refused_naming_the_layer():
+    net = fnn.Network([Input((1, 4, 4)), Conv2D(2, 3), MaxPool2D(2)], cost="squared_error")
+    with pytest.raises(ValueError, match=r"net: the output layer \(layer 2 \(MaxPool2D\)\)"):
+        crosscheck(net, np.ones((16, 2)), np.ones((2, 2)))
+
+
+def test_maps_are_accepted_as_c_h_w_m_arrays():
+    net, X, Y = _conv_net([Input((2, 5, 4)), Conv2D(2, 3, padding=1, activation="tanh"), Flatten(),
+                           Dense(3, "softmax")], m=3)
+    report = crosscheck(net, X.reshape(2, 5, 4, 3), Y, symbolic=False, finite_differences=False)
+    assert report.passed and report.find("dJ/dX").shape == (40, 3)
+
+
+@pytest.mark.parametrize("argv,word", [
+    (["--layers", "conv2x9"], "--layers"),  # a kernel larger than the 8x8 input
+    (["--layers", "pool2"], "--layers"),
+    (["--input-shape", "1,8,8"], "--input-shape"),
+    (["--dense", "3"], "--dense"),
+    (["--layers", "conv2x3", "--sizes", "3", "2"], "--sizes"),
+    (["--layers", "conv2x3,flatten", "--activations", "tanh"], "--activations"),
+    (["--layers", "conv2x3,flatten", "--activations", "softmax", "softmax"], "--activations"),
+])
+def test_cli_bad_conv_options_exit_2_naming_the_option(argv, word, capsys):
+    assert cli_main(_args(argv + ["--no-symbolic"])) == 2
+    assert word in capsys.readouterr().err
+
+
+def test_the_seed_step_shrinks_near_a_saturated_output(monkeypatch):
+    """A sigmoid output within ~1e-6 of 1 under binary cross-entropy: a
+    fixed step 1e-6 reaches across log(1 - a); the step scaled by the
+    distance to a = 1 measures the seed."""
+    net = random_network([3, 4, 2], ["tanh", "sigmoid"], "binary_cross_entropy", seed=3)
+    net.biases = [net.biases[0], np.array([14.0, -13.0])]
+    X, Y = data_for(net, 3)
+    a = net.forward(X)
+    assert np.min(np.minimum(a, 1 - a)) < 1e-5
+    report = crosscheck(net, X, Y, symbolic=False)
+    assert report.find("dJ/dA[2] = (1/m)").comparisons["finite diff"].passed, str(report)
+    monkeypatch.setattr(verify, "_seed_step_scale", lambda cost, a: np.maximum(1.0, np.abs(a)))
+    fixed = crosscheck(net, X, Y, symbolic=False)
+    assert not fixed.find("dJ/dA[2] = (1/m)").comparisons["finite diff"].passed

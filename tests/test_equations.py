@@ -61,6 +61,23 @@ def test_registry_is_consistent():
                            "reference": "fnn_numba.reference.dw_reference",
                            "vectorized": "fnn_numba.vectorized.dw_vectorized"}
     assert p13.launcher_name == "launch_dw_db_backward"
+    # the conv family: its labels, its kernels in conv_kernels, its CUDA twins in gpu_conv
+    assert {"CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (1)", "POOL (2)", "POOL (3)", "POOL (4)",
+            "SUB (1)", "SUB (2)", "SUB (3)", "SUB (4)", "FLATTEN", "DROP (1)", "DROP (2)"} <= labels
+    assert [e.role for e in equations.find("CNN (4)")] == ["conv dA", "conv dA flipped"]
+    [cnn2] = equations.find("CNN (2)")
+    assert cnn2.twins() == {"cpu": "fnn_numba.conv_kernels.conv_dw_db",
+                            "cuda": "fnn_numba.gpu_conv.conv_dw_db_cuda",
+                            "reference": "fnn_numba.reference.conv_dw_reference",
+                            "vectorized": "fnn_numba.vectorized.conv_dw_vectorized"}
+    assert cnn2.launcher_name == "launch_conv_dw_db"
+    assert equations.entry("dropout").cuda is None and equations.entry("dropout").twins()["cuda"] is None
+    # every layer kind's equations are in the registry
+    from fnn_numba import layers
+
+    for cls in (layers.Dense, layers.Conv2D, layers.MaxPool2D, layers.AvgPool2D, layers.Subsample2D,
+                layers.Flatten, layers.Dropout):
+        assert set(cls.forward_equations + cls.backward_equations) <= labels, cls
     with pytest.raises(KeyError, match="label"):
         equations.find("P1 (99)")
     with pytest.raises(KeyError, match="role"):
@@ -78,6 +95,21 @@ def test_cpu_kernel_matches_reference_and_numpy(eq):
                                        err_msg=f"{eq.id} {where} numpy")
         checked += 1
     assert checked == len(eq.variants) * len(eq.case.dims)
+
+
+def test_a_conv_kernel_that_forgets_the_flip_fails_its_twin_check():
+    """CNN (4) with the kernel's flip forgotten fails against both references
+    (the direct sum and the padded, flipped form) and the NumPy forms."""
+    for eq in equations.find("CNN (4)"):
+        def unflipped(w, dz, da_prev, H, W, stride, pad):
+            eq.kernel(np.ascontiguousarray(w[:, :, ::-1, ::-1]), dz, da_prev, H, W, stride, pad)
+
+        _, trial = next(_trials(eq, [(2, 7, 6, 2, 3, 3, 1, 1, 4)]))
+        with pytest.raises(AssertionError):
+            np.testing.assert_allclose(trial.cpu(unflipped), trial.reference(eq.reference), **TOL)
+        with pytest.raises(AssertionError):
+            np.testing.assert_allclose(trial.cpu(unflipped), trial.vectorized(eq.vectorized), **TOL)
+        np.testing.assert_allclose(trial.cpu(eq.kernel), trial.reference(eq.reference), **TOL)
 
 
 def test_a_slipped_kernel_fails_its_twin_check():
