@@ -298,7 +298,8 @@ def batch_l2(model, buf, mb):
     if model.l2_per_weight and buf.weights.shape[0] > 0:
         total = weight_sum(buf.weights[:mb])
         if total > 0:
-            return model.l2 * mb / total
+            # mb / total first: exactly 1 for unit weights, so lambda is l2 bit for bit
+            return model.l2 * (mb / total)
     return model.l2
 
 
