@@ -8,9 +8,11 @@ interface below. :class:`CPUBackend` runs the jitted drivers of
 
 Interface (X, Y, G are validated, F-ordered host arrays of the network's dtype):
 
-- ``forward(X, Y=None)`` -> (A[L], mean loss over the examples or 0.0)
+- ``forward(X, Y=None, S=None)`` -> (A[L], mean loss over the examples or 0.0;
+  with example weights S the weighted mean sum_i s_i L_i / sum_i s_i)
 - ``forward_all(X)`` -> ([Z[1..L]], [A[1..L]]) for one batch
-- ``gradients(X, Y)`` -> (flat gradient, dJ/dX, J) of the network's cost
+- ``gradients(X, Y, S=None)`` -> (flat gradient, dJ/dX, J) of the network's
+  cost (weighted by S when given)
 - ``output_gradients(X, G)`` -> (flat gradient, dJ/dX) for a given dJ/dA[L]
 - ``runner(plan)`` -> a :class:`~fnn_numba.training.BatchRunner` for ``fit``
 """
@@ -68,7 +70,7 @@ class CPUBackend:
         return float(l2_penalty(self.net._params, np.ascontiguousarray(geom[:, W_OFF]),
                                 np.ascontiguousarray(geom[:, W_SIZE]), self.net.l2))
 
-    def forward(self, X, Y=None):
+    def forward(self, X, Y=None, S=None):
         m = X.shape[1]
         cap = min(m, FORWARD_CHUNK)
         model = self.model(0.0)
@@ -79,8 +81,15 @@ class CPUBackend:
             for s in range(0, m, cap):
                 e = min(s + cap, m)
                 out[:, s:e] = engine.forward_pass(model, X[:, s:e], buf)
-                if Y is not None:
+                if Y is not None and S is None:
                     loss_sum += engine.batch_cost(model, Y[:, s:e], buf, False) * (e - s)
+                elif Y is not None:
+                    # each chunk's weighted mean, weighted by its share of the weight
+                    J = engine.batch_cost(model, Y[:, s:e], buf._replace(weights=S[s:e]), False)
+                    loss_sum += J * float(np.sum(S[s:e], dtype=np.float64))
+        if S is not None:
+            total = float(np.sum(S, dtype=np.float64))
+            return out, loss_sum / total if total > 0 else 0.0
         return out, loss_sum / m
 
     def forward_all(self, X):
@@ -96,9 +105,11 @@ class CPUBackend:
               for l in range(1, L + 1)]
         return Zs, As
 
-    def gradients(self, X, Y):
+    def gradients(self, X, Y, S=None):
         m = X.shape[1]
         buf = self.buffers(m, "gradients")
+        if S is not None:
+            buf = buf._replace(weights=S)
         model = self.model()
         with kernel_section():
             engine.forward_pass(model, X, buf)
@@ -136,9 +147,13 @@ class _CPURunner(LocalBatches, BatchRunner):
         LocalBatches.__init__(self, plan, backend.net._rng)
         self.backend, self.plan = backend, plan
         net = backend.net
-        self.model = backend.model(training=True)
+        self.model = backend.model(training=True)._replace(l2_per_weight=plan.l2_per_weight)
         self.params = self.model.params
         self.buf = backend.buffers(plan.batch_size, "fit")
+        # the weights of X, or none: one compiled driver serves both
+        self.S = np.zeros(0, dtype=net.dtype) if plan.sample_weight is None else plan.sample_weight
+        if plan.sample_weight is not None:
+            self.buf = self.buf._replace(weights=np.zeros(plan.batch_size, dtype=net.dtype))
         self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)
         self.upd = None
 
@@ -150,10 +165,10 @@ class _CPURunner(LocalBatches, BatchRunner):
                                                step=None if self.upd is None else self.upd.step)
         with kernel_section():
             return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
-                                        self.buf, self.upd, batch_costs)
+                                        self.buf, self.upd, batch_costs, self.S)
 
     def validate(self):
-        return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv)
+        return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv, self.plan.Sv)
 
 
 class CUDABackend:

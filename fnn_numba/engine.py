@@ -21,8 +21,16 @@ objects, so one compiled driver runs any stack of layers:
   term.
 - :class:`Buffers`: ``ws``, one flat workspace in which ``ws_off[role, l]``
   is where layer l's matrix of that role starts (roles below), each sized for
-  ``capacity`` examples; the mini-batch input buffer, per-example losses and
-  the flat gradient.
+  ``capacity`` examples; the mini-batch input buffer, per-example losses,
+  the flat gradient and the batch's example weights.
+
+Example weights: when ``Buffers.weights`` is not empty, weights[c] is the
+weight s of the batch's column c and the cost is the weighted mean
+J = sum_i s_i L_i / sum_i s_i (plus the L2 term); the seed (or fused output
+delta) is scaled column by column to (s_i / S) dL_i/dZ[L], and since
+everything below dJ/dZ[L] is linear in its columns that weights the whole
+backward pass. An empty ``weights`` is the unweighted cost, with no extra
+work (every weighted branch tests its length).
 - :class:`Update`: the optimizer's code, its state arrays, its
   hyper-parameters and the clipping thresholds of one run of batches.
 """
@@ -39,6 +47,7 @@ from .kernels import (
     clip_gradient_norm,
     clip_gradient_value,
     cost_seed,
+    cost_seed_weighted,
     da_prev_backward,
     dw_db_backward,
     dz_backward,
@@ -48,9 +57,12 @@ from .kernels import (
     optimizer_commit,
     optimizer_step,
     output_delta_fused,
+    output_delta_fused_weighted,
     sgd_update,
     sgd_update_is_finite,
     step_is_finite,
+    weight_sum,
+    weighted_mean_of,
     z_forward,
 )
 from .conv_kernels import (
@@ -104,12 +116,17 @@ N_ROLES = 7
 #: (:func:`fnn_numba.layers.hyper_table`), ``training`` switches Dropout on,
 #: ``rng`` is [key, step counter] of the dropout masks (int64; the forward
 #: pass advances the counter in training)
-Model = namedtuple("Model", "params geom cost_code fused l2 hyper training rng",
-                   defaults=(np.zeros((0, N_HYPER_COLUMNS)), False, np.zeros(2, dtype=np.int64)))
+#: ``l2_per_weight``: with example weights, the L2 term's lambda of a batch
+#: of m_b examples and weight sum S_b is l2 m_b / S_b (scikit-learn's
+#: penalty, (alpha / 2) ||W||^2 / S_b with l2 = alpha / m_b); otherwise l2.
+Model = namedtuple("Model", "params geom cost_code fused l2 hyper training rng l2_per_weight",
+                   defaults=(np.zeros((0, N_HYPER_COLUMNS)), False, np.zeros(2, dtype=np.int64),
+                             False))
 #: kinds whose Z is their A (no activation follows the forward equation)
 Z_IS_A_KINDS = (MAXPOOL2D, AVGPOOL2D, FLATTEN)
-#: scratch of one purpose (fit, forward, gradients), allocated once
-Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads")
+#: scratch of one purpose (fit, forward, gradients), allocated once;
+#: ``weights``: the batch's example weights, column order, or empty (unweighted)
+Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads weights")
 #: one optimizer's code, state and settings for a run of batches; ``t`` is a
 #: one-element int64 array counting the steps taken (Adam's t)
 Update = namedtuple("Update", "kind velocity second step t learning_rate momentum beta1 beta2 "
@@ -162,16 +179,19 @@ def parameter_layout(sizes):
     return geom[:, W_OFF].copy(), geom[:, B_OFF].copy(), total
 
 
-def new_buffers(geom, n_params, capacity, dtype, purpose):
+def new_buffers(geom, n_params, capacity, dtype, purpose, weighted=False):
     """The :class:`Buffers` of one purpose: "forward" (A and Z only),
-    "fit" (no dJ/dX) or "gradients" (everything, dJ/dX included)."""
+    "fit" (no dJ/dX) or "gradients" (everything, dJ/dX included); with
+    ``weighted``, room for ``capacity`` example weights (else none: the
+    unweighted cost)."""
     backward = purpose != "forward"
     ws_off, total = workspace_layout(geom, capacity, backward=backward,
                                      with_dx=purpose == "gradients")
     return Buffers(ws=np.zeros(total, dtype=dtype), ws_off=ws_off,
                    x_buf=np.zeros(int(geom[0, N_IN]) * capacity if purpose == "fit" else 0, dtype=dtype),
                    losses=np.zeros(capacity, dtype=dtype),
-                   grads=np.zeros(n_params if backward else 0, dtype=dtype))
+                   grads=np.zeros(n_params if backward else 0, dtype=dtype),
+                   weights=np.zeros(capacity if weighted else 0, dtype=dtype))
 
 
 @njit(cache=True)
@@ -271,33 +291,59 @@ def weight_penalty(model):
 
 
 @njit(cache=True)
+def batch_l2(model, buf, mb):
+    """lambda of the L2 term for the batch of ``mb`` examples in the
+    workspace: ``model.l2``, or, with ``model.l2_per_weight`` and example
+    weights of sum S_b > 0, l2 mb / S_b (see :class:`Model`)."""
+    if model.l2_per_weight and buf.weights.shape[0] > 0:
+        total = weight_sum(buf.weights[:mb])
+        if total > 0:
+            # mb / total first: exactly 1 for unit weights, so lambda is l2 bit for bit
+            return model.l2 * (mb / total)
+    return model.l2
+
+
+@njit(cache=True)
 def batch_cost(model, y, buf, with_penalty):
     """J = (1/m) sum_i L_i of the batch whose forward pass is in the
-    workspace, plus the L2 term when ``with_penalty``."""
+    workspace, or sum_i s_i L_i / sum_i s_i with the example weights of
+    ``buf.weights``; plus the L2 term when ``with_penalty``."""
     L = model.geom.shape[0]
     mb = y.shape[1]
     z = layer_output(buf, L, Z, model.geom, mb)
     a = layer_output(buf, L, A, model.geom, mb)
     example_losses(model.cost_code, model.geom[L - 1, ACT], model.fused, z, a, y, buf.losses[:mb])
-    J = mean_of(buf.losses[:mb])
+    if buf.weights.shape[0] > 0:
+        J = weighted_mean_of(buf.losses[:mb], buf.weights[:mb])
+    else:
+        J = mean_of(buf.losses[:mb])
     if with_penalty and model.l2 > 0:
-        J += weight_penalty(model)
+        J += l2_penalty(model.params, model.geom[:, W_OFF], model.geom[:, W_SIZE],
+                        batch_l2(model, buf, mb))
     return J
 
 
 @njit(cache=True)
 def output_delta(model, y, buf, mb):
     """dJ/dZ[L] from the cost: the seed dJ/dA[L] then P1 (17) (the cross-sum
-    P2 (8) for softmax), or the fused output delta."""
+    P2 (8) for softmax), or the fused output delta; each weighted by
+    s_i / S with the example weights of ``buf.weights``."""
     L = model.geom.shape[0]
     act = model.geom[L - 1, ACT]
     a = layer_output(buf, L, A, model.geom, mb)
     dz = layer_output(buf, L, DZ, model.geom, mb)
+    weighted = buf.weights.shape[0] > 0
     if model.fused:
-        output_delta_fused(act, a, y, dz)
+        if weighted:
+            output_delta_fused_weighted(act, a, y, buf.weights[:mb], dz)
+        else:
+            output_delta_fused(act, a, y, dz)
     else:
         da = layer_output(buf, L, DA, model.geom, mb)
-        cost_seed(model.cost_code, a, y, da)
+        if weighted:
+            cost_seed_weighted(model.cost_code, a, y, buf.weights[:mb], da)
+        else:
+            cost_seed(model.cost_code, a, y, da)
         dz_backward(act, layer_output(buf, L, Z, model.geom, mb), a, da, dz)
 
 
@@ -386,9 +432,10 @@ def backward_layers(model, x, buf, l2, need_dx):
 def backward_pass(model, x, y, buf, need_dx):
     """Backpropagation of one batch whose forward pass is in the workspace:
     the output delta from the cost, then :func:`backward_layers` with the
-    L2 term in the weight gradients."""
-    output_delta(model, y, buf, x.shape[1])
-    backward_layers(model, x, buf, model.l2, need_dx)
+    L2 term (lambda of :func:`batch_l2`) in the weight gradients."""
+    mb = x.shape[1]
+    output_delta(model, y, buf, mb)
+    backward_layers(model, x, buf, batch_l2(model, buf, mb), need_dx)
 
 
 @njit(cache=True)
@@ -417,10 +464,19 @@ def gather_columns(src, order, start, stop, dst):
 
 
 @njit(cache=True)
+def gather_weights(S, order, start, stop, dst):
+    """dst[c] = S[order[start + c]]: one mini-batch's example weights, in
+    the order of its columns."""
+    for c in range(stop - start):
+        dst[c] = S[order[start + c]]
+
+
+@njit(cache=True)
 def batch_gradient(model, X, Y, order, start, stop, buf):
     """J and its gradient for the mini-batch of columns order[start:stop]:
     gather the columns, forward pass, J (L2 term included), and, when J is
-    finite, the backward pass into ``buf.grads``. Returns J."""
+    finite, the backward pass into ``buf.grads``; weighted by ``buf.weights``
+    when it is not empty (the caller gathers them). Returns J."""
     L = model.geom.shape[0]
     mb = stop - start
     x = view_f(buf.x_buf, 0, model.geom[0, N_IN], mb)
@@ -466,12 +522,16 @@ def apply_update(params, grads, upd):
 
 
 @njit(cache=True)
-def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs):
+def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs,
+                  S):
     """Mini-batch training over batches [first_batch, stop_batch) of one
     epoch whose example order is ``order``.
 
-    For each batch: :func:`batch_gradient` (gather, forward pass, J, backward
-    pass), then :func:`apply_update`. If J or any updated parameter would be
+    For each batch: its example weights S[order[start:stop]] into
+    ``buf.weights`` when S is not empty (S[i] is the weight of column i of
+    X; ``buf`` then has room for a batch of weights), then
+    :func:`batch_gradient` (gather, forward pass, J, backward pass), then
+    :func:`apply_update`. If J or any updated parameter would be
     non-finite, nothing is written and the batch's index is returned; -1 when
     all batches ran. batch_costs[b] receives batch b's J (before its update).
     """
@@ -479,6 +539,8 @@ def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, 
     for bi in range(first_batch, stop_batch):
         start = bi * batch_size
         stop = min(start + batch_size, m)
+        if S.shape[0] > 0:
+            gather_weights(S, order, start, stop, buf.weights)
         J = batch_gradient(model, X, Y, order, start, stop, buf)
         if not np.isfinite(J):
             return bi

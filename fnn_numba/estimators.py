@@ -76,8 +76,24 @@ estimators' docstrings stay short):
   network's own cost and gradient, with maxiter=max_iter,
   maxfun=max_fun, gtol=tol.
 
-Not in this version: sparse X (refused with scikit-learn's TypeError) and
-``sample_weight`` (``fit`` and ``partial_fit`` do not take it yet).
+- **sample_weight** (scikit-learn 1.9's semantics): a batch's loss is
+  sum_i s_i L_i / S_b and its penalty (alpha / 2) ||W||^2 / S_b, S_b the
+  batch's weight sum (n_b without weights); in the network that is the
+  weighted cost of the kernels (the seed scaled by s_i / S_b,
+  :func:`fnn_numba.kernels.cost_seed_weighted`) with lambda = alpha / n_b
+  and ``l2_per_weight`` (lambda_b = alpha / S_b), and for lbfgs
+  lambda = alpha / sum_i s_i over the whole set. ``loss_curve_`` still
+  weighs each batch's loss by its example count, as scikit-learn's does.
+  With ``early_stopping`` the weights split with their examples (the same
+  split as without weights) and the validation score is the weighted
+  accuracy or R^2. Weights must be >= 0 (scikit-learn also takes negative
+  ones); on ``device="cuda"`` they are refused. A run of examples whose
+  weights are all zero (the short last batch, say) is skipped, where
+  scikit-learn fails dividing by a zero weight sum. ``class_weight``
+  (classifier, fnn_numba only) multiplies them by the weights of the
+  classes.
+
+Not in this version: sparse X (refused with scikit-learn's TypeError).
 """
 import numbers
 import warnings
@@ -91,10 +107,16 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
+    from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     # validate_data (and the tags API used below) arrived in scikit-learn 1.6
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
 except ImportError as exc:
     raise ImportError("FNNClassifier and FNNRegressor need scikit-learn >= 1.6: "
                       "pip install \"fnn-numba[sklearn]\" (" + str(exc) + ")") from exc
@@ -102,7 +124,7 @@ except ImportError as exc:
 from . import _validation as V
 from .lbfgs import fit_lbfgs, set_flat_parameters
 from .network import Network, TrainingDivergedError
-from .vectorized import cost_vectorized
+from .vectorized import cost_vectorized, losses_vectorized
 
 __all__ = ["FNNClassifier", "FNNRegressor"]
 
@@ -448,12 +470,14 @@ class _FNNBase(BaseEstimator):
         return bool(np.all(np.isfinite(self.network_.get_parameters())))
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         hidden, hidden_acts = self._check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = "coefs_" not in self.__dict__ or (not self.warm_start and not incremental)
+        labels = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        S = self._sample_weights(X, labels, sample_weight, incremental)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         n_outputs = Y.shape[1]
         layer_units = [X.shape[1]] + hidden + [n_outputs]
@@ -475,13 +499,32 @@ class _FNNBase(BaseEstimator):
         # C order, so that X.T (and every epoch's shuffled copy, transposed)
         # is the Fortran-ordered matrix the network takes without a copy
         X = np.ascontiguousarray(X, dtype=net.dtype)
+        if S is not None:
+            S = np.ascontiguousarray(S, dtype=net.dtype)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(net, X, Y)
+            self._fit_lbfgs(net, X, Y, S)
         else:
-            self._fit_stochastic(net, X, Y, incremental)
+            self._fit_stochastic(net, X, Y, incremental, S)
         if not self._params_finite():
             raise ValueError(NON_FINITE_MESSAGE)
         return self
+
+    def _sample_weights(self, X, y, sample_weight, incremental):
+        """The examples' weights s (module doc), or None: ``sample_weight``
+        checked as scikit-learn checks it (shape (n_samples,), a number for
+        all; not all zero), and >= 0 (a negative weight makes the cost
+        unbounded below). ``y`` is the labels as the caller gave them."""
+        if sample_weight is None:
+            return None
+        if self.device != "cpu":
+            raise NotImplementedError(f"sample_weight: sample_weight is not supported on "
+                                      f"device={self.device!r} yet; use device='cpu'")
+        S = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if not np.all(np.isfinite(S)):
+            raise ValueError("sample_weight: contains NaN or inf")
+        if np.any(S < 0):
+            raise ValueError(f"sample_weight: expected weights >= 0, got a minimum of {S.min()}")
+        return S
 
     def _validate_xy(self, X, y, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else V.check_dtype(self.dtype)
@@ -518,10 +561,12 @@ class _FNNBase(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _fit_lbfgs(self, net, X, Y):
-        net.l2 = float(self.alpha) / X.shape[0]
+    def _fit_lbfgs(self, net, X, Y, S=None):
+        # scikit-learn divides the penalty by the weight sum (the count without weights)
+        total = X.shape[0] if S is None else float(np.sum(S, dtype=np.float64))
+        net.l2 = float(self.alpha) / total
         result = fit_lbfgs(net, X.T, Y.T, max_iter=self.max_iter, max_fun=self.max_fun,
-                           tol=self.tol, verbose=bool(self.verbose))
+                           tol=self.tol, verbose=bool(self.verbose), sample_weight=S)
         self.n_iter_ = result.n_iter
         self.loss_ = result.loss
         self.loss_curve_ = list(result.loss_curve)
@@ -533,7 +578,7 @@ class _FNNBase(BaseEstimator):
                             f"(max_iter={self.max_iter}).")
             warnings.warn(message, ConvergenceWarning)
 
-    def _fit_stochastic(self, net, X, Y, incremental):
+    def _fit_stochastic(self, net, X, Y, incremental, S=None):
         # a warm start after lbfgs, or with early stopping switched, finds
         # records of the other kind: start them afresh
         if "_no_improvement_count" not in self.__dict__ or \
@@ -552,15 +597,20 @@ class _FNNBase(BaseEstimator):
             # stratified on the 0/1 targets, as scikit-learn does (so its
             # error for a class of one member reads the same)
             stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
-            X_train, X_val, Y_train, Y_val = train_test_split(
-                X, Y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify)
+            # the weights split with their examples; passing them along draws
+            # the same split as without them
+            arrays = (X, Y) if S is None else (X, Y, S)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, Y_train, Y_val = split[:4]
+            S_train, S_val = (None, None) if S is None else split[4:]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             y_val = self._decode(Y_val)
         else:
             X_train, Y_train, X_val, Y_val, y_val = X, Y, None, None, None
+            S_train = S_val = S
         n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
         n_full = (n_samples // batch_size) * batch_size
@@ -580,19 +630,22 @@ class _FNNBase(BaseEstimator):
                     self._random_state.shuffle(draw)
                     order = order[draw]
                     Xe, Ye = X_train[order].T, Y_train[order].T
+                    Se = None if S_train is None else S_train[order]
                 else:
-                    Xe, Ye = X_train.T, Y_train.T
+                    Xe, Ye, Se = X_train.T, Y_train.T, S_train
                 lr = self._optimizer.learning_rate
                 total = 0.0
                 try:
                     # the full batches, then the short last one: lambda =
                     # alpha / n_b for each (module doc)
                     for start, stop in ((0, n_full), (n_full, n_samples)):
-                        if stop > start:
+                        s = None if Se is None else Se[start:stop]
+                        if stop > start and (s is None or np.any(s > 0)):
                             net.l2 = alpha / min(batch_size, stop - start)
                             history = net.partial_fit(Xe[:, start:stop], Ye[:, start:stop],
                                                       batch_size=batch_size,
-                                                      learning_rate=lr, **options)
+                                                      learning_rate=lr, sample_weight=s,
+                                                      l2_per_weight=s is not None, **options)
                             total += history.cost[0] * (stop - start)
                 except TrainingDivergedError as exc:
                     if not early_stopping:
@@ -615,7 +668,7 @@ class _FNNBase(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(net, X_val, Y_val, y_val)
+                self._update_no_improvement_count(net, X_val, Y_val, y_val, S_val)
                 self._optimizer.iteration_ends(self.t_)
                 self.learning_rate_ = self._optimizer.learning_rate
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -638,7 +691,7 @@ class _FNNBase(BaseEstimator):
         if early_stopping:
             set_flat_parameters(net, self._best_params)
 
-    def _update_no_improvement_count(self, net, X_val, Y_val, y_val):
+    def _update_no_improvement_count(self, net, X_val, Y_val, y_val, S_val=None):
         if X_val is None:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -648,11 +701,14 @@ class _FNNBase(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
             return
         out = net.forward(X_val.T).T
+        A, Yv = out.T.astype(np.float64), Y_val.T.astype(np.float64)
         with np.errstate(all="ignore"):
-            self.validation_loss_curve_.append(
-                float(cost_vectorized(net.cost_name, out.T.astype(np.float64),
-                                      Y_val.T.astype(np.float64))))
-        score = self._validation_score(out, y_val)
+            if S_val is None:
+                loss = cost_vectorized(net.cost_name, A, Yv)
+            else:
+                loss = np.average(losses_vectorized(net.cost_name, A, Yv), weights=S_val)
+            self.validation_loss_curve_.append(float(loss))
+        score = self._validation_score(out, y_val, S_val)
         self.validation_scores_.append(score)
         if self.verbose:
             print("Validation score: %f" % score)
@@ -709,6 +765,14 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
     Parameters
     ----------
 %(parameters)s
+    class_weight : None, "balanced", dict or list of dicts, default=None
+        fnn_numba only (scikit-learn's MLPClassifier has no such parameter;
+        this is its meaning in scikit-learn's other classifiers): each
+        example's weight is multiplied by the weight of its class,
+        ``compute_sample_weight(class_weight, y)``; "balanced" is
+        n_samples / (n_classes * count of the class). A list of dicts gives
+        one per label of multilabel y. "balanced" is refused by
+        ``partial_fit``, whose calls see one batch each.
 
     Attributes
     ----------
@@ -726,24 +790,54 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
     (2, 3)
     """)
 
-    def fit(self, X, y):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, device="cpu", clip_norm=None, class_weight=None):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+            device=device, clip_norm=clip_norm)
+        self.class_weight = class_weight
+
+    def fit(self, X, y, sample_weight=None):
         """Fit to X of shape (n_samples, n_features) and labels y of shape
         (n_samples,), or (n_samples, n_labels) 0/1 for multilabel.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Example weights s (>= 0, not all zero; times the class weights):
+            each batch's loss is sum_i s_i L_i / sum_i s_i, and alpha's
+            penalty (alpha / 2) ||W||^2 / sum_i s_i, as scikit-learn's
+            (module doc).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y) that keeps the optimizer's state.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
         classes : array-like of shape (n_classes,), optional
             Every class that will ever occur; required on the first call.
 
@@ -765,7 +859,39 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
         elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
             raise ValueError(f"classes: expected the classes of the first call {self.classes_}, "
                              f"got {unique_labels(classes)}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
+
+    def _sample_weights(self, X, y, sample_weight, incremental):
+        """The base class's weights times the class weights of y's labels."""
+        S = super()._sample_weights(X, y, sample_weight, incremental)
+        cw = self.class_weight
+        if cw is None:
+            return S
+        if isinstance(cw, str):
+            V.check_choice("class_weight", cw, ("balanced",))
+            if incremental:
+                raise ValueError("class_weight: 'balanced' is not supported by partial_fit (each "
+                                 "call sees one batch); pass a dict, e.g. from "
+                                 "sklearn.utils.class_weight.compute_class_weight('balanced', "
+                                 "classes=classes, y=y)")
+        elif not isinstance(cw, (dict, list)):
+            raise ValueError(f"class_weight: expected None, 'balanced', a dict {{class: weight}} "
+                             f"or a list of such dicts (multilabel), got {cw!r}")
+        if self.device != "cpu":
+            raise NotImplementedError(f"class_weight: sample weights are not supported on "
+                                      f"device={self.device!r} yet; use device='cpu'")
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels.ravel()
+        W = compute_sample_weight(cw, labels).astype(X.dtype)
+        if not np.all(np.isfinite(W)) or np.any(W < 0):
+            raise ValueError(f"class_weight: expected finite weights >= 0, got {cw!r}")
+        if S is not None:
+            W = W * S
+        if not np.any(W > 0):
+            raise ValueError("class_weight: every example's weight (class weight times "
+                             "sample_weight) is zero")
+        return W
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_xy(X, y, reset)
@@ -801,10 +927,10 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
             P = P.ravel()
         return self._label_binarizer.inverse_transform(P)
 
-    def _validation_score(self, out, y_val):
+    def _validation_score(self, out, y_val, S_val=None):
         if not np.all(np.isfinite(out)):
             return float("nan")
-        return float(accuracy_score(y_val, self._decode(out)))
+        return float(accuracy_score(y_val, self._decode(out), sample_weight=S_val))
 
     def predict(self, X):
         """Labels, shape (n_samples,), or the 0/1 matrix (n_samples, n_labels)
@@ -871,25 +997,35 @@ class FNNRegressor(RegressorMixin, _FNNBase):
             device=device, clip_norm=clip_norm)
         self.loss = loss
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit to X of shape (n_samples, n_features) and y of shape
         (n_samples,) or (n_samples, n_targets).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Example weights s (>= 0, not all zero): each batch's loss is
+            sum_i s_i L_i / sum_i s_i, and alpha's penalty
+            (alpha / 2) ||W||^2 / sum_i s_i, as scikit-learn's (module doc).
+
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y):
-        """One epoch over (X, y) that keeps the optimizer's state.
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y) that keeps the optimizer's state;
+        ``sample_weight`` as in :meth:`fit`.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
         loss = V.check_choice("loss", self.loss, ("squared_error", "poisson"))
@@ -906,10 +1042,10 @@ class FNNRegressor(RegressorMixin, _FNNBase):
     def _decode(self, P):
         return P[:, 0] if self.n_outputs_ == 1 else P
 
-    def _validation_score(self, out, y_val):
+    def _validation_score(self, out, y_val, S_val=None):
         if not np.all(np.isfinite(out)):
             return float("nan")
-        return float(r2_score(y_val, self._decode(out)))
+        return float(r2_score(y_val, self._decode(out), sample_weight=S_val))
 
     def predict(self, X):
         """Predictions, shape (n_samples,) for one output, else

@@ -580,6 +580,90 @@ def output_delta_fused(out_code, a, y, dz):
             fused_delta_column(out_code, a, y, dz, i)
 
 
+@njit(cache=True)
+def weight_sum(s):
+    """S = sum_i s[i], in float64 and index order (deterministic)."""
+    total = 0.0
+    for i in range(s.shape[0]):
+        total += s[i]
+    return total
+
+
+@njit(cache=True)
+def weighted_mean_of(values, s):
+    """The weighted cost sum_i s_i L_i / sum_i s_i (values[i] = L_i), summed
+    in index order; 0 when every weight is 0 (such a batch carries no data
+    term)."""
+    num = 0.0
+    den = 0.0
+    for i in range(values.shape[0]):
+        num += s[i] * values[i]
+        den += s[i]
+    return num / den if den > 0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def weight_ratio(s, i, m, total, dtype):
+    """r_i = m s_i / S, the factor that turns column i of an unweighted
+    (1/m)-scaled derivative into the weighted cost's (s_i / S)-scaled one
+    (1 for unit weights, exactly); 0 when S = 0."""
+    if total > 0:
+        return dtype.type(s[i] * m / total)
+    return dtype.type(0)
+
+
+@njit(cache=True, inline="always")
+def scale_column(x, i, r):
+    """x[:, i] *= r."""
+    for j in range(x.shape[0]):
+        x[j, i] = x[j, i] * r
+
+
+@njit(parallel=True, cache=True)
+def cost_seed_weighted(cost_code, a, y, s, da):
+    """The seed of the weighted cost J = sum_i s_i L_i / S, S = sum_i s_i:
+    dJ/dA[L][j,i] = (s_i / S) dL_i/dy_hat[j,i].
+
+    Each column is :func:`cost_seed`'s, (1/m) dL_i/dy_hat, times
+    r_i = m s_i / S while it is in cache (one pass over da). Unit weights
+    give r_i = 1 and :func:`cost_seed`'s values bit for bit. Layout: as
+    :func:`cost_seed`; s[i] is column i's weight.
+    """
+    n, m = a.shape
+    total = weight_sum(s)
+    if use_threads(n * m):
+        for i in prange(m):
+            seed_column(cost_code, a, y, da, i)
+            scale_column(da, i, weight_ratio(s, i, m, total, da.dtype))
+    else:
+        for i in range(m):
+            seed_column(cost_code, a, y, da, i)
+            scale_column(da, i, weight_ratio(s, i, m, total, da.dtype))
+
+
+@njit(parallel=True, cache=True)
+def output_delta_fused_weighted(out_code, a, y, s, dz):
+    """The fused dJ/dZ[L] of the weighted cost J = sum_i s_i L_i / S:
+    dz[:, i] = (s_i / S) dL_i/dz[:, i], i.e. :func:`output_delta_fused`'s
+    column times r_i = m s_i / S (sigmoid + binary CE:
+    (a - y) s_i / S; softmax + categorical CE: (a sum_p y[p,i] - y) s_i / S).
+    Everything below the output layer is linear in the columns of dJ/dZ[L],
+    so this one scaling weights the whole backward pass. Unit weights give
+    :func:`output_delta_fused`'s values bit for bit. Layout: as
+    :func:`output_delta_fused`; s[i] is column i's weight.
+    """
+    n, m = a.shape
+    total = weight_sum(s)
+    if use_threads(n * m):
+        for i in prange(m):
+            fused_delta_column(out_code, a, y, dz, i)
+            scale_column(dz, i, weight_ratio(s, i, m, total, dz.dtype))
+    else:
+        for i in range(m):
+            fused_delta_column(out_code, a, y, dz, i)
+            scale_column(dz, i, weight_ratio(s, i, m, total, dz.dtype))
+
+
 @njit(cache=True, inline="always")
 def copy_block(src, dst, r0):
     """dst[r, c] = src[r, c] for the rows r0 <= r < r0 + 32, 32 columns at a time."""

@@ -2,7 +2,8 @@
 
 The objective is the network's own cost on the whole training set,
 J(theta) = (1/m) sum_i L_i + (lambda/2) sum_l ||W[l]||_F^2 with lambda the
-network's ``l2``, and its gradient is the one backpropagation computes
+network's ``l2`` (with example weights s, the weighted mean
+sum_i s_i L_i / sum_i s_i in place of the mean), and its gradient is the one backpropagation computes
 (P1 (9)-(22): the seed, dJ/dZ, dJ/dW = dJ/dZ A[l-1]^T + lambda W,
 dJ/db = sum_i dJ/dZ[:, i]), both from the jitted kernels through
 :meth:`fnn_numba.Network.gradients`. SciPy's L-BFGS-B (without bounds) does
@@ -50,15 +51,17 @@ def set_flat_parameters(net, theta):
     net.set_parameters(theta.astype(net.dtype, copy=False))
 
 
-def flat_cost_and_gradient(net, X, Y, theta):
+def flat_cost_and_gradient(net, X, Y, theta, sample_weight=None):
     """(J(theta), dJ/dtheta) as float64, the gradient flattened in the layout
-    of theta; leaves ``net`` at theta."""
+    of theta (weighted by ``sample_weight`` when given); leaves ``net`` at
+    theta."""
     set_flat_parameters(net, theta)
-    g = net.gradients(X, Y)
+    g = net.gradients(X, Y, sample_weight)
     return float(g.cost), net.flatten_gradients(g).astype(np.float64)
 
 
-def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False, callback=None):
+def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False, callback=None,
+              sample_weight=None):
     """Minimise the network's cost on all of (X, Y) with L-BFGS-B.
 
     Parameters
@@ -80,6 +83,9 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
         Print "Iteration %d, loss = %.8f" after each iteration.
     callback : callable or None
         ``callback(iteration, loss)`` after each iteration.
+    sample_weight : array of shape (m,) or None
+        Example weights s (finite, >= 0, not all zero): J is then
+        sum_i s_i L_i / sum_i s_i plus the L2 term.
 
     Returns
     -------
@@ -105,13 +111,14 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
     # evaluation below passes its arrays through unchanged
     X = V.as_float_matrix("X", X, net.dtype, rows=net.sizes[0])
     net.cost(X, Y)  # checks Y against X and the cost, before anything changes
+    S = net._check_sample_weight(sample_weight, X.shape[1])
     Y = _network_targets(net, Y, X.shape[1])
 
     last = {"J": float("nan")}
     curve = []
 
     def fun(theta):
-        J, grad = flat_cost_and_gradient(net, X, Y, theta)
+        J, grad = flat_cost_and_gradient(net, X, Y, theta, S)
         last["J"] = J
         return J, grad
 

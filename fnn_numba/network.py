@@ -356,6 +356,31 @@ class Network:
                              f"[{y.min()}, {y.max()}]")
         return y
 
+    def _check_sample_weight(self, sample_weight, m, name="sample_weight"):
+        """The example weights s as a C-contiguous vector of the network's
+        dtype, or None: shape (m,), finite, >= 0, not all zero."""
+        if sample_weight is None:
+            return None
+        if self.device != "cpu":
+            raise NotImplementedError(f"{name}: sample_weight is not supported on "
+                                      f"device={self.device!r} yet; use device='cpu'")
+        arr = np.asarray(sample_weight)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+                or np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{name}: expected real numbers, one weight per example, got dtype "
+                            f"{arr.dtype}")
+        if arr.shape != (m,):
+            raise ValueError(f"{name}: expected shape ({m},), one weight per example (column of "
+                             f"X), got shape {arr.shape}")
+        out = np.ascontiguousarray(arr, dtype=self.dtype)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"{name}: contains NaN or inf (in {np.dtype(self.dtype).name})")
+        if np.any(out < 0):
+            raise ValueError(f"{name}: expected weights >= 0, got a minimum of {out.min()}")
+        if not np.any(out > 0):
+            raise ValueError(f"{name}: expected at least one weight > 0, got all zero")
+        return out
+
     def _one_hot(self, labels, m, name):
         return one_hot(labels, self.sizes[-1], self.dtype, name=name, m=m)
 
@@ -371,26 +396,35 @@ class Network:
                 return ForwardPass(*self._backend.forward_all(X))
             return self._backend.forward(X)[0]
 
-    def cost(self, X, Y):
-        """J = (1/m) sum_i L_i, plus (lambda/2) sum ||W||^2 when l2 > 0."""
+    def cost(self, X, Y, sample_weight=None):
+        """J = (1/m) sum_i L_i, plus (lambda/2) sum ||W||^2 when l2 > 0.
+
+        With ``sample_weight`` s of shape (m,) (finite, >= 0, not all zero):
+        J = sum_i s_i L_i / sum_i s_i, plus the same L2 term."""
         X = self._check_x(X)
         Y = self._check_y(Y, X.shape[1])
-        return self._cost_checked(X, Y)
+        S = self._check_sample_weight(sample_weight, X.shape[1])
+        return self._cost_checked(X, Y, S)
 
-    def _cost_checked(self, X, Y):
+    def _cost_checked(self, X, Y, S=None):
         with self._lock:
-            J = self._backend.forward(X, Y)[1]
+            J = self._forward_cost(X, Y, S)[1]
             if self.l2 > 0:
                 J += self._backend.penalty()
         return float(J)
 
-    def _validation_figures(self, X, Y):
-        """(cost, accuracy) on validated data, from one forward pass."""
+    def _forward_cost(self, X, Y, S):
+        # the unweighted call keeps the backends' common signature
+        return self._backend.forward(X, Y) if S is None else self._backend.forward(X, Y, S)
+
+    def _validation_figures(self, X, Y, S=None):
+        """(cost, accuracy) on validated data, from one forward pass; both
+        weighted by S when given."""
         with self._lock:
-            Y_hat, J = self._backend.forward(X, Y)
+            Y_hat, J = self._forward_cost(X, Y, S)
             if self.l2 > 0:
                 J += self._backend.penalty()
-        return float(J), self._accuracy_of(Y_hat, Y)
+        return float(J), self._accuracy_of(Y_hat, Y, S)
 
     def predict(self, X):
         """Class indices (argmax over j) for categorical cross-entropy, 0/1 at
@@ -415,19 +449,28 @@ class Network:
             Y_hat = self._backend.forward(X)[0]
         return self._accuracy_of(Y_hat, Y)
 
-    def _accuracy_of(self, Y_hat, Y):
+    def _accuracy_of(self, Y_hat, Y, S=None):
+        """The fraction classified correctly; with example weights S, the
+        weighted fraction sum_i s_i [correct_i] / sum_i s_i."""
         if self.cost_name in ("squared_error", "poisson"):
             return float("nan")
         if self.cost_name == "categorical_cross_entropy":
-            return float(np.mean(np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)))
-        return float(np.mean((Y_hat > 0.5) == (Y > 0.5)))
+            correct = np.argmax(Y_hat, axis=0) == np.argmax(Y, axis=0)
+        else:
+            correct = (Y_hat > 0.5) == (Y > 0.5)
+        if S is None:
+            return float(np.mean(correct))
+        # binary CE with several outputs scores each (output, example) pair
+        return float(np.average(correct, weights=np.broadcast_to(S, correct.shape)))
 
     # ---------------------------------------------------------------- backward
-    def gradients(self, X, Y=None, *, output_gradient=None):
+    def gradients(self, X, Y=None, sample_weight=None, *, output_gradient=None):
         """Gradients of the whole batch X, as a :class:`Gradients`.
 
         With targets ``Y``: dJ/dW, dJ/db (L2 term included) and dJ/dX of the
-        network's cost J.
+        network's cost J; with ``sample_weight`` s of shape (m,), of the
+        weighted cost J = sum_i s_i L_i / sum_i s_i (+ the L2 term), whose
+        seed is (s_i / sum s) dL_i/dA[L][:, i].
 
         With ``output_gradient`` G = dJ/dA[L] of shape (n[L], m) instead (for
         a cost or a model the network is part of): back-propagation seeded
@@ -441,6 +484,9 @@ class Network:
         if (Y is None) == (output_gradient is None):
             raise ValueError("gradients: give either Y (targets of the network's cost) or "
                              "output_gradient (dJ/dA[L]), not both and not neither")
+        if sample_weight is not None and output_gradient is not None:
+            raise ValueError("sample_weight: weights the network's cost, so it goes with Y; "
+                             "with output_gradient, scale G's columns instead")
         with self._lock:
             if output_gradient is not None:
                 G = V.as_float_matrix("output_gradient", output_gradient, self.dtype,
@@ -452,7 +498,9 @@ class Network:
                 J = None
             else:
                 Y = self._check_y(Y, m)
-                grads, dX, J = self._backend.gradients(X, Y)
+                S = self._check_sample_weight(sample_weight, m)
+                grads, dX, J = self._backend.gradients(X, Y) if S is None else \
+                    self._backend.gradients(X, Y, S)
             grads = np.array(grads, copy=True)
         weights, biases = self._unflatten(grads)
         if len(x_shape) == 4:
@@ -532,7 +580,7 @@ class Network:
             power_t=0.5, step_size=10, gamma=None, clip_norm=None, clip_value=None, shuffle=True,
             validation_data=None, validation_fraction=0.0, early_stopping=False, patience=10,
             min_delta=1e-4, progress=None, callback=None, verbose=False, tol=1e-4,
-            max_fun=15000):
+            max_fun=15000, sample_weight=None):
         """Train with mini-batch gradient descent or one of its variants.
 
         Parameters
@@ -574,7 +622,7 @@ class Network:
             ``clip_norm`` when both are given).
         shuffle : bool
             Shuffle the examples each epoch with the network's seeded generator.
-        validation_data : (X_val, Y_val) or None
+        validation_data : (X_val, Y_val), (X_val, Y_val, sample_weight_val) or None
         validation_fraction : float
             When no validation_data is given, hold out this fraction of the
             examples (a seeded random subset) for validation.
@@ -590,6 +638,16 @@ class Network:
             Print one line per epoch.
         tol, max_fun : float, int
             L-BFGS only (see ``optimizer``).
+        sample_weight : array of shape (m,) or None
+            Example weights s (finite, >= 0, not all zero): each batch's cost
+            is J = sum_i s_i L_i / sum_i s_i (+ the L2 term, unscaled), its
+            gradient the weighted one. Integer weights train as repeating
+            each example that many times would (up to the batches' make-up).
+            ``history.cost`` stays the mean of the batch costs weighted by
+            their example counts. Validation figures (cost and accuracy) are
+            weighted by the held-out examples' weights with
+            ``validation_fraction``, by the third element of
+            ``validation_data`` when given, and unweighted otherwise. CPU only.
 
         Returns
         -------
@@ -610,7 +668,8 @@ class Network:
         step and ``history`` its completed epochs.
         """
         if isinstance(optimizer, str) and optimizer.lower() == "lbfgs":
-            return self._fit_lbfgs(X, Y, epochs, tol, max_fun, validation_data, callback, verbose)
+            return self._fit_lbfgs(X, Y, epochs, tol, max_fun, validation_data, callback, verbose,
+                                   sample_weight)
         plan = self._training_plan(
             X, Y, epochs=epochs, batch_size=batch_size,
             schedule=make_schedule(learning_rate, lr_schedule, power_t, step_size, gamma),
@@ -618,23 +677,19 @@ class Network:
             clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
             validation_data=validation_data, validation_fraction=validation_fraction,
             early_stopping=early_stopping, patience=patience, min_delta=min_delta,
-            callback=callback, progress=progress, verbose=verbose)
+            callback=callback, progress=progress, verbose=verbose, sample_weight=sample_weight)
         return self._train(plan)
 
-    def _fit_lbfgs(self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose):
+    def _fit_lbfgs(self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose,
+                   sample_weight=None):
         from .lbfgs import fit_lbfgs
 
         epochs = V.check_positive("epochs", epochs, integer=True)
         callback = check_callback(callback)
         X = self._check_x(X)
         Y = self._check_y(Y, X.shape[1])
-        Xv = Yv = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got "
-                                 f"{type(validation_data).__name__}")
-            Xv = self._check_x(validation_data[0], "validation_data[0]")
-            Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
+        S = self._check_sample_weight(sample_weight, X.shape[1])
+        Xv, Yv, Sv = self._check_validation_data(validation_data)
         history = self.history = History()
 
         def after_iteration(iteration, J):
@@ -642,7 +697,7 @@ class Network:
             history.cost.append(J)
             history.learning_rate.append(float("nan"))
             if Xv is not None:
-                val_cost, val_accuracy = self._validation_figures(Xv, Yv)
+                val_cost, val_accuracy = self._validation_figures(Xv, Yv, Sv)
                 history.val_cost.append(val_cost)
                 history.val_accuracy.append(val_accuracy)
             if callback is not None:
@@ -650,18 +705,21 @@ class Network:
 
         with self._lock:
             fit_lbfgs(self, X, Y, max_iter=epochs, max_fun=max_fun, tol=tol, verbose=verbose,
-                      callback=after_iteration)
+                      callback=after_iteration, sample_weight=S)
         history.best_epoch = int(np.argmin(history.val_cost if Xv is not None else history.cost)) + 1 \
             if history.cost else 0
         return history
 
     def partial_fit(self, X, Y, batch_size=32, learning_rate=0.1, *, optimizer="sgd", momentum=0.9,
                     beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, clip_value=None,
-                    shuffle=True):
+                    shuffle=True, sample_weight=None, l2_per_weight=False):
         """One epoch of training that keeps the optimizer's state (velocity,
         Adam moments and step count) from the previous ``partial_fit`` (or
         ``fit``, or :meth:`step`) when the optimizer is of the same kind.
-        Returns the epoch's :class:`History`."""
+        ``sample_weight`` as in :meth:`fit`; with ``l2_per_weight`` each
+        batch's lambda is l2 m_b / S_b (m_b examples of weight sum S_b), the
+        penalty of scikit-learn's MLP, (alpha/2) ||W||^2 / S_b, when
+        l2 = alpha / m_b. Returns the epoch's :class:`History`."""
         opt = make_optimizer(optimizer, momentum, beta1, beta2, epsilon)
         cur = self._optimizer
         if cur is not None and cur.kind == opt.kind:
@@ -669,14 +727,16 @@ class Network:
         plan = self._training_plan(X, Y, epochs=1, batch_size=batch_size,
                                    schedule=make_schedule(learning_rate), optimizer=opt,
                                    clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
-                                   progress=False)
+                                   progress=False, sample_weight=sample_weight,
+                                   l2_per_weight=bool(l2_per_weight))
         return self._train(plan)
 
     def _training_plan(self, X, Y, *, epochs, batch_size, schedule, optimizer, clip_norm=None,
                        clip_value=None, shuffle=True, validation_data=None,
                        validation_fraction=0.0, early_stopping=False, patience=10,
                        min_delta=1e-4, callback=None, progress=None, verbose=False,
-                       whole_batches=True, names=("X", "Y")):
+                       whole_batches=True, names=("X", "Y"), sample_weight=None,
+                       l2_per_weight=False):
         """Validate every argument before anything changes; a frozen :class:`Plan`.
 
         ``whole_batches``: a batch size above the number of examples becomes
@@ -685,6 +745,7 @@ class Network:
         X = self._check_x(X, names[0])
         m = X.shape[1]
         Y = self._check_y(Y, m, names[1])
+        S = self._check_sample_weight(sample_weight, m)
         epochs = V.check_positive("epochs", epochs, integer=True)
         if batch_size is not None:
             V.check_positive("batch_size", batch_size, integer=True)
@@ -694,14 +755,8 @@ class Network:
         clip_value = 0.0 if clip_value is None else V.check_positive("clip_value", clip_value)
         callback = check_callback(callback)
         fraction = V.check_positive("validation_fraction", validation_fraction, allow_zero=True)
-        Xv = Yv = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"validation_data: expected a pair (X_val, Y_val), got "
-                                 f"{type(validation_data).__name__}")
-            Xv = self._check_x(validation_data[0], "validation_data[0]")
-            Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
-        elif fraction > 0:
+        Xv, Yv, Sv = self._check_validation_data(validation_data)
+        if validation_data is None and fraction > 0:
             if fraction >= 1:
                 raise ValueError(f"validation_fraction: expected a value in [0, 1), got {fraction!r}")
             n_val = int(round(fraction * m))
@@ -713,13 +768,34 @@ class Network:
             keep = np.setdiff1d(np.arange(m), held)
             Xv, Yv = np.asfortranarray(X[:, held]), np.asfortranarray(Y[:, held])
             X, Y = np.asfortranarray(X[:, keep]), np.asfortranarray(Y[:, keep])
+            if S is not None:
+                # the held-out examples keep their weights for the validation figures
+                # (training weights that are all zero leave only the L2 term: a
+                # batch of weight sum 0 has no data term)
+                Sv, S = S[held], S[keep]
         if whole_batches:
             batch_size = check_batch_size(batch_size, X.shape[1])
         return Plan(X=X, Y=Y, Xv=Xv, Yv=Yv, epochs=epochs, batch_size=batch_size,
                     schedule=schedule, optimizer=optimizer, clip_norm=clip_norm,
                     clip_value=clip_value, shuffle=bool(shuffle),
                     early_stopping=bool(early_stopping), patience=patience, min_delta=min_delta,
-                    callback=callback, progress=progress, verbose=bool(verbose))
+                    callback=callback, progress=progress, verbose=bool(verbose),
+                    sample_weight=S, Sv=Sv, l2_per_weight=bool(l2_per_weight))
+
+    def _check_validation_data(self, validation_data):
+        """(X_val, Y_val, weights or None) checked, or (None, None, None)."""
+        if validation_data is None:
+            return None, None, None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"validation_data: expected a pair (X_val, Y_val) or a triple "
+                             f"(X_val, Y_val, sample_weight_val), got "
+                             f"{type(validation_data).__name__}")
+        Xv = self._check_x(validation_data[0], "validation_data[0]")
+        Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
+        Sv = None
+        if len(validation_data) == 3:
+            Sv = self._check_sample_weight(validation_data[2], Xv.shape[1], "validation_data[2]")
+        return Xv, Yv, Sv
 
     def _train(self, plan):
         """Run a plan through the one training loop with this network's backend."""

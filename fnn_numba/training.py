@@ -96,7 +96,10 @@ class Plan:
 
     X, Y are the training data (validation examples already held out), Xv, Yv
     the validation data or None. ``optimizer`` is an
-    :class:`~fnn_numba.optimizers.Optimizer`.
+    :class:`~fnn_numba.optimizers.Optimizer`. ``sample_weight`` and ``Sv``
+    are the example weights of X and Xv (1-D, the network's dtype) or None
+    (unweighted); ``l2_per_weight`` scales each batch's lambda by
+    m_b / S_b (:class:`fnn_numba.engine.Model`).
     """
 
     X: np.ndarray
@@ -116,6 +119,9 @@ class Plan:
     callback: object = None
     progress: object = False
     verbose: bool = False
+    sample_weight: object = None
+    Sv: object = None
+    l2_per_weight: bool = False
 
     @property
     def n_batches(self):

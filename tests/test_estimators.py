@@ -432,13 +432,11 @@ def test_non_finite_training_is_a_value_error():
             FNNRegressor().fit(X, rng.standard_normal(10))
 
 
-def test_sparse_input_and_sample_weight_are_refused_for_now():
+def test_sparse_input_is_refused_for_now():
     from scipy import sparse
     X, y = blobs(m=30)
     with pytest.raises(TypeError, match="[Ss]parse"):
         FNNClassifier(max_iter=1).fit(sparse.csr_matrix(X), y)
-    with pytest.raises(TypeError, match="sample_weight"):
-        FNNClassifier(max_iter=1).fit(X, y, sample_weight=np.ones(30))
 
 
 @pytest.mark.parametrize("params,name,error", [

@@ -38,7 +38,6 @@ EXPECTED_FAILURES = {
                      "test_estimators.py::test_lbfgs_cost_and_gradient_match_finite_differences)",
     "test_sparse_matrices[csr_matrix]": "sparse X is not supported yet",
     "test_sparse_matrices[csr_array]": "sparse X is not supported yet",
-    "test_mlp_sample_weight_with_early_stopping": "fit takes no sample_weight yet",
 }
 
 
