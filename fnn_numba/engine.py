@@ -23,6 +23,8 @@ objects, so one compiled driver runs any stack of layers:
   is where layer l's matrix of that role starts (roles below), each sized for
   ``capacity`` examples; the mini-batch input buffer, per-example losses,
   the flat gradient and the batch's example weights.
+- :class:`Update`: the optimizer's code, its state arrays, its
+  hyper-parameters and the clipping thresholds of one run of batches.
 
 Example weights: when ``Buffers.weights`` is not empty, weights[c] is the
 weight s of the batch's column c and the cost is the weighted mean
@@ -31,8 +33,6 @@ delta) is scaled column by column to (s_i / S) dL_i/dZ[L], and since
 everything below dJ/dZ[L] is linear in its columns that weights the whole
 backward pass. An empty ``weights`` is the unweighted cost, with no extra
 work (every weighted branch tests its length).
-- :class:`Update`: the optimizer's code, its state arrays, its
-  hyper-parameters and the clipping thresholds of one run of batches.
 """
 from collections import namedtuple
 

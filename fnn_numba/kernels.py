@@ -614,7 +614,7 @@ def weight_ratio(s, i, m, total, dtype):
 
 @njit(cache=True, inline="always")
 def scale_column(x, i, r):
-    """x[:, i] *= r."""
+    """Column i of x times r: ``x[:, i] *= r``."""
     for j in range(x.shape[0]):
         x[j, i] = x[j, i] * r
 
