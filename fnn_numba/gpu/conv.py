@@ -20,16 +20,17 @@ backend (:mod:`fnn_numba.gpu_engine`) has no driver for these layers yet;
 Dropout has no twin yet.
 
 It lives in :mod:`fnn_numba.gpu` so that the package's cache check
-(:mod:`fnn_numba.gpu.cache`) covers its kernels; ``fnn_numba.gpu_conv`` is
+(:mod:`fnn_numba.gpu.cache`, run by :mod:`~fnn_numba.gpu.kernels`, which
+this module imports first) covers its kernels: they are cached in the same
+directory, and the digest includes this file; ``fnn_numba.gpu_conv`` is
 the same module under its former name.
 
 Launchers ``launch_<cpu name>`` pick the grid from the shapes and
 :data:`fnn_numba.gpu_kernels.THREADS_PER_BLOCK`.
 """
 from .. import conv_kernels as _cpu
-from . import cache as _cache
 from .kernels import _elementwise
-from .target import KERNELS, cuda, worker
+from .target import cuda, worker
 from .target import kernel as _kernel
 
 #: the vectorised runs the conv workers pass device arrays to (Python too, in the simulator)
@@ -184,6 +185,3 @@ def launch_subsample_dbeta_db(dz, a_prev, beta, l2, dbeta, db, C, H, W, P, Q, st
 
 def launch_subsample_da_prev(beta, dz, da_prev, C, H, W, P, Q, stream=0):
     _elementwise(subsample_da_prev_cuda, dz.shape[1], stream, beta, dz, da_prev, C, H, W, P, Q)
-
-
-_cache.invalidate_stale_cuda_cache(_cache.cuda_cache_dirs(KERNELS))
