@@ -37,6 +37,7 @@ class CPUBackend:
     def __init__(self, net):
         self.net = net
         self._buffers = {}
+        self._spatial, self._spatial_of = None, None
 
     def model(self, l2=None, training=False):
         """The drivers' :class:`~fnn_numba.engine.Model`; with ``training``
@@ -50,6 +51,15 @@ class CPUBackend:
         return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
                             fused=net._fused, l2=float(net.l2 if l2 is None else l2),
                             hyper=net._hyper, training=bool(training), rng=rng)
+
+    @property
+    def spatial(self):
+        """The drivers' ``spatial`` argument (:func:`fnn_numba.engine.spatial_argument`),
+        computed once per geometry table."""
+        geom = self.net._geom
+        if self._spatial_of is not geom:
+            self._spatial, self._spatial_of = engine.spatial_argument(geom), geom
+        return self._spatial
 
     def buffers(self, capacity, purpose):
         """Scratch for batches of up to ``capacity`` examples, allocated once
@@ -74,13 +84,14 @@ class CPUBackend:
         m = X.shape[1]
         cap = min(m, FORWARD_CHUNK)
         model = self.model(0.0)
+        spatial = self.spatial
         buf = self.buffers(cap, "forward")
         out = np.empty((self.net._geom[-1, N_OUT], m), dtype=self.net.dtype, order="F")
         loss_sum = 0.0
         with kernel_section():
             for s in range(0, m, cap):
                 e = min(s + cap, m)
-                out[:, s:e] = engine.forward_pass(model, X[:, s:e], buf)
+                out[:, s:e] = engine.forward_pass(model, X[:, s:e], buf, spatial)
                 if Y is not None and S is None:
                     loss_sum += engine.batch_cost(model, Y[:, s:e], buf, False) * (e - s)
                 elif Y is not None:
@@ -97,7 +108,7 @@ class CPUBackend:
         geom = self.net._geom
         buf = engine.new_buffers(geom, 0, m, self.net.dtype, "forward")
         with kernel_section():
-            engine.forward_pass(self.model(), X, buf)
+            engine.forward_pass(self.model(), X, buf, self.spatial)
         L = geom.shape[0]
         Zs = [engine.view_f(buf.ws, buf.ws_off[engine.Z, l], geom[l - 1, N_OUT], m).copy(order="F")
               for l in range(1, L + 1)]
@@ -110,20 +121,20 @@ class CPUBackend:
         buf = self.buffers(m, "gradients")
         if S is not None:
             buf = buf._replace(weights=S)
-        model = self.model()
+        model, spatial = self.model(), self.spatial
         with kernel_section():
-            engine.forward_pass(model, X, buf)
+            engine.forward_pass(model, X, buf, spatial)
             J = engine.batch_cost(model, Y, buf, True)
-            engine.backward_pass(model, X, Y, buf, True)
+            engine.backward_pass(model, X, Y, buf, True, spatial)
         return buf.grads.copy(), self._input_gradient(buf, m), float(J)
 
     def output_gradients(self, X, G):
         m = X.shape[1]
         buf = self.buffers(m, "gradients")
-        model = self.model(0.0)
+        model, spatial = self.model(0.0), self.spatial
         with kernel_section():
-            engine.forward_pass(model, X, buf)
-            engine.backward_from_output_gradient(model, X, G, buf)
+            engine.forward_pass(model, X, buf, spatial)
+            engine.backward_from_output_gradient(model, X, G, buf, spatial)
         return buf.grads.copy(), self._input_gradient(buf, m)
 
     def _input_gradient(self, buf, m):
@@ -156,6 +167,7 @@ class _CPURunner(LocalBatches, BatchRunner):
             self.buf = self.buf._replace(weights=np.zeros(plan.batch_size, dtype=net.dtype))
         self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)
         self.upd = None
+        self.spatial = backend.spatial
 
     def run(self, order, first, stop, learning_rate, batch_costs):
         p = self.plan
@@ -165,7 +177,7 @@ class _CPURunner(LocalBatches, BatchRunner):
                                                step=None if self.upd is None else self.upd.step)
         with kernel_section():
             return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
-                                        self.buf, self.upd, batch_costs, self.S)
+                                        self.buf, self.upd, batch_costs, self.S, self.spatial)
 
     def validate(self):
         return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv, self.plan.Sv)

@@ -224,13 +224,14 @@ def global_batches(shard_sizes, batch_size, seed, epoch, shuffle=True, offsets=N
 
 # ----------------------------------------------------------- jitted drivers
 @njit(cache=True)
-def _local_gradient(model, buf, X, Y, order, start, stop, weight, out):
+def _local_gradient(model, buf, X, Y, order, start, stop, weight, out, spatial):
     """This rank's share of one global step, written into ``out`` =
     [gradient (n_params), weighted cost, failure flag]: the engine's forward
     pass, J and backward pass on local columns order[start:stop], then
     gradient and J scaled by ``weight`` = m_r / M (see the module docstring).
     An empty local batch contributes zeros. A non-finite J skips the backward
-    pass and puts NaN in the cost slot, which the sum carries to every rank."""
+    pass and puts NaN in the cost slot, which the sum carries to every rank.
+    ``spatial``: :func:`fnn_numba.engine.spatial_argument` of the network."""
     n_params = model.params.shape[0]
     grads = out[:n_params]
     mb = stop - start
@@ -239,7 +240,7 @@ def _local_gradient(model, buf, X, Y, order, start, stop, weight, out):
         grads[:] = 0
         out[n_params] = 0
         return
-    J = batch_gradient(model, X, Y, order, start, stop, buf)
+    J = batch_gradient(model, X, Y, order, start, stop, buf, spatial)
     if not np.isfinite(J):
         grads[:] = 0
         out[n_params] = np.nan
@@ -684,6 +685,7 @@ class _DistributedRunner(BatchRunner):
             self.gpu = None
             self.buf = net._backend.buffers(capacity, "fit")
             self.model = net._backend.model(training=True)
+            self.spatial = net._backend.spatial
         self.out = np.zeros(net._params.size + 2, dtype=net.dtype)
         self.chunk = self.n_batches
         self.reduce_seconds = 0.0
@@ -704,7 +706,8 @@ class _DistributedRunner(BatchRunner):
             weight = (end - start) / self.batch_weights[s]
             try:
                 if self.gpu is None:
-                    _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out)
+                    _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out,
+                                    self.spatial)
                 else:
                     self._local_gradient_gpu(order, start, end, weight)
                 failure = None

@@ -317,9 +317,9 @@ def test_training_gradient_with_dropout_equals_pytorch_with_its_mask():
     model = backend.model(training=True)
     assert model.rng[0] != 0
     buf = engine.new_buffers(net._geom, net.n_parameters, 6, net.dtype, "gradients")
-    engine.forward_pass(model, X, buf)
+    engine.forward_pass(model, X, buf, True)
     J = engine.batch_cost(model, Y, buf, True)
-    engine.backward_pass(model, X, Y, buf, True)
+    engine.backward_pass(model, X, Y, buf, True, True)
     mask = engine.view_f(buf.ws, buf.ws_off[engine.Z, 2], 2 * 3 * 3, 6).copy()
     assert 0 < np.mean(mask == 0) < 1 and model.rng[1] == 1
     w1, b1, w2, b2 = (torch.tensor(a, requires_grad=True)
