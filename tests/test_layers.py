@@ -128,3 +128,42 @@ def test_each_fit_starts_its_schedule_at_epoch_zero():
     assert first.learning_rate == [0.4, 0.2, 0.1]
     assert second.learning_rate == [0.4, 0.2]
     assert net.epochs_trained == 5
+
+
+def _linked_functions(driver, *args):
+    """The names of the functions a fresh (uncached) compilation of the
+    engine driver ``driver`` links, for these arguments."""
+    import numba
+
+    fresh = numba.njit(driver.py_func)
+    fresh(*args)
+    (cres,) = fresh.overloads.values()
+    return {lib.name for lib in cres.library._linking_libraries}
+
+
+def test_a_dense_network_compiles_no_kernel_of_the_other_layer_kinds():
+    """spatial=None prunes the conv, pooling and dropout branches before
+    typing (the cold-start saving); a network with such layers gets them."""
+    dense = fnn.Network([4, 3, 2], seed=0)
+    conv = fnn.Network([layers.Input((1, 3, 3)), layers.Conv2D(1, 2), layers.Flatten(),
+                        layers.Dense(2, activation="softmax")], seed=0)
+    spatial_kernels = {"conv_forward", "maxpool_forward", "avgpool_forward", "subsample_forward",
+                       "dropout_mask", "dropout_apply", "copy_columns"}
+    linked = {}
+    for name, net in (("dense", dense), ("conv", conv)):
+        b = net._backend
+        X = np.asfortranarray(np.ones((net.sizes[0], 3)))
+        linked[name] = _linked_functions(engine.forward_pass, b.model(0.0), X,
+                                         b.buffers(3, "forward"), b.spatial)
+    assert dense._backend.spatial is None and conv._backend.spatial is True
+    assert "z_forward" in linked["dense"] and not linked["dense"] & spatial_kernels
+    assert spatial_kernels <= linked["conv"]
+
+
+def test_the_dense_only_driver_refuses_a_network_with_other_layers():
+    conv = fnn.Network([layers.Input((1, 3, 3)), layers.Conv2D(1, 2), layers.Flatten(),
+                        layers.Dense(2, activation="softmax")], seed=0)
+    b = conv._backend
+    X = np.asfortranarray(np.ones((9, 3)))
+    with pytest.raises(ValueError, match="spatial: None is only for networks of Dense layers"):
+        engine.forward_pass(b.model(0.0), X, b.buffers(3, "forward"), None)
