@@ -125,7 +125,7 @@ class CPUBackend:
         with kernel_section():
             engine.forward_pass(model, X, buf, spatial)
             J = engine.batch_cost(model, Y, buf, True)
-            engine.backward_pass(model, X, Y, buf, True, spatial)
+            engine.backward_pass(model, X, Y, buf, True, spatial, S)
         return buf.grads.copy(), self._input_gradient(buf, m), float(J)
 
     def output_gradients(self, X, G):
@@ -161,8 +161,8 @@ class _CPURunner(LocalBatches, BatchRunner):
         self.model = backend.model(training=True)._replace(l2_per_weight=plan.l2_per_weight)
         self.params = self.model.params
         self.buf = backend.buffers(plan.batch_size, "fit")
-        # the weights of X, or none: one compiled driver serves both
-        self.S = np.zeros(0, dtype=net.dtype) if plan.sample_weight is None else plan.sample_weight
+        # the weights of X, or None (the unweighted driver, which compiles no weighted kernel)
+        self.S = plan.sample_weight
         if plan.sample_weight is not None:
             self.buf = self.buf._replace(weights=np.zeros(plan.batch_size, dtype=net.dtype))
         self.chunk = chunk_for(6.0 * net._params.size * plan.batch_size, plan.n_batches)

@@ -359,26 +359,27 @@ def batch_cost(model, y, buf, with_penalty):
 
 
 @njit(cache=True, inline="always")
-def output_delta(model, y, buf, mb):
+def output_delta(model, y, buf, mb, weights):
     """dJ/dZ[L] from the cost: the seed dJ/dA[L] then P1 (17) (the cross-sum
     P2 (8) for softmax), or the fused output delta; each weighted by
-    s_i / S with the example weights of ``buf.weights``."""
+    s_i / S with the example weights weights[:mb] (the batch's, column
+    order), or unweighted when ``weights`` is None (pruned at compile time,
+    as ``spatial`` is: an unweighted fit compiles no weighted kernel)."""
     L = model.geom.shape[0]
     act = model.geom[L - 1, ACT]
     a = layer_output(buf, L, A, model.geom, mb)
     dz = layer_output(buf, L, DZ, model.geom, mb)
-    weighted = buf.weights.shape[0] > 0
     if model.fused:
-        if weighted:
-            output_delta_fused_weighted(act, a, y, buf.weights[:mb], dz)
-        else:
+        if weights is None:
             output_delta_fused(act, a, y, dz)
+        else:
+            output_delta_fused_weighted(act, a, y, weights[:mb], dz)
     else:
         da = layer_output(buf, L, DA, model.geom, mb)
-        if weighted:
-            cost_seed_weighted(model.cost_code, a, y, buf.weights[:mb], da)
-        else:
+        if weights is None:
             cost_seed(model.cost_code, a, y, da)
+        else:
+            cost_seed_weighted(model.cost_code, a, y, weights[:mb], da)
         dz_backward(act, layer_output(buf, L, Z, model.geom, mb), a, da, dz)
 
 
@@ -468,12 +469,14 @@ def backward_layers(model, x, buf, l2, need_dx, spatial):
 
 
 @njit(cache=True, inline="always")
-def backward_pass(model, x, y, buf, need_dx, spatial=None):
+def backward_pass(model, x, y, buf, need_dx, spatial=None, weights=None):
     """Backpropagation of one batch whose forward pass is in the workspace:
-    the output delta from the cost, then :func:`backward_layers` with the
-    L2 term (lambda of :func:`batch_l2`) in the weight gradients."""
+    the output delta from the cost (weighted by the batch's example weights
+    ``weights``, the array ``buf.weights`` holds, or unweighted for None),
+    then :func:`backward_layers` with the L2 term (lambda of
+    :func:`batch_l2`) in the weight gradients."""
     mb = x.shape[1]
-    output_delta(model, y, buf, mb)
+    output_delta(model, y, buf, mb, weights)
     backward_layers(model, x, buf, batch_l2(model, buf, mb), need_dx, spatial)
 
 
@@ -511,11 +514,11 @@ def gather_weights(S, order, start, stop, dst):
 
 
 @njit(cache=True, inline="always")
-def batch_gradient(model, X, Y, order, start, stop, buf, spatial=None):
+def batch_gradient(model, X, Y, order, start, stop, buf, spatial=None, weights=None):
     """J and its gradient for the mini-batch of columns order[start:stop]:
     gather the columns, forward pass, J (L2 term included), and, when J is
-    finite, the backward pass into ``buf.grads``; weighted by ``buf.weights``
-    when it is not empty (the caller gathers them). Returns J."""
+    finite, the backward pass into ``buf.grads``; weighted by ``weights``
+    (``buf.weights``, which the caller fills) unless it is None. Returns J."""
     L = model.geom.shape[0]
     mb = stop - start
     x = view_f(buf.x_buf, 0, model.geom[0, N_IN], mb)
@@ -525,7 +528,7 @@ def batch_gradient(model, X, Y, order, start, stop, buf, spatial=None):
     forward_pass(model, x, buf, spatial)
     J = batch_cost(model, y, buf, True)
     if np.isfinite(J):
-        backward_pass(model, x, y, buf, False, spatial)
+        backward_pass(model, x, y, buf, False, spatial, weights)
     return J
 
 
@@ -566,8 +569,8 @@ def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, 
     epoch whose example order is ``order``.
 
     For each batch: its example weights S[order[start:stop]] into
-    ``buf.weights`` when S is not empty (S[i] is the weight of column i of
-    X; ``buf`` then has room for a batch of weights), then
+    ``buf.weights`` unless S is None or empty (S[i] is the weight of column
+    i of X; ``buf`` then has room for a batch of weights), then
     :func:`batch_gradient` (gather, forward pass, J, backward pass), then
     :func:`apply_update`. If J or any updated parameter would be
     non-finite, nothing is written and the batch's index is returned; -1 when
@@ -579,6 +582,8 @@ def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, 
     same values inside three named tuples (about 5 us against 12 us a call,
     measured on a 2-core Zen 1; a 64-32-10 step is about 50 us).
     """
+    if S is not None and S.shape[0] == 0:
+        S = None  # unweighted: the compiled driver then holds no weighted kernel
     return train_batches_fields(X, Y, order, batch_size, first_batch, stop_batch, batch_costs, S,
                                 spatial, *model, *buf, *upd)
 
@@ -608,9 +613,11 @@ def run_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, up
     for bi in range(first_batch, stop_batch):
         start = bi * batch_size
         stop = min(start + batch_size, m)
-        if S.shape[0] > 0:
+        if S is None:
+            J = batch_gradient(model, X, Y, order, start, stop, buf, spatial, None)
+        else:
             gather_weights(S, order, start, stop, buf.weights)
-        J = batch_gradient(model, X, Y, order, start, stop, buf, spatial)
+            J = batch_gradient(model, X, Y, order, start, stop, buf, spatial, buf.weights)
         if not np.isfinite(J):
             return bi
         if not apply_update(model.params, buf.grads, upd):
