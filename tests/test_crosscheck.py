@@ -581,9 +581,9 @@ def test_the_weighted_rows_pass_on_a_correct_library(activations, cost):
     assert "seed" not in labels and "P1 (9)" not in labels
     weighted = [r.quantity for r in report.rows if r.equation == "weighted"]
     fused = activations[-1] in ("softmax", "sigmoid")
-    assert weighted == ["J = sum_i s_i L_i / sum_i s_i + L2 term", WEIGHTED_SEED_ROW] \
-        + (["dJ/dZ[3] fused vs general (weighted)"] if fused else [])
-    assert set(report.find("J = sum_i s_i").comparisons) == {"reference", "numpy", "net.gradients"}
+    assert weighted == ["J = sum s_i L_i / S + L2 term", WEIGHTED_SEED_ROW] \
+        + (["dJ/dZ[3] fused vs general (s_i/S)"] if fused else [])
+    assert set(report.find("J = sum s_i").comparisons) == {"reference", "numpy", "net.gradients"}
     assert set(report.find(WEIGHTED_SEED_ROW).comparisons) == {"reference", "numpy", "finite diff"}
     for q in ("dJ/dW[1]", "dJ/db[3]", "dJ/dX"):
         assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
@@ -621,7 +621,7 @@ def test_slip_weights_forgotten_in_the_fused_delta_fails_the_weighted_fused_row_
         report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
     # the closed-form rows of layer 3 are the general route (the weighted seed, P2 (8)): they pass
     below = _backward_rows_from(report, 2) | {"dJ/dW[3]", "dJ/db[3]", "dJ/dA[2]"}
-    assert failing(report) == {"dJ/dZ[3] fused vs general (weighted)"} | below, str(report)
+    assert failing(report) == {"dJ/dZ[3] fused vs general (s_i/S)"} | below, str(report)
 
 
 def weighted_mean_of_as_mean(values, s):
@@ -632,7 +632,7 @@ def test_slip_weights_forgotten_in_the_cost_fails_the_weighted_j_row():
     net, X, Y, s = _weighted_case(["tanh", "elu", "identity"], "squared_error")
     with _with_kernels({"weighted_mean_of": weighted_mean_of_as_mean}):
         report = crosscheck(net, X, Y, symbolic=False, finite_differences=False, sample_weight=s)
-    assert failing(report) == {"J = sum_i s_i L_i / sum_i s_i + L2 term"}, str(report)
+    assert failing(report) == {"J = sum s_i L_i / S + L2 term"}, str(report)
     assert all(not c.passed for c in report.first_failure.comparisons.values())
 
 
@@ -858,10 +858,10 @@ def test_cli_weighted_checks_the_weighted_rows_and_catches_a_slip(capsys):
     assert cli_main(_args(argv)) == 0
     out = capsys.readouterr().out
     assert "weighted by sample_weight" in out and "all passed" in out
-    assert "J = sum_i s_i L_i / sum_i s_i" in out and "fused vs general (weighted)" in out
+    assert "J = sum s_i L_i / S" in out and "fused vs general (s_i/S)" in out
     with _with_kernels({"output_delta_fused_weighted": output_delta_fused_weighted_as_mean}):
         assert cli_main(_args(argv)) == 1
-    assert "fused vs general (weighted)" in capsys.readouterr().out
+    assert "fused vs general (s_i/S)" in capsys.readouterr().out
 
 
 def test_cli_default_includes_the_conv_network(capsys):
