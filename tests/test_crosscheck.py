@@ -515,8 +515,10 @@ def test_bad_network_and_data():
 
 def test_every_kernel_name_can_be_substituted():
     """A dense network calls every kernel of fnn_numba.kernels (but the fused
-    delta, which its cost does not take), the default convolutional network
-    every kernel of fnn_numba.conv_kernels: every name of the registry."""
+    delta, which its cost does not take, and the weighted cost's kernels), a
+    fused one with example weights the weighted cost's kernels, the default
+    convolutional network every kernel of fnn_numba.conv_kernels: every name
+    of the registry."""
     calls = []
 
     def spy(name):
