@@ -265,7 +265,7 @@ def _fused_delta(rng, dims, pair):
                  cuda=lambda k: call(k, code, a, y, Out(a.shape), device=True))
 
 
-def example_weights(rng, m):
+def _example_weights(rng, m):
     """Example weights s_i for a twin test: uneven, in [0, 2], the first one 0
     when m > 1 (an example that carries no weight), never all zero."""
     s = rng.uniform(0.1, 2.0, m)
@@ -277,7 +277,7 @@ def example_weights(rng, m):
 def _weighted_cost(rng, dims, cost):
     # the reference's L_i, as for the unweighted J, so that only the weighting is under test
     y_hat, y = _cost_inputs(rng, dims, cost)
-    s = example_weights(rng, y.shape[1])
+    s = _example_weights(rng, y.shape[1])
     losses = reference.losses_reference(cost, y_hat, y)
     return Trial(cpu=lambda k: np.asarray(k(losses, s)), reference=lambda f: f(cost, y_hat, y, s),
                  vectorized=lambda f: f(cost, y_hat, y, s))
@@ -285,14 +285,14 @@ def _weighted_cost(rng, dims, cost):
 
 def _weighted_seed(rng, dims, cost):
     y_hat, y = _cost_inputs(rng, dims, cost)
-    s = example_weights(rng, y.shape[1])
+    s = _example_weights(rng, y.shape[1])
     return Trial(cpu=lambda k: call(k, COSTS[cost], y_hat, y, s, Out(y.shape)),
                  reference=lambda f: f(cost, y_hat, y, s), vectorized=lambda f: f(cost, y_hat, y, s))
 
 
 def _weighted_fused_delta(rng, dims, pair):
     out, _, z, a, y = _fused_inputs(rng, dims, pair)
-    s = example_weights(rng, y.shape[1])
+    s = _example_weights(rng, y.shape[1])
     return Trial(cpu=lambda k: call(k, ACTIVATIONS[out], a, y, s, Out(a.shape)),
                  reference=lambda f: f(out, a, y, s), vectorized=lambda f: f(out, a, y, s))
 
