@@ -12,7 +12,9 @@ Networks" notes (notes-neural-networks, section "Convolutional Neural Networks
 :class:`Equation` names
 
 - ``label``: the equation's number ("P1 (13)"), or the project's row label
-  ("cost", "seed", "fused", "L2") where the derivation gives none;
+  ("cost", "seed", "fused", "L2"; "weighted" for the cost with example
+  weights s_i, J = sum_i s_i L_i / sum_i s_i, its seed and fused delta)
+  where the derivation gives none;
 - ``quantity``: what it computes ("dJ/dW[l]"); ``role``: a name for it that
   is unique together with the label (:func:`entry` looks entries up by role);
 - ``kernel``: the fast CPU kernel of :mod:`fnn_numba.kernels` (dense
@@ -263,6 +265,38 @@ def _fused_delta(rng, dims, pair):
                  cuda=lambda k: call(k, code, a, y, Out(a.shape), device=True))
 
 
+def _example_weights(rng, m):
+    """Example weights s_i for a twin test: uneven, in [0, 2], the first one 0
+    when m > 1 (an example that carries no weight), never all zero."""
+    s = rng.uniform(0.1, 2.0, m)
+    if m > 1:
+        s[0] = 0.0
+    return s
+
+
+def _weighted_cost(rng, dims, cost):
+    # the reference's L_i, as for the unweighted J, so that only the weighting is under test
+    y_hat, y = _cost_inputs(rng, dims, cost)
+    s = _example_weights(rng, y.shape[1])
+    losses = reference.losses_reference(cost, y_hat, y)
+    return Trial(cpu=lambda k: np.asarray(k(losses, s)), reference=lambda f: f(cost, y_hat, y, s),
+                 vectorized=lambda f: f(cost, y_hat, y, s))
+
+
+def _weighted_seed(rng, dims, cost):
+    y_hat, y = _cost_inputs(rng, dims, cost)
+    s = _example_weights(rng, y.shape[1])
+    return Trial(cpu=lambda k: call(k, COSTS[cost], y_hat, y, s, Out(y.shape)),
+                 reference=lambda f: f(cost, y_hat, y, s), vectorized=lambda f: f(cost, y_hat, y, s))
+
+
+def _weighted_fused_delta(rng, dims, pair):
+    out, _, z, a, y = _fused_inputs(rng, dims, pair)
+    s = _example_weights(rng, y.shape[1])
+    return Trial(cpu=lambda k: call(k, ACTIVATIONS[out], a, y, s, Out(a.shape)),
+                 reference=lambda f: f(out, a, y, s), vectorized=lambda f: f(out, a, y, s))
+
+
 def _layer_backward(rng, dims, pick):
     n, K, m = dims
     dz, a, w = _f(rng.standard_normal((n, m))), _f(rng.standard_normal((K, m))), rng.standard_normal((n, K))
@@ -335,6 +369,9 @@ DW = Case(_dw, GEMM_DIMS, CUDA_LAYER_DIMS)
 DB = Case(_db, GEMM_DIMS, CUDA_LAYER_DIMS)
 DA_PREV = Case(_da_prev, GEMM_DIMS, CUDA_LAYER_DIMS)
 L2_GRADIENT = Case(_l2_gradient, LAYER_DIMS, ((9, 4, 7),))
+WEIGHTED_COST = Case(_weighted_cost, COST_DIMS, ())
+WEIGHTED_SEED = Case(_weighted_seed, COST_DIMS, ())
+WEIGHTED_FUSED_DELTA = Case(_weighted_fused_delta, ((1, 1), (4, 3), (7, 9)), ())
 
 
 # ------------------------------------------------- convolution and pooling
@@ -604,6 +641,10 @@ EQUATIONS = (
              reference.losses_reference, vectorized.losses_vectorized, "L_i{detail}", LOSSES, _COSTS, formula="L_i of the cost, per example"),
     Equation("P1 (9)", "J", "J", kernels.mean_of, "mean_of_cuda", reference.cost_reference,
              vectorized.cost_vectorized, "J = (1/m) sum_i L_i{detail}", MEAN_COST, _COSTS, formula="J = (1/m) sum_i L_i"),
+    Equation("weighted", "J (weighted)", "weighted J", kernels.weighted_mean_of, None,
+             reference.weighted_cost_reference, vectorized.weighted_cost_vectorized,
+             "J = sum s_i L_i / S{detail}", WEIGHTED_COST, _COSTS,
+             formula="J = sum_i s_i L_i / S, S = sum_i s_i (example weights s_i >= 0)"),
     Equation("L2", "L2 term", "L2 term", kernels.l2_penalty, "l2_penalty_cuda", reference.l2_reference,
              vectorized.l2_vectorized, "(l2/2) sum_l ||W[l]||^2", L2_TERM,
              formula="(lambda/2) sum_l ||W[l]||_F^2"),
@@ -614,6 +655,10 @@ EQUATIONS = (
     Equation("seed", "dJ/dA[L]", "seed", kernels.cost_seed, "cost_seed_cuda", reference.seed_reference,
              vectorized.seed_vectorized, "dJ/dA[{L}] = (1/m) dL_i/dy_hat", SEED, _COSTS,
              formula="dJ/da[j,i] = (1/m) dL_i/dy_hat[j,i]"),
+    Equation("weighted", "dJ/dA[L] (weighted)", "weighted seed", kernels.cost_seed_weighted, None,
+             reference.seed_weighted_reference, vectorized.seed_weighted_vectorized,
+             "dJ/dA[{L}] = (s_i/S) dL_i/dy_hat", WEIGHTED_SEED, _COSTS,
+             formula="dJ/da[j,i] = (s_i / S) dL_i/dy_hat[j,i], S = sum_i s_i"),
     # backward, P1 (17) and the closed forms of part 2
     Equation("P1 (17)", "da[l]/dz[l]", "Jacobian", kernels.dz_backward, "dz_backward_cuda",
              reference.jacobian_reference, vectorized.jacobian_vectorized,
@@ -630,6 +675,10 @@ EQUATIONS = (
              formula="dJ/dz[j,i] = sum_p dJ/da[p,i] da[p,i]/dz[j,i]"),
     Equation("fused", "dJ/dZ[L]", "fused dZ", kernels.output_delta_fused, "output_delta_fused_cuda",
              reference.fused_delta_reference, None, "dJ/dZ[{L}] fused vs general", FUSED_DELTA, _FUSED, formula="(A - Y)/m; (a_j sum_p y_p - y_j)/m for softmax"),
+    Equation("weighted", "dJ/dZ[L] (weighted, fused)", "weighted fused dZ", kernels.output_delta_fused_weighted,
+             None, reference.fused_delta_weighted_reference, vectorized.fused_delta_weighted_vectorized,
+             "dJ/dZ[{L}] fused vs general (s_i/S)", WEIGHTED_FUSED_DELTA, _FUSED,
+             formula="(a[j,i] - y[j,i]) s_i / S; (a_j sum_p y_p - y_j) s_i / S for softmax"),
     Equation("P1 (13)", "dJ/dW[l]", "dW", kernels.dw_db_backward, "dw_db_backward_cuda",
              reference.dw_reference, vectorized.dw_vectorized, "dJ/dW[{l}]", DW,
              formula="dJ/dw[j,k] = sum_i dJ/dz[j,i] a[k,i]"),

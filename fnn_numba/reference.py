@@ -21,7 +21,9 @@ Equation index: P1 (1) :func:`z_reference`; P1 (2) with P2 (1), (3), (5), (7)
 :func:`dz_closed_form_reference`; P1 (21) :func:`da_prev_reference`; each
 cost's L_i :func:`losses_reference`, J :func:`cost_reference`, its seed
 :func:`seed_reference`; the fused pairs :func:`fused_losses_reference`,
-:func:`fused_delta_reference`; the L2 term :func:`l2_reference` and its
+:func:`fused_delta_reference`; with example weights s_i, the weighted cost
+:func:`weighted_cost_reference`, its seed :func:`seed_weighted_reference`
+and fused delta :func:`fused_delta_weighted_reference`; the L2 term :func:`l2_reference` and its
 gradient :func:`l2_gradient_reference`; the whole backward pass
 :func:`gradients_reference`. :func:`fnn_numba.verify.crosscheck` compares
 each with the fast kernels.
@@ -252,6 +254,19 @@ def cost_reference(cost, y_hat, y):
     return sum(losses[i] for i in range(len(losses))) / len(losses)
 
 
+def _loss_slope(cost, p, t):
+    """dL_i/dy_hat[j,i] at y_hat[j,i] = p, y[j,i] = t (unclipped)."""
+    if cost == "squared_error":
+        return p - t
+    if cost == "binary_cross_entropy":
+        return -t / p + (1 - t) / (1 - p)
+    if cost == "categorical_cross_entropy":
+        return -t / p
+    if cost == "poisson":
+        return 1.0 - t / p
+    raise ValueError(f"unknown cost {cost!r}")
+
+
 def seed_reference(cost, y_hat, y):
     """The backprop seed dJ/dA[L][j,i] = (1/m) dL_i/dy_hat[j,i].
 
@@ -263,19 +278,48 @@ def seed_reference(cost, y_hat, y):
     da = np.zeros((n, m))
     for i in range(m):
         for j in range(n):
-            p, t = y_hat[j, i], y[j, i]
-            if cost == "squared_error":
-                d = p - t
-            elif cost == "binary_cross_entropy":
-                d = -t / p + (1 - t) / (1 - p)
-            elif cost == "categorical_cross_entropy":
-                d = -t / p
-            elif cost == "poisson":
-                d = 1.0 - t / p
-            else:
-                raise ValueError(f"unknown cost {cost!r}")
-            da[j, i] = d / m
+            da[j, i] = _loss_slope(cost, y_hat[j, i], y[j, i]) / m
     return da
+
+
+def _weight_total(s):
+    """S = sum_i s_i."""
+    total = 0.0
+    for i in range(len(s)):
+        total += s[i]
+    return total
+
+
+def _weight_shares_times(shape, s, slope):
+    """out[j,i] = (s_i / S) slope(j, i), S = sum_i s_i; zeros when S = 0."""
+    n, m = shape
+    total = _weight_total(s)
+    out = np.zeros((n, m))
+    if total == 0:
+        return out
+    for i in range(m):
+        for j in range(n):
+            out[j, i] = s[i] / total * slope(j, i)
+    return out
+
+
+def weighted_cost_reference(cost, y_hat, y, s):
+    """The weighted cost J = sum_i s_i L_i / S, S = sum_i s_i (example
+    weights s_i >= 0); 0 when S = 0, a batch that carries no weight."""
+    losses = losses_reference(cost, y_hat, y)
+    total = _weight_total(s)
+    if total == 0:
+        return 0.0
+    num = 0.0
+    for i in range(len(losses)):
+        num += s[i] * losses[i]
+    return num / total
+
+
+def seed_weighted_reference(cost, y_hat, y, s):
+    """The seed of the weighted cost: dJ/dA[L][j,i] = (s_i / S) dL_i/dy_hat[j,i],
+    S = sum_i s_i (the slopes of :func:`seed_reference`); 0 when S = 0."""
+    return _weight_shares_times(y_hat.shape, s, lambda j, i: _loss_slope(cost, y_hat[j, i], y[j, i]))
 
 
 def l2_reference(weights, l2):
@@ -368,6 +412,19 @@ def fused_losses_reference(name, z, y):
     return losses
 
 
+def _fused_slope(name, a, y, j, i):
+    """dL_i/dz[j,i] where the output activation and the cost cancel:
+    a[j,i] - y[j,i] (sigmoid) or a[j,i] sum_p y[p,i] - y[j,i] (softmax)."""
+    if name == "sigmoid":
+        return a[j, i] - y[j, i]
+    if name == "softmax":
+        total_y = 0.0
+        for p in range(a.shape[0]):
+            total_y += y[p, i]
+        return a[j, i] * total_y - y[j, i]
+    raise ValueError(f"no fused delta for output activation {name!r}")
+
+
 def fused_delta_reference(name, a, y):
     """dJ/dZ[L] where the output activation and the cost cancel.
 
@@ -379,17 +436,17 @@ def fused_delta_reference(name, a, y):
     n, m = a.shape
     dz = np.zeros((n, m))
     for i in range(m):
-        total_y = 0.0
-        for p in range(n):
-            total_y += y[p, i]
         for j in range(n):
-            if name == "sigmoid":
-                dz[j, i] = (a[j, i] - y[j, i]) / m
-            elif name == "softmax":
-                dz[j, i] = (a[j, i] * total_y - y[j, i]) / m
-            else:
-                raise ValueError(f"no fused delta for output activation {name!r}")
+            dz[j, i] = _fused_slope(name, a, y, j, i) / m
     return dz
+
+
+def fused_delta_weighted_reference(name, a, y, s):
+    """The fused dJ/dZ[L] of the weighted cost J = sum_i s_i L_i / S:
+    dz[j,i] = (s_i / S) dL_i/dz[j,i], with the slopes of
+    :func:`fused_delta_reference` (a - y for sigmoid + binary_cross_entropy,
+    a sum_p y[p,i] - y for softmax + categorical_cross_entropy); 0 when S = 0."""
+    return _weight_shares_times(a.shape, s, lambda j, i: _fused_slope(name, a, y, j, i))
 
 
 # ---------------------------------------------------------------------------

@@ -130,18 +130,50 @@ def cost_vectorized(cost, y_hat, y):
     raise ValueError(f"unknown cost {cost!r}")
 
 
+def _loss_slope_vectorized(cost, y_hat, y):
+    """dL_i/dY_hat, column i for example i (unclipped)."""
+    if cost == "squared_error":
+        return y_hat - y
+    if cost == "binary_cross_entropy":
+        return (y_hat - y) / (y_hat * (1 - y_hat))
+    if cost == "categorical_cross_entropy":
+        return -y / y_hat
+    if cost == "poisson":
+        return 1 - y / y_hat
+    raise ValueError(f"unknown cost {cost!r}")
+
+
 def seed_vectorized(cost, y_hat, y):
     """dJ/dA[L] = (1/m) dL/dY_hat."""
-    m = y.shape[1]
-    if cost == "squared_error":
-        return (y_hat - y) / m
-    if cost == "binary_cross_entropy":
-        return (y_hat - y) / (y_hat * (1 - y_hat)) / m
-    if cost == "categorical_cross_entropy":
-        return -y / y_hat / m
-    if cost == "poisson":
-        return (1 - y / y_hat) / m
-    raise ValueError(f"unknown cost {cost!r}")
+    return _loss_slope_vectorized(cost, y_hat, y) / y.shape[1]
+
+
+def _weight_shares(s):
+    """s / S as a row (1, m) that scales the columns; zeros when S = 0."""
+    s = np.asarray(s, dtype=np.float64)
+    total = s.sum()
+    return (s / total if total > 0 else np.zeros_like(s))[None, :]
+
+
+def weighted_cost_vectorized(cost, y_hat, y, s):
+    """The weighted cost J = s . L / sum(s), L the vector of the L_i (0 when sum(s) = 0)."""
+    return float(np.sum(_weight_shares(s)[0] * losses_vectorized(cost, y_hat, y)))
+
+
+def seed_weighted_vectorized(cost, y_hat, y, s):
+    """dJ/dA[L] of the weighted cost: dL/dY_hat diag(s) / sum(s)."""
+    return _loss_slope_vectorized(cost, y_hat, y) * _weight_shares(s)
+
+
+def fused_delta_weighted_vectorized(name, a, y, s):
+    """The fused dJ/dZ[L] of the weighted cost: (A - Y) diag(s) / sum(s) for
+    sigmoid + binary cross-entropy, (A diag(1^T Y) - Y) diag(s) / sum(s) for
+    softmax + categorical cross-entropy."""
+    if name == "sigmoid":
+        return (a - y) * _weight_shares(s)
+    if name == "softmax":
+        return (a * y.sum(axis=0, keepdims=True) - y) * _weight_shares(s)
+    raise ValueError(f"no fused delta for output activation {name!r}")
 
 
 def forward_vectorized(weights, biases, activations, x):

@@ -68,6 +68,13 @@ in the float64 copy the check runs on, by draws from N(0, 0.3^2) for biases
 and N(0, 1/n[l-1]) for weights, from a generator seeded with
 :data:`ZERO_PARAMETER_SEED`; the report notes how many were replaced.
 
+With example weights s_i (``sample_weight``, as ``Network.fit`` takes them)
+the check is of the weighted cost J = sum_i s_i L_i / S, S = sum_i s_i: the
+registry's entries labelled "weighted" (J, the seed (s_i / S) dL_i/dy_hat
+and the fused dJ/dZ[L]) take the place of the unweighted ones, the reference
+and NumPy chains start from the weighted seed, and the finite differences
+and net.gradients witnesses are of the weighted J.
+
 For the tests only, :func:`_with_kernels` substitutes fast kernels by name or
 by (name, layer), so that a test can plant a slip into a copy of a kernel and
 see which rows fail (``tests/test_crosscheck.py``).
@@ -319,7 +326,7 @@ class _KernelNet:
     :mod:`fnn_numba.layers`. Dropout runs as in training, with the masks of
     :data:`DROPOUT_KEY` at step 0, drawn once by the mask kernel."""
 
-    def __init__(self, net, X, Y, l2):
+    def __init__(self, net, X, Y, l2, s=None):
         self.layers = list(net.layers[1:])
         self.L = len(self.layers)
         self.sizes = list(net.sizes)
@@ -347,6 +354,8 @@ class _KernelNet:
         self.x = X
         self.y = Y
         self.m = X.shape[1]
+        # the example weights s_i, or None (the unweighted cost)
+        self.s = s
         self.masks = {}
         for l in range(1, self.L + 1):
             if self.kinds[l - 1] == DROPOUT:
@@ -420,14 +429,21 @@ class _KernelNet:
         self.k("example_losses", self.L)(self.cost_code, self.codes[-1], fused, z, a, self.y, out)
         return out
 
+    def mean_cost(self, losses):
+        """J from the L_i: (1/m) sum_i L_i, or sum_i s_i L_i / sum_i s_i with example weights."""
+        if self.s is None:
+            return self.k("mean_of", self.L)(losses)
+        return self.k("weighted_mean_of", self.L)(losses, self.s)
+
     def data_cost(self, z, a, fused=None):
-        return self.k("mean_of", self.L)(self.losses(z, a, fused))
+        return self.mean_cost(self.losses(z, a, fused))
 
     def l2_term(self):
         return self.k("l2_penalty", self.L)(self.theta, self.w_off, self.w_sizes, self.l2)
 
     def cost_total(self):
-        """J as batch_cost computes it: (1/m) sum_i L_i, plus the L2 term when l2 > 0."""
+        """J as batch_cost computes it: (1/m) sum_i L_i (sum_i s_i L_i / sum_i s_i
+        with example weights), plus the L2 term when l2 > 0."""
         zs, As = self.forward()
         J = self.data_cost(zs[-1], As[-1])
         return J + self.l2_term() if self.l2 > 0 else J
@@ -447,8 +463,12 @@ class _KernelNet:
         return self.data_cost(z, a)
 
     def seed(self, a):
+        """dJ/dA[L]: (1/m) dL_i/dy_hat, or (s_i / S) dL_i/dy_hat with example weights."""
         da = self._zeros(self.sizes[-1])
-        self.k("cost_seed", self.L)(self.cost_code, a, self.y, da)
+        if self.s is None:
+            self.k("cost_seed", self.L)(self.cost_code, a, self.y, da)
+        else:
+            self.k("cost_seed_weighted", self.L)(self.cost_code, a, self.y, self.s, da)
         return da
 
     def dz(self, l, z, a, da):
@@ -463,8 +483,12 @@ class _KernelNet:
         return equations.implied_jacobian(self.k("dz_backward", l), self.codes[l - 1], z, a)
 
     def fused_delta(self, a):
+        """The fused dJ/dZ[L] (each column times s_i / S instead of 1/m with example weights)."""
         dz = self._zeros(self.sizes[-1])
-        self.k("output_delta_fused", self.L)(self.codes[-1], a, self.y, dz)
+        if self.s is None:
+            self.k("output_delta_fused", self.L)(self.codes[-1], a, self.y, dz)
+        else:
+            self.k("output_delta_fused_weighted", self.L)(self.codes[-1], a, self.y, self.s, dz)
         return dz
 
     def layer_backward(self, l, dz, a_prev, z):
@@ -546,7 +570,8 @@ def _fd_jacobian(kn, l, z, step):
 
 
 # ------------------------------------------------------------------- the check
-def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd_step=FD_STEP):
+def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd_step=FD_STEP,
+               sample_weight=None):
     """Verify every equation of the derivation on ``net`` and the batch (X, Y).
 
     Parameters
@@ -568,6 +593,16 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         The finite-difference witness (O(P + sum_l n[l] m) forward passes).
     fd_step : float
         Relative step of the central differences: ``h = fd_step max(1, |x|)``.
+    sample_weight : array of shape (m,), optional
+        Example weights s_i (finite, >= 0, not all zero), as ``Network.fit``
+        takes them: the check is then of the weighted cost
+        J = sum_i s_i L_i / S, S = sum_i s_i (plus the L2 term). Its rows
+        "weighted" replace the J, seed and fused dJ/dZ[L] rows
+        (:func:`fnn_numba.kernels.weighted_mean_of`, ``cost_seed_weighted``,
+        ``output_delta_fused_weighted`` against the weighted references and
+        NumPy forms), and every gradient row is checked against the finite
+        differences of the weighted J and ``net.gradients(X, Y,
+        sample_weight=s)``.
 
     Returns
     -------
@@ -620,12 +655,16 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
                      f"(a zero would hide the term it multiplies or adds)")
     X = net64._check_x(X)
     Y = net64._check_y(Y, X.shape[1])
+    s = net64._check_sample_weight(sample_weight, X.shape[1])
+    if s is not None:
+        notes.append("example weights s_i given: J = sum_i s_i L_i / sum_i s_i, its seed and fused "
+                     "delta scaled by s_i / sum_i s_i (the rows labelled weighted)")
     # one caller at a time inside the parallel kernels under Numba's workqueue layer
     if _has_dropout(net64):
         notes.append(f"dropout runs as in training, with the masks of key {DROPOUT_KEY} at step 0; "
                      f"net.gradients is the engine's path in training mode with those masks")
     with kernel_section():
-        rows, kn = _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes)
+        rows, kn = _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s)
     names, cost, out = [a for a in kn.names if a is not None], kn.cost, kn.names[-1]
 
     symbolic_rows = []
@@ -651,7 +690,8 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         arch = f"{'-'.join(str(s) for s in net.sizes)}, activations [{', '.join(names)}]"
     else:
         arch = describe_layers(net.layers)
-    title = f"network {arch}, cost {cost}, m = {X.shape[1]}, l2 = {l2:g}, float64"
+    weighted = ", weighted by sample_weight" if s is not None else ""
+    title = f"network {arch}, cost {cost}{weighted}, m = {X.shape[1]}, l2 = {l2:g}, float64"
     return CrosscheckReport(title, rows, symbolic_rows, notes)
 
 
@@ -795,8 +835,12 @@ def _twin_chain(kn, twin, weights, biases):
                        else reference.losses_reference(cost, a_out, Y))
     else:
         c["losses"] = vectorized.losses_vectorized(cost, a_out, Y)
-    c["J"] = fn("J", cost)(cost, a_out, Y) + fn("L2 term")(params, kn.l2)
-    c["da"][L] = fn("seed", cost)(cost, a_out, Y)
+    if kn.s is None:
+        c["J"] = fn("J", cost)(cost, a_out, Y) + fn("L2 term")(params, kn.l2)
+        c["da"][L] = fn("seed", cost)(cost, a_out, Y)
+    else:
+        c["J"] = fn("weighted J", cost)(cost, a_out, Y, kn.s) + fn("L2 term")(params, kn.l2)
+        c["da"][L] = fn("weighted seed", cost)(cost, a_out, Y, kn.s)
     for l in range(L, 0, -1):
         z, a, da = c["z"][l], c["a"][l], c["da"][l]
         name = kn.names[l - 1]
@@ -821,19 +865,22 @@ def _has_dropout(net):
     return any(layer.kind == DROPOUT and layer.rate > 0 for layer in net.layers[1:])
 
 
-def _engine_witness(net64, X, Y):
+def _engine_witness(net64, X, Y, s=None):
     """(A[L], gradients) of the whole jitted path: ``net.forward`` and
-    ``net.gradients``; for a network with dropout, the same drivers of
+    ``net.gradients`` (with ``sample_weight=s`` when s is given); for a
+    network with dropout, the same drivers of
     :mod:`fnn_numba.engine` in training mode with the check's masks
     (key :data:`DROPOUT_KEY`, step 0), as ``fit`` runs them."""
     if not _has_dropout(net64):
-        return net64.forward(X), net64.gradients(X, Y)
+        return net64.forward(X), net64.gradients(X, Y, sample_weight=s)
     from . import engine
     from .network import Gradients
 
     backend, geom, m = net64._backend, net64._geom, X.shape[1]
     model = backend.model()._replace(training=True, rng=np.array([DROPOUT_KEY, 0], dtype=np.int64))
     buf = engine.new_buffers(geom, net64.n_parameters, m, np.float64, "gradients")
+    if s is not None:
+        buf = buf._replace(weights=s)
     engine.forward_pass(model, X, buf, True)
     L = geom.shape[0]
     y_hat = engine.view_f(buf.ws, buf.ws_off[engine.A, L], geom[L - 1, N_OUT], m).copy(order="F")
@@ -843,9 +890,10 @@ def _engine_witness(net64, X, Y):
     return y_hat, Gradients(weights, biases, backend._input_gradient(buf, m), float(J))
 
 
-def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
-    """The four chains and the rows comparing them (see :func:`crosscheck`)."""
-    kn = _KernelNet(net64, X, Y, l2)
+def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s=None):
+    """The four chains and the rows comparing them (see :func:`crosscheck`);
+    with example weights ``s``, of the weighted cost."""
+    kn = _KernelNet(net64, X, Y, l2, s)
     L, names, cost = kn.L, kn.names, kn.cost
     weights = [None if w is None else np.array(w) for w in kn.w]
     biases = [None if b is None else np.array(b) for b in kn.b]
@@ -853,7 +901,7 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     # the fast chain, as the library runs it
     zs, As = kn.forward()
     losses_k = kn.losses(zs[L], As[L])
-    J_k = kn.k("mean_of", L)(losses_k)
+    J_k = kn.mean_cost(losses_k)
     l2_k = kn.l2_term()
     if l2 > 0:
         J_k = J_k + l2_k
@@ -867,7 +915,7 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     v = _twin_chain(kn, "vectorized", weights, biases)
 
     # the whole jitted path of Network.gradients / fit
-    y_hat_engine, g = _engine_witness(net64, X, Y)
+    y_hat_engine, g = _engine_witness(net64, X, Y, s)
     # the engine's gradients of each parametrised layer, by layer
     param_index = {}
     for l in range(1, L + 1):
@@ -895,7 +943,9 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     # cost, P1 (9)
     rows.append(_row(entry("L_i"), losses_k, reference=r["losses"], numpy=v["losses"],
                      detail=f" (fused, from Z[{L}])" if kn.fused else ""))
-    rows.append(_row(entry("J"), J_k, reference=r["J"], numpy=v["J"], engine=g.cost,
+    # with example weights, the weighted entries replace J, the seed and the fused delta
+    weighted = "weighted " if s is not None else ""
+    rows.append(_row(entry(weighted + "J"), J_k, reference=r["J"], numpy=v["J"], engine=g.cost,
                      detail=" + L2 term" if l2 > 0 else ""))
     params = [w for w in weights if w is not None]
     rows.append(_row(entry("L2 term"), l2_k, reference=reference.l2_reference(params, l2),
@@ -903,7 +953,7 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
     if kn.fused:
         rows.append(_row(entry("fused L_i"), losses_k,
                          reference=reference.losses_reference(cost, r["a"][L], Y), numpy=v["losses"], L=L))
-    rows.append(_row(entry("seed"), seed_k, reference=r["da"][L], numpy=v["da"][L], fd=fd.get(("A", L)), L=L))
+    rows.append(_row(entry(weighted + "seed"), seed_k, reference=r["da"][L], numpy=v["da"][L], fd=fd.get(("A", L)), L=L))
     # backward, layer by layer from L
     for l in range(L, 0, -1):
         name, kind = names[l - 1], kn.kinds[l - 1]
@@ -916,7 +966,7 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes):
             rows.append(_row(entry("dZ"), dz_k, reference=r["dzg"][l], numpy=v["dzg"][l],
                              fd=fd.get(("Z", l)), l=l))
             if l == L and kn.fused:
-                rows.append(_row(entry("fused dZ"), dzs_k[L], reference=r["dzg"][L], numpy=v["dzc"][L],
+                rows.append(_row(entry(weighted + "fused dZ"), dzs_k[L], reference=r["dzg"][L], numpy=v["dzc"][L],
                                  fd=fd.get(("Z", L)), L=L))
         if kind in _GRADIENT_ROLES:
             dw_role, db_role = _GRADIENT_ROLES[kind]
@@ -1108,6 +1158,9 @@ def add_cli_arguments(parser):
                         help="dtype of the networks (float32 ones are checked on a float64 copy)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     parser.add_argument("--l2", type=float, default=0.01, help="lambda of the L2 term (default: 0.01)")
+    parser.add_argument("--weighted", action="store_true",
+                        help="check the cost with example weights: random s_i in [0.2, 2], the first 0 "
+                             "(sample_weight; the rows labelled weighted)")
     parser.add_argument("--no-symbolic", action="store_true", help="skip the SymPy rows")
     return parser
 
@@ -1175,8 +1228,10 @@ def _conv_layer_lists(args):
 
 
 def _cli_networks(args):
-    """[(network, X, Y)] for the options: one network per cost (and the
-    default convolutional network when no option chooses the network)."""
+    """[(network, X, Y, sample weights or None)] for the options: one network
+    per cost (and the default convolutional network when no option chooses
+    the network); with ``--weighted``, random example weights, the first 0
+    (an example that carries no weight) when m > 1."""
     from .network import Network
 
     m = check_positive("--examples", args.examples, integer=True)
@@ -1227,7 +1282,12 @@ def _cli_networks(args):
                        for w in net.weights]
         net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
         X = rng.standard_normal((net.sizes[0], m))
-        out.append((net, X, _cli_targets(cost, net.sizes[-1], m, rng)))
+        Y = _cli_targets(cost, net.sizes[-1], m, rng)
+        s = None
+        if getattr(args, "weighted", False):
+            s = rng.uniform(0.2, 2.0, m)
+            s[0] = 0.0 if m > 1 else s[0]
+        out.append((net, X, Y, s))
     return out
 
 
@@ -1243,8 +1303,8 @@ def cli_main(args):
         return 2
     failed = 0
     total = 0
-    for net, X, Y in cases:
-        report = crosscheck(net, X, Y, symbolic=False)
+    for net, X, Y, s in cases:
+        report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
         print(report.format())
         print()
         total += len(report.rows)

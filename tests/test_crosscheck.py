@@ -515,8 +515,10 @@ def test_bad_network_and_data():
 
 def test_every_kernel_name_can_be_substituted():
     """A dense network calls every kernel of fnn_numba.kernels (but the fused
-    delta, which its cost does not take), the default convolutional network
-    every kernel of fnn_numba.conv_kernels: every name of the registry."""
+    delta, which its cost does not take, and the weighted cost's kernels), a
+    fused one with example weights the weighted cost's kernels, the default
+    convolutional network every kernel of fnn_numba.conv_kernels: every name
+    of the registry."""
     calls = []
 
     def spy(name):
@@ -532,7 +534,15 @@ def test_every_kernel_name_can_be_substituted():
         report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
     assert report.passed
     dense_names = {name for name in KERNEL_NAMES if hasattr(kernels, name)}
-    assert set(calls) == dense_names - {"output_delta_fused"}
+    assert set(calls) == dense_names - {"output_delta_fused"} - WEIGHTED_KERNELS
+    calls.clear()
+    # the weighted cost's kernels: a fused pair with example weights calls them, not the unweighted ones
+    net, X, Y, s = _weighted_case(["tanh", "softmax"], "categorical_cross_entropy", sizes=[3, 4, 3])
+    with _with_kernels({name: spy(name) for name in KERNEL_NAMES}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False, sample_weight=s)
+    assert report.passed, str(report)
+    assert WEIGHTED_KERNELS <= set(calls)
+    assert not {"mean_of", "cost_seed", "output_delta_fused"} & set(calls)
     calls.clear()
     net, X, Y = _conv_net(default_conv_layers(), m=3)
     with _with_kernels({name: spy(name) for name in KERNEL_NAMES}):
@@ -540,6 +550,106 @@ def test_every_kernel_name_can_be_substituted():
     assert report.passed, str(report)
     assert set(calls) >= set(KERNEL_NAMES) - dense_names
     assert set(KERNEL_NAMES) - dense_names == {name for name in KERNEL_NAMES if hasattr(ck, name)}
+
+
+# ------------------------------------------------------- example weights
+#: the kernels of the weighted cost J = sum_i s_i L_i / sum_i s_i
+WEIGHTED_KERNELS = {"weighted_mean_of", "cost_seed_weighted", "output_delta_fused_weighted"}
+WEIGHTED_SEED_ROW = "dJ/dA[3] = (s_i/S) dL_i/dy_hat"
+
+
+def _weighted_case(activations, cost, sizes=(4, 6, 5, 3), seed=11, m=5):
+    """A network, a batch and uneven example weights, one of them 0."""
+    net = random_network(list(sizes), activations, cost, seed=seed, l2=0.02)
+    X, Y = data_for(net, m, seed=seed)
+    s = np.random.default_rng(seed + 7).uniform(0.2, 3.0, m)
+    s[1] = 0.0
+    return net, X, Y, s
+
+
+@pytest.mark.parametrize("activations,cost", [
+    (["tanh", "elu", "identity"], "squared_error"),
+    (["relu", "selu", "softmax"], "categorical_cross_entropy"),
+    (["sigmoid", "tanh", "sigmoid"], "binary_cross_entropy"),
+    (["elu", "tanh", "exp"], "poisson"),
+])
+def test_the_weighted_rows_pass_on_a_correct_library(activations, cost):
+    net, X, Y, s = _weighted_case(activations, cost)
+    report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
+    assert report.passed, str(report)
+    assert "weighted by sample_weight" in report.title
+    # the weighted entries replace J, the seed and the fused delta
+    labels = [r.equation for r in report.rows]
+    assert "seed" not in labels and "P1 (9)" not in labels
+    weighted = [r.quantity for r in report.rows if r.equation == "weighted"]
+    fused = activations[-1] in ("softmax", "sigmoid")
+    assert weighted == ["J = sum s_i L_i / S + L2 term", WEIGHTED_SEED_ROW] \
+        + (["dJ/dZ[3] fused vs general (s_i/S)"] if fused else [])
+    assert set(report.find("J = sum s_i").comparisons) == {"reference", "numpy", "net.gradients"}
+    assert set(report.find(WEIGHTED_SEED_ROW).comparisons) == {"reference", "numpy", "finite diff"}
+    for q in ("dJ/dW[1]", "dJ/db[3]", "dJ/dX"):
+        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+    # the same batch without weights has no weighted row
+    plain = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
+    assert plain.passed and "weighted" not in {r.equation for r in plain.rows}
+
+
+def cost_seed_weighted_as_mean(cost_code, a, y, s, da):
+    """cost_seed_weighted with the weights forgotten: every column scaled by
+    1/m (S taken as m, every s_i as 1)."""
+    kernels.cost_seed(cost_code, a, y, da)
+
+
+def test_slip_weights_forgotten_in_the_seed_fails_the_weighted_seed_and_below():
+    net, X, Y, s = _weighted_case(["tanh", "elu", "identity"], "squared_error")
+    with _with_kernels({"cost_seed_weighted": cost_seed_weighted_as_mean}):
+        report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
+        plain = crosscheck(net, X, Y, symbolic=False)
+    assert failing(report) == {WEIGHTED_SEED_ROW} | _backward_rows_from(report, 3), str(report)
+    assert report.first_failure.equation == "weighted"
+    # the dW rows fail on every witness: the finite differences are of the weighted J
+    assert all(not c.passed for c in report.find("dJ/dW[1]").comparisons.values())
+    # only the weighted path calls the slipped kernel
+    assert plain.passed, str(plain)
+
+
+def output_delta_fused_weighted_as_mean(out_code, a, y, s, dz):
+    kernels.output_delta_fused(out_code, a, y, dz)
+
+
+def test_slip_weights_forgotten_in_the_fused_delta_fails_the_weighted_fused_row_and_below():
+    net, X, Y, s = _weighted_case(["relu", "selu", "softmax"], "categorical_cross_entropy")
+    with _with_kernels({"output_delta_fused_weighted": output_delta_fused_weighted_as_mean}):
+        report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
+    # the closed-form rows of layer 3 are the general route (the weighted seed, P2 (8)): they pass
+    below = _backward_rows_from(report, 2) | {"dJ/dW[3]", "dJ/db[3]", "dJ/dA[2]"}
+    assert failing(report) == {"dJ/dZ[3] fused vs general (s_i/S)"} | below, str(report)
+
+
+def weighted_mean_of_as_mean(values, s):
+    return kernels.mean_of(values)
+
+
+def test_slip_weights_forgotten_in_the_cost_fails_the_weighted_j_row():
+    net, X, Y, s = _weighted_case(["tanh", "elu", "identity"], "squared_error")
+    with _with_kernels({"weighted_mean_of": weighted_mean_of_as_mean}):
+        report = crosscheck(net, X, Y, symbolic=False, finite_differences=False, sample_weight=s)
+    assert failing(report) == {"J = sum s_i L_i / S + L2 term"}, str(report)
+    assert all(not c.passed for c in report.first_failure.comparisons.values())
+
+
+@pytest.mark.parametrize("weights,exc,word", [
+    ([1.0, 2.0], ValueError, "shape"),
+    (np.ones((1, 3)), ValueError, "shape"),
+    ([1.0, -1.0, 2.0], ValueError, ">= 0"),
+    ([1.0, np.nan, 2.0], ValueError, "NaN"),
+    ([0.0, 0.0, 0.0], ValueError, "all zero"),
+    (["a", "b", "c"], TypeError, "real numbers"),
+])
+def test_bad_sample_weight_names_itself(weights, exc, word):
+    net, X, Y = _small()
+    with pytest.raises(exc, match=f"sample_weight.*{word}"):
+        crosscheck(net, X, Y, symbolic=False, sample_weight=weights)
 
 
 # ----------------------------------------------------- reference additions
@@ -740,6 +850,20 @@ def test_cli_checks_a_conv_network(capsys):
     with _with_kernels({"conv_dw_db": conv_dw_db_kernel_flipped}):
         assert cli_main(_args(argv)) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_cli_weighted_checks_the_weighted_rows_and_catches_a_slip(capsys):
+    """--weighted: the conv network with dropout (the engine witness in
+    training mode with the weights) and the weighted rows."""
+    argv = ["--layers", "conv2x3p1,dropout0.25,flatten", "--input-shape", "1,5,4", "--dense", "3",
+            "--activations", "tanh", "softmax", "--cost", "cce", "-m", "3", "--no-symbolic", "--weighted"]
+    assert cli_main(_args(argv)) == 0
+    out = capsys.readouterr().out
+    assert "weighted by sample_weight" in out and "all passed" in out
+    assert "J = sum s_i L_i / S" in out and "fused vs general (s_i/S)" in out
+    with _with_kernels({"output_delta_fused_weighted": output_delta_fused_weighted_as_mean}):
+        assert cli_main(_args(argv)) == 1
+    assert "fused vs general (s_i/S)" in capsys.readouterr().out
 
 
 def test_cli_default_includes_the_conv_network(capsys):

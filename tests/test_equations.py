@@ -72,6 +72,10 @@ def test_registry_is_consistent():
                             "vectorized": "fnn_numba.vectorized.conv_dw_vectorized"}
     assert cnn2.launcher_name == "launch_conv_dw_db"
     assert equations.entry("dropout").cuda is None and equations.entry("dropout").twins()["cuda"] is None
+    # the cost with example weights: J, its seed and its fused delta, each with its own kernel
+    assert [(e.role, e.kernel_name) for e in equations.find("weighted")] == [
+        ("weighted J", "weighted_mean_of"), ("weighted seed", "cost_seed_weighted"),
+        ("weighted fused dZ", "output_delta_fused_weighted")]
     # every layer kind's equations are in the registry
     from fnn_numba import layers
 
@@ -123,6 +127,24 @@ def test_a_slipped_kernel_fails_its_twin_check():
     _, trial = next(_trials(p13, [(5, 9, 8)]))
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(trial.cpu(nudged), trial.reference(p13.reference), **TOL)
+
+
+def test_weighted_kernels_that_forget_the_weights_fail_their_twin_checks():
+    """The weighted seed and fused delta with 1/m in place of s_i / S (what
+    the unweighted kernels compute) fail against the weighted reference and
+    NumPy form; so does the plain mean in place of the weighted one."""
+    from fnn_numba import kernels
+
+    forgetful = {"weighted seed": lambda code, a, y, s, out: kernels.cost_seed(code, a, y, out),
+                 "weighted fused dZ": lambda code, a, y, s, out: kernels.output_delta_fused(code, a, y, out),
+                 "weighted J": lambda losses, s: kernels.mean_of(losses)}
+    for role, slipped in forgetful.items():
+        eq = equations.entry(role)
+        _, trial = next(_trials(eq, [(4, 3)]))
+        np.testing.assert_allclose(trial.cpu(eq.kernel), trial.reference(eq.reference), **TOL)
+        for twin in (trial.reference(eq.reference), trial.vectorized(eq.vectorized)):
+            with pytest.raises(AssertionError):
+                np.testing.assert_allclose(trial.cpu(slipped), twin, **TOL, err_msg=role)
 
 
 # ------------------------------------------------------------- CUDA simulator
