@@ -885,7 +885,7 @@ def _engine_witness(net64, X, Y, s=None):
     L = geom.shape[0]
     y_hat = engine.view_f(buf.ws, buf.ws_off[engine.A, L], geom[L - 1, N_OUT], m).copy(order="F")
     J = engine.batch_cost(model, Y, buf, True)
-    engine.backward_pass(model, X, Y, buf, True, True)
+    engine.backward_pass(model, X, Y, buf, True, True, s)
     weights, biases = net64._unflatten(buf.grads.copy())
     return y_hat, Gradients(weights, biases, backend._input_gradient(buf, m), float(J))
 
