@@ -37,7 +37,9 @@ class CPUBackend:
     def __init__(self, net):
         self.net = net
         self._buffers = {}
-        self._spatial, self._spatial_of = None, None
+        #: the drivers' ``spatial`` argument (:func:`fnn_numba.engine.spatial_argument`);
+        #: a network's layers, and so its geometry table, are fixed when it is built
+        self.spatial = engine.spatial_argument(net._geom)
 
     def model(self, l2=None, training=False):
         """The drivers' :class:`~fnn_numba.engine.Model`; with ``training``
@@ -51,15 +53,6 @@ class CPUBackend:
         return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
                             fused=net._fused, l2=float(net.l2 if l2 is None else l2),
                             hyper=net._hyper, training=bool(training), rng=rng)
-
-    @property
-    def spatial(self):
-        """The drivers' ``spatial`` argument (:func:`fnn_numba.engine.spatial_argument`),
-        computed once per geometry table."""
-        geom = self.net._geom
-        if self._spatial_of is not geom:
-            self._spatial, self._spatial_of = engine.spatial_argument(geom), geom
-        return self._spatial
 
     def buffers(self, capacity, purpose):
         """Scratch for batches of up to ``capacity`` examples, allocated once

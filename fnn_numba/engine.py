@@ -31,8 +31,11 @@ weight s of the batch's column c and the cost is the weighted mean
 J = sum_i s_i L_i / sum_i s_i (plus the L2 term); the seed (or fused output
 delta) is scaled column by column to (s_i / S) dL_i/dZ[L], and since
 everything below dJ/dZ[L] is linear in its columns that weights the whole
-backward pass. An empty ``weights`` is the unweighted cost, with no extra
-work (every weighted branch tests its length).
+backward pass. An empty ``weights`` is the unweighted cost. The backward
+drivers take the batch's weights as an argument, ``weights`` (None when
+unweighted), so that, as with ``spatial`` below, an unweighted driver
+compiles no weighted kernel; J and the L2 term test the length of
+``Buffers.weights``.
 
 Compile time: the drivers that run layers take a last argument ``spatial``,
 None for a network of Dense layers only (:func:`spatial_argument`). Numba
