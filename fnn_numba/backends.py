@@ -40,6 +40,9 @@ class CPUBackend:
         #: the drivers' ``spatial`` argument (:func:`fnn_numba.engine.spatial_argument`);
         #: a network's layers, and so its geometry table, are fixed when it is built
         self.spatial = engine.spatial_argument(net._geom)
+        self._has_dropout = bool(np.any(net._geom[:, KIND] == DROPOUT))
+        # outside training the dropout key is never read or advanced
+        self._no_rng = np.zeros(2, dtype=np.int64)
 
     def model(self, l2=None, training=False):
         """The drivers' :class:`~fnn_numba.engine.Model`; with ``training``
@@ -47,9 +50,11 @@ class CPUBackend:
         generator (only when the network has Dropout layers, so that other
         networks' shuffles are unchanged)."""
         net = self.net
-        rng = np.zeros(2, dtype=np.int64)
-        if training and np.any(net._geom[:, KIND] == DROPOUT):
-            rng[0] = net._rng.integers(0, 2**62)
+        rng = self._no_rng
+        if training:
+            rng = np.zeros(2, dtype=np.int64)
+            if self._has_dropout:
+                rng[0] = net._rng.integers(0, 2**62)
         return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
                             fused=net._fused, l2=float(net.l2 if l2 is None else l2),
                             hyper=net._hyper, training=bool(training), rng=rng)

@@ -145,6 +145,10 @@ Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads weights")
 #: one-element int64 array counting the steps taken (Adam's t)
 Update = namedtuple("Update", "kind velocity second step t learning_rate momentum beta1 beta2 "
                               "epsilon clip_norm clip_value")
+#: where Model's and Buffers' fields end in the ``fields`` of the compiled
+#: entry points that take the named tuples field by field
+MODEL_END = len(Model._fields)
+BUFFERS_END = MODEL_END + len(Buffers._fields)
 
 
 def workspace_layout(geom, capacity, backward=True, with_dx=True):
@@ -303,11 +307,28 @@ def layer_forward(model, l, a_prev, z, a, spatial):
         dropout_apply(z, a_prev, a)
 
 
-@njit(cache=True)
 def forward_pass(model, x, buf, spatial=None):
     """P1 (7), (1), (2), (8): A[0] = x, then each layer's forward equations
     for l = 1..L. x is (n0, mb), F-ordered; Z[l], A[l] go to the workspace.
-    Returns A[L]. ``spatial``: :func:`spatial_argument` of the network."""
+    Returns A[L]. ``spatial``: :func:`spatial_argument` of the network.
+
+    A Python function that passes the fields of ``model`` and ``buf`` one
+    by one to the compiled :func:`forward_pass_fields` (see
+    :func:`train_batches` for why); compiled drivers inline
+    :func:`forward_layers`, the same loop."""
+    return forward_pass_fields(x, spatial, *model, *buf)
+
+
+@njit(cache=True)
+def forward_pass_fields(x, spatial, *fields):
+    """:func:`forward_pass` with its named tuples passed as their fields, in
+    the order Model, Buffers."""
+    return forward_layers(Model(*fields[:MODEL_END]), x, Buffers(*fields[MODEL_END:]), spatial)
+
+
+@njit(cache=True, inline="always")
+def forward_layers(model, x, buf, spatial):
+    """The loop of :func:`forward_pass` (inlined into the compiled drivers)."""
     L = model.geom.shape[0]
     mb = x.shape[1]
     a_prev = x
@@ -528,7 +549,7 @@ def batch_gradient(model, X, Y, order, start, stop, buf, spatial=None, weights=N
     y = layer_output(buf, L, Y_BATCH, model.geom, mb)
     gather_columns(X, order, start, stop, x)
     gather_columns(Y, order, start, stop, y)
-    forward_pass(model, x, buf, spatial)
+    forward_layers(model, x, buf, spatial)
     J = batch_cost(model, y, buf, True)
     if np.isfinite(J):
         backward_pass(model, x, y, buf, False, spatial, weights)
@@ -589,11 +610,6 @@ def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, 
         S = None  # unweighted: the compiled driver then holds no weighted kernel
     return train_batches_fields(X, Y, order, batch_size, first_batch, stop_batch, batch_costs, S,
                                 spatial, *model, *buf, *upd)
-
-
-#: where Model's and Buffers' fields end in train_batches_fields' ``fields``
-MODEL_END = len(Model._fields)
-BUFFERS_END = MODEL_END + len(Buffers._fields)
 
 
 @njit(cache=True)

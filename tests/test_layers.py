@@ -153,8 +153,8 @@ def test_a_dense_network_compiles_no_kernel_of_the_other_layer_kinds():
     for name, net in (("dense", dense), ("conv", conv)):
         b = net._backend
         X = np.asfortranarray(np.ones((net.sizes[0], 3)))
-        linked[name] = _linked_functions(engine.forward_pass, b.model(0.0), X,
-                                         b.buffers(3, "forward"), b.spatial)
+        linked[name] = _linked_functions(engine.forward_pass_fields, X, b.spatial,
+                                         *b.model(0.0), *b.buffers(3, "forward"))
     assert dense._backend.spatial is None and conv._backend.spatial is True
     assert "z_forward" in linked["dense"] and not linked["dense"] & spatial_kernels
     assert spatial_kernels <= linked["conv"]
