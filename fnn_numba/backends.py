@@ -114,12 +114,16 @@ class CPUBackend:
               for l in range(1, L + 1)]
         return Zs, As
 
-    def gradients(self, X, Y, S=None):
+    def gradients(self, X, Y, S=None, model=None):
+        """(gradient, dJ/dX, J) of the batch (X, Y), weighted by S unless
+        None; ``model`` replaces :meth:`model`'s (the cross-check passes one
+        in training mode with fixed dropout masks). The forward pass stays in
+        the "gradients" buffers until the next call."""
         m = X.shape[1]
         buf = self.buffers(m, "gradients")
         if S is not None:
             buf = buf._replace(weights=S)
-        model, spatial = self.model(), self.spatial
+        model, spatial = model if model is not None else self.model(), self.spatial
         with kernel_section():
             engine.forward_pass(model, X, buf, spatial)
             J = engine.batch_cost(model, Y, buf, True)

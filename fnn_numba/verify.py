@@ -878,16 +878,11 @@ def _engine_witness(net64, X, Y, s=None):
 
     backend, geom, m = net64._backend, net64._geom, X.shape[1]
     model = backend.model()._replace(training=True, rng=np.array([DROPOUT_KEY, 0], dtype=np.int64))
-    buf = engine.new_buffers(geom, net64.n_parameters, m, np.float64, "gradients")
-    if s is not None:
-        buf = buf._replace(weights=s)
-    engine.forward_pass(model, X, buf, True)
-    L = geom.shape[0]
+    grads, dx, J = backend.gradients(X, Y, s, model=model)
+    buf, L = backend.buffers(m, "gradients"), geom.shape[0]
     y_hat = engine.view_f(buf.ws, buf.ws_off[engine.A, L], geom[L - 1, N_OUT], m).copy(order="F")
-    J = engine.batch_cost(model, Y, buf, True)
-    engine.backward_pass(model, X, Y, buf, True, True, s)
-    weights, biases = net64._unflatten(buf.grads.copy())
-    return y_hat, Gradients(weights, biases, backend._input_gradient(buf, m), float(J))
+    weights, biases = net64._unflatten(grads)
+    return y_hat, Gradients(weights, biases, dx, J)
 
 
 def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s=None):
