@@ -1,6 +1,7 @@
 """asv: a GAN epoch (fnn_numba.GAN.fit) on ring8 with a 2-64-64-2 generator
 and a 2-64-64-1 discriminator, batch 128, two steps per epoch (kept small so
 that the suite stays quick; benchmarks/gan_bench.py compares with PyTorch)."""
+
 import numpy as np
 
 

@@ -29,6 +29,7 @@ Prints three markdown tables, with the machine and versions as footnotes:
 Exit status as benchmarks/gpu_check.py: 0 after measuring, or with
 "skipped: no GPU" where there is none; 2 where a GPU is present but unusable.
 """
+
 import argparse
 import platform
 import sys
@@ -47,8 +48,12 @@ SHAPES = [
     ([784, 512, 512, 10], 256),
     ([2048, 2048, 2048, 10], 1024),
 ]
-SWEEP = [([64, 32, 10], (32, 128, 512)), ([784, 32, 10], (16, 64)), ([784, 128, 10], (8, 32)),
-         ([256, 256, 10], (16, 64))]
+SWEEP = [
+    ([64, 32, 10], (32, 128, 512)),
+    ([784, 32, 10], (16, 64)),
+    ([784, 128, 10], (8, 32)),
+    ([256, 256, 10], (16, 64)),
+]
 LEARNING_RATE = 0.01
 
 
@@ -73,8 +78,13 @@ def _device_network(sizes):
     acts = ["relu"] * (len(sizes) - 2) + ["softmax"]
     cost = "categorical_cross_entropy"
     net = fnn.Network(sizes, activations=acts, cost=cost, dtype=np.float32, seed=0, init="he")
-    dev = DeviceNetwork(sizes, [ACTIVATIONS[a] for a in acts], COSTS[cost],
-                        (acts[-1], cost) in FUSED_PAIRS, np.float32)
+    dev = DeviceNetwork(
+        sizes,
+        [ACTIVATIONS[a] for a in acts],
+        COSTS[cost],
+        (acts[-1], cost) in FUSED_PAIRS,
+        np.float32,
+    )
     params = net.get_parameters()
     dev.upload_params(params)
     return dev, params.size
@@ -173,7 +183,7 @@ def bench_torch(sizes, batch, X, y, seconds, graph, device="cuda"):
     def epoch():
         order = torch.randperm(m, device=dev)
         for b in range(n_batches):
-            idx = order[b * batch:(b + 1) * batch]
+            idx = order[b * batch : (b + 1) * batch]
             torch.index_select(Xd, 0, idx, out=static_x)
             torch.index_select(yd, 0, idx, out=static_y)
             run()
@@ -228,10 +238,14 @@ def gemm_rows(sizes, batch, have_torch, reps=20):
         l2 = np.float32(0)
         ours = {
             "z_forward (P1 (1))": (lambda: gk.launch_z_forward(w, b, a, z), (n, m, True)),
-            "dw_db_backward (P1 (13), (14))":
-                (lambda: gk.launch_dw_db_backward(dz, a, w, l2, dw, db), (K, n, False)),
-            "da_prev_backward (P1 (21))":
-                (lambda: gk.launch_da_prev_backward(w, dz, da), (K, m, True)),
+            "dw_db_backward (P1 (13), (14))": (
+                lambda: gk.launch_dw_db_backward(dz, a, w, l2, dw, db),
+                (K, n, False),
+            ),
+            "da_prev_backward (P1 (21))": (
+                lambda: gk.launch_da_prev_backward(w, dz, da),
+                (K, m, True),
+            ),
         }
         theirs = {}
         if have_torch:
@@ -241,9 +255,11 @@ def gemm_rows(sizes, batch, have_torch, reps=20):
             tw = torch.randn(n, K, device="cuda")
             ta = torch.randn(K, m, device="cuda")
             tdz = torch.randn(n, m, device="cuda")
-            theirs = {"z_forward (P1 (1))": lambda: torch.matmul(tw, ta),
-                      "dw_db_backward (P1 (13), (14))": lambda: torch.matmul(tdz, ta.T),
-                      "da_prev_backward (P1 (21))": lambda: torch.matmul(tw.T, tdz)}
+            theirs = {
+                "z_forward (P1 (1))": lambda: torch.matmul(tw, ta),
+                "dw_db_backward (P1 (13), (14))": lambda: torch.matmul(tdz, ta.T),
+                "da_prev_backward (P1 (21))": lambda: torch.matmul(tw.T, tdz),
+            }
         for name, (fn, dims) in ours.items():
             T = gk.gemm_config(*dims)[1][0]
             mine = flops / _event_seconds(fn, reps) / 1e9
@@ -271,7 +287,7 @@ def sweep_rows(seconds):
         P = sum(sizes[l + 1] * (sizes[l] + 1) for l in range(len(sizes) - 1))
         for batch in batches:
             X, y = _data(sizes, batch)
-            X, y = X[:, :batch * 50], y[:batch * 50]
+            X, y = X[:, : batch * 50], y[: batch * 50]
             fused = bench_fnn(sizes, batch, X, y, seconds, fused=True)
             per_eq = bench_fnn(sizes, batch, X, y, seconds, fused=False)
             rows.append(("-".join(map(str, sizes)), batch, 6.0 * P * batch, fused, per_eq))
@@ -315,65 +331,86 @@ def main(argv=None):
         X, y = _data(sizes, batch)
         label = f"{'-'.join(map(str, sizes))} b{batch}"
         per_eq = bench_fnn(sizes, batch, X, y, args.seconds, fused=False)
-        fused = (bench_fnn(sizes, batch, X, y, args.seconds, fused=True)
-                 if gf.fused_epoch_fits(sizes, batch) else None)
+        fused = (
+            bench_fnn(sizes, batch, X, y, args.seconds, fused=True)
+            if gf.fused_epoch_fits(sizes, batch)
+            else None
+        )
         eager = bench_torch(sizes, batch, X, y, args.seconds, graph=False) if have_torch else None
         graph = bench_torch(sizes, batch, X, y, args.seconds, graph=True) if have_torch else None
         rows.append((label, per_eq, fused, eager, graph))
         print(f"measured {label}", file=sys.stderr, flush=True)
 
-    print("| network, batch | fnn_numba per-equation kernels | fnn_numba fused epoch "
-          "| PyTorch eager | PyTorch CUDA graph | fnn_numba best / eager | fnn_numba best / graph |")
+    print(
+        "| network, batch | fnn_numba per-equation kernels | fnn_numba fused epoch "
+        "| PyTorch eager | PyTorch CUDA graph | fnn_numba best / eager | fnn_numba best / graph |"
+    )
     print("|---|---|---|---|---|---|---|")
     for label, per_eq, fused, eager, graph in rows:
         best = max(per_eq, fused or 0.0)
         r_eager = f"{best / eager:.2f}" if eager else "-"
         r_graph = f"{best / graph:.2f}" if graph else "-"
-        print(f"| {label} | {_fmt(per_eq)} | {_fmt(fused)} | {_fmt(eager)} | {_fmt(graph)} | "
-              f"{r_eager} | {r_graph} |")
+        print(
+            f"| {label} | {_fmt(per_eq)} | {_fmt(fused)} | {_fmt(eager)} | {_fmt(graph)} | "
+            f"{r_eager} | {r_graph} |"
+        )
 
     if not args.no_gemm:
-        print("\n| network, batch | layer | kernel | (n, K, m) | block side T | fnn_numba GFLOP/s "
-              "| cuBLAS GFLOP/s | ratio |")
+        print(
+            "\n| network, batch | layer | kernel | (n, K, m) | block side T | fnn_numba GFLOP/s "
+            "| cuBLAS GFLOP/s | ratio |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for s in args.shapes:
             sizes, batch = SHAPES[s]
             for l, name, dims, T, mine, cublas in gemm_rows(sizes, batch, have_torch):
                 ratio = f"{mine / cublas:.2f}" if cublas else "-"
                 theirs = f"{cublas:.0f}" if cublas else "-"
-                print(f"| {'-'.join(map(str, sizes))} b{batch} | {l} | {name} | {dims} | {T} | "
-                      f"{mine:.0f} | {theirs} | {ratio} |")
+                print(
+                    f"| {'-'.join(map(str, sizes))} b{batch} | {l} | {name} | {dims} | {T} | "
+                    f"{mine:.0f} | {theirs} | {ratio} |"
+                )
             print(f"gemm table: {sizes} done", file=sys.stderr, flush=True)
 
     if not args.no_sweep:
-        print("\n| network | batch | flops of a step | fused epoch | per-equation | fused / "
-              "per-equation |")
+        print(
+            "\n| network | batch | flops of a step | fused epoch | per-equation | fused / "
+            "per-equation |"
+        )
         print("|---|---|---|---|---|---|")
         crossing = []
         for net, batch, flops, fused, per_eq in sweep_rows(min(args.seconds, 0.5)):
-            print(f"| {net} | {batch} | {flops:.2e} | {_fmt(fused)} | {_fmt(per_eq)} | "
-                  f"{fused / per_eq:.2f} |")
+            print(
+                f"| {net} | {batch} | {flops:.2e} | {_fmt(fused)} | {_fmt(per_eq)} | "
+                f"{fused / per_eq:.2f} |"
+            )
             if fused > per_eq:
                 crossing.append(flops)
-        print(f"\nLargest step (flops) where the fused epoch won: "
-              f"{max(crossing) if crossing else 'none'}; FUSED_MAX_FLOPS is {gf.FUSED_MAX_FLOPS:g}.")
+        print(
+            f"\nLargest step (flops) where the fused epoch won: "
+            f"{max(crossing) if crossing else 'none'}; FUSED_MAX_FLOPS is {gf.FUSED_MAX_FLOPS:g}."
+        )
 
-    from numba import cuda
     import numba
     import numba_cuda
+    from numba import cuda
 
     dev = cuda.get_current_device()
     name = getattr(dev, "name", "the CUDA simulator")
     name = name.decode() if isinstance(name, bytes) else name
-    versions = f"numba {numba.__version__}, numba-cuda {numba_cuda.__version__}, numpy {np.__version__}"
+    versions = (
+        f"numba {numba.__version__}, numba-cuda {numba_cuda.__version__}, numpy {np.__version__}"
+    )
     if have_torch:
         import torch
 
         versions += f", torch {torch.__version__} (CUDA {torch.version.cuda})"
-    print(f"\nTraining samples/s, float32, softmax + categorical cross-entropy, plain SGD "
-          f"(lr {LEARNING_RATE}), TF32 off, whole epochs on device-resident data, warm-up "
-          f"excluded. Device: {name}; {versions}; python {platform.python_version()}. "
-          f"Command: `python benchmarks/bench_gpu.py --seconds {args.seconds:g}`.")
+    print(
+        f"\nTraining samples/s, float32, softmax + categorical cross-entropy, plain SGD "
+        f"(lr {LEARNING_RATE}), TF32 off, whole epochs on device-resident data, warm-up "
+        f"excluded. Device: {name}; {versions}; python {platform.python_version()}. "
+        f"Command: `python benchmarks/bench_gpu.py --seconds {args.seconds:g}`."
+    )
     return 0
 
 

@@ -41,21 +41,54 @@ def fnn_layers(name):
     from fnn_numba.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
 
     if name == "lenet5":
-        return [Input((1, 28, 28)), Conv2D(6, 5), MaxPool2D(2), Conv2D(16, 5), MaxPool2D(2), Flatten(),
-                Dense(120), Dense(84), Dense(10, activation="softmax")], 64
-    return [Input((1, 8, 8)), Conv2D(8, 3, padding=1), MaxPool2D(2), Conv2D(16, 3), Flatten(),
-            Dense(10, activation="softmax")], 32
+        return [
+            Input((1, 28, 28)),
+            Conv2D(6, 5),
+            MaxPool2D(2),
+            Conv2D(16, 5),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(120),
+            Dense(84),
+            Dense(10, activation="softmax"),
+        ], 64
+    return [
+        Input((1, 8, 8)),
+        Conv2D(8, 3, padding=1),
+        MaxPool2D(2),
+        Conv2D(16, 3),
+        Flatten(),
+        Dense(10, activation="softmax"),
+    ], 32
 
 
 def torch_model(name):
     import torch.nn as nn
 
     if name == "lenet5":
-        return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(),
-                             nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
-                         nn.ReLU(), nn.Flatten(), nn.Linear(64, 10))
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(256, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
 
 
 def data(name, batches, batch, seed=0):
@@ -77,8 +110,9 @@ class FnnRunner:
         self.examples = self.X.shape[1]
 
     def epoch(self):
-        self.net.fit(self.X, self.y, epochs=1, batch_size=self.batch, learning_rate=0.01,
-                     shuffle=False)
+        self.net.fit(
+            self.X, self.y, epochs=1, batch_size=self.batch, learning_rate=0.01, shuffle=False
+        )
 
 
 class TorchRunner:
@@ -99,7 +133,7 @@ class TorchRunner:
     def epoch(self):
         for s in range(0, self.examples, self.batch):
             self.opt.zero_grad()
-            self.loss(self.model(self.X[s:s + self.batch]), self.y[s:s + self.batch]).backward()
+            self.loss(self.model(self.X[s : s + self.batch]), self.y[s : s + self.batch]).backward()
             self.opt.step()
 
 
@@ -124,7 +158,7 @@ def compare(name, rounds, seconds, torch_threads):
         r.epoch()  # warm-up: compilation, allocation
     samples = {k: [] for k in runners}
     for i in range(rounds):
-        for k in list(runners)[i % len(runners):] + list(runners)[:i % len(runners)]:
+        for k in list(runners)[i % len(runners) :] + list(runners)[: i % len(runners)]:
             time.sleep(0.2)  # let the other library's worker threads go idle
             samples[k].append(timed(runners[k], seconds))
     return {k: statistics.median(v) for k, v in samples.items()}
@@ -139,8 +173,10 @@ def profile(seconds=0.5):
     rng = np.random.default_rng(0)
     m = 64
     out = {}
-    for label, (C, H, F, K) in {"conv1 1x28x28 -> 6@5x5": (1, 28, 6, 5),
-                                "conv2 6x12x12 -> 16@5x5": (6, 12, 16, 5)}.items():
+    for label, (C, H, F, K) in {
+        "conv1 1x28x28 -> 6@5x5": (1, 28, 6, 5),
+        "conv2 6x12x12 -> 16@5x5": (6, 12, 16, 5),
+    }.items():
         OH = H - K + 1
         flops = 2.0 * F * C * K * K * OH * OH * m
         w = rng.standard_normal((F, C, K, K)).astype(np.float32)
@@ -188,8 +224,11 @@ def main(argv=None):
         figures = compare(name, args.rounds, args.seconds, args.torch_threads)
         result["examples_per_second"][name] = figures
         ratio = figures["fnn_numba"] / figures["torch"] if "torch" in figures else float("nan")
-        print(f"{name}: " + ", ".join(f"{k} {v:,.0f} examples/s" for k, v in figures.items())
-              + f"; fnn_numba / torch = {ratio:.2f}")
+        print(
+            f"{name}: "
+            + ", ".join(f"{k} {v:,.0f} examples/s" for k, v in figures.items())
+            + f"; fnn_numba / torch = {ratio:.2f}"
+        )
     if args.profile:
         result["gflops"] = profile()
         for k, v in result["gflops"].items():

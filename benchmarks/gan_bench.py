@@ -13,6 +13,7 @@ both alike; the figure is the median over rounds of the mean step time::
 
     python benchmarks/gan_bench.py [--rounds 5] [--steps 200] [--threads 1] [--dtype float32]
 """
+
 import argparse
 import json
 import os
@@ -41,14 +42,16 @@ def fnn_steps(steps, dtype):
     from fnn_numba.gan import GAN
 
     def make():
-        G = fnn.Network([2, 64, 64, 2], ["relu", "relu", "identity"], cost="mse", seed=0,
-                        dtype=dtype)
-        D = fnn.Network([2, 64, 64, 1], ["relu", "relu", "sigmoid"], cost="bce", seed=1,
-                        dtype=dtype)
+        G = fnn.Network(
+            [2, 64, 64, 2], ["relu", "relu", "identity"], cost="mse", seed=0, dtype=dtype
+        )
+        D = fnn.Network(
+            [2, 64, 64, 1], ["relu", "relu", "sigmoid"], cost="bce", seed=1, dtype=dtype
+        )
         return GAN(G, D, seed=0)
 
     X = _data(steps, dtype)
-    make().fit(X[:, :2 * BATCH], epochs=1, batch_size=BATCH, learning_rate=1e-4)  # compile
+    make().fit(X[:, : 2 * BATCH], epochs=1, batch_size=BATCH, learning_rate=1e-4)  # compile
     gan = make()
     t0 = time.perf_counter()
     h = gan.fit(X, epochs=1, batch_size=BATCH, learning_rate=1e-4)
@@ -63,8 +66,13 @@ def torch_steps(steps, dtype):
     torch.manual_seed(0)
 
     def mlp(n_out):
-        return torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                                   torch.nn.ReLU(), torch.nn.Linear(64, n_out)).to(tdtype)
+        return torch.nn.Sequential(
+            torch.nn.Linear(2, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, n_out),
+        ).to(tdtype)
 
     G, D = mlp(2), mlp(1)
     opt_g = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))
@@ -75,7 +83,7 @@ def torch_steps(steps, dtype):
     ones = torch.ones(BATCH, 1, dtype=tdtype)
 
     def step(b):
-        real = X[b * BATCH:(b + 1) * BATCH]
+        real = X[b * BATCH : (b + 1) * BATCH]
         fake = G(torch.randn(BATCH, 2, dtype=tdtype)).detach()
         opt_d.zero_grad()
         loss_d = 2 * bce(D(torch.cat([real, fake])), targets)
@@ -117,20 +125,36 @@ def main(argv=None):
     if a.worker:
         worker(a.worker, a.steps, a.dtype, a.threads)
         return 0
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads),
-               PYTHONPATH=os.path.join(HERE, "..") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        NUMBA_NUM_THREADS=str(a.threads),
+        OMP_NUM_THREADS=str(a.threads),
+        PYTHONPATH=os.path.join(HERE, "..") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     times = {"fnn": [], "torch": []}
     for r in range(a.rounds):
         for lib in ("fnn", "torch"):
-            cmd = [sys.executable, __file__, "--worker", lib, "--steps", str(a.steps),
-                   "--dtype", a.dtype, "--threads", str(a.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                lib,
+                "--steps",
+                str(a.steps),
+                "--dtype",
+                a.dtype,
+                "--threads",
+                str(a.threads),
+            ]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             times[lib].append(res["per_step"])
             print(f"round {r + 1}: {lib:<5} {1e3 * res['per_step']:.3f} ms/step", flush=True)
     f, t = statistics.median(times["fnn"]), statistics.median(times["torch"])
-    print(f"median ms per GAN step ({a.dtype}, {a.threads} thread(s), batch {BATCH}): "
-          f"fnn_numba {1e3 * f:.3f}, PyTorch {1e3 * t:.3f}; speed-up {t / f:.2f}x")
+    print(
+        f"median ms per GAN step ({a.dtype}, {a.threads} thread(s), batch {BATCH}): "
+        f"fnn_numba {1e3 * f:.3f}, PyTorch {1e3 * t:.3f}; speed-up {t / f:.2f}x"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ p_data / (p_data + p_g). gaussian, ring8, digits: seed 0 of the settings in
 ``fnn_numba.gan.SETTINGS`` (the sample plot of ``fnn-numba gan``) and, for
 the Gaussian, the history (J_D, J_G, D(x), D(G(z)) per epoch).
 """
+
 import argparse
 import math
 import os
@@ -35,8 +36,10 @@ def optimal_d(plt):
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.plot(x[0], d_star[0], "k-", lw=3, alpha=0.35, label="D*(x) = p_data / (p_data + p_g)")
     real = np.random.default_rng(0).standard_normal((1, 4000))
-    for sizes, acts, style in (([1, 1], ["sigmoid"], "--"),
-                               ([1, 16, 16, 1], ["tanh", "tanh", "sigmoid"], ":")):
+    for sizes, acts, style in (
+        ([1, 1], ["sigmoid"], "--"),
+        ([1, 16, 16, 1], ["tanh", "tanh", "sigmoid"], ":"),
+    ):
         G = fnn.Network([1, 1], ["identity"], cost="mse", seed=0)
         G.weights, G.biases = [np.ones((1, 1))], [np.ones(1)]
         D = fnn.Network(sizes, acts, cost="bce", seed=1)
@@ -44,8 +47,12 @@ def optimal_d(plt):
         gan.fit(real, epochs=30, batch_size=500, learning_rate=0.01, train_generator=False)
         gan.fit(real, epochs=20, batch_size=1000, learning_rate=0.002, train_generator=False)
         err = np.max(np.abs(D.forward(x[:, 20:121]) - d_star[:, 20:121]))
-        ax.plot(x[0], D.forward(x)[0], style, label=f"D {'-'.join(map(str, sizes))} "
-                                                    f"(max |D - D*| on [-2, 3]: {err:.3f})")
+        ax.plot(
+            x[0],
+            D.forward(x)[0],
+            style,
+            label=f"D {'-'.join(map(str, sizes))} (max |D - D*| on [-2, 3]: {err:.3f})",
+        )
     ax.plot(x[0], _phi(x)[0], color="C0", alpha=0.3, label="p_data = N(0, 1)")
     ax.plot(x[0], _phi(x, 1.0)[0], color="C3", alpha=0.3, label="p_g = N(1, 1)")
     ax.set_xlabel("x")

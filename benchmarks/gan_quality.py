@@ -12,6 +12,7 @@ the real digits labels the generated ones; the count per class. Settings:
 ``fnn_numba.gan.SETTINGS``. With ``--plot DIR`` each seed's sample plot is
 written there.
 """
+
 import argparse
 import os
 import sys
@@ -35,8 +36,14 @@ def digits_classifier(seed=0):
     order = rng.permutation(X.shape[1])
     train, test = order[:1400], order[1400:]
     clf = fnn.Network([64, 64, 10], ["relu", "softmax"], cost="cce", seed=seed)
-    clf.fit(np.asfortranarray(X[:, train]), y[train], epochs=30, batch_size=32,
-            learning_rate=0.1, progress=False)
+    clf.fit(
+        np.asfortranarray(X[:, train]),
+        y[train],
+        epochs=30,
+        batch_size=32,
+        learning_rate=0.1,
+        progress=False,
+    )
     return clf, clf.accuracy(np.asfortranarray(X[:, test]), y[test])
 
 
@@ -47,8 +54,10 @@ def run(dataset, seed, loss, plot_dir=None, epochs=None):
     t0 = time.perf_counter()
     h = train_stages(gan, X, fits)
     seconds = time.perf_counter() - t0
-    line = f"{dataset} {loss} seed {seed}: {len(h)} epochs, {seconds:.0f} s, " \
-           f"D(x) {h.d_real[-1]:.3f} D(G(z)) {h.d_fake[-1]:.3f}"
+    line = (
+        f"{dataset} {loss} seed {seed}: {len(h)} epochs, {seconds:.0f} s, "
+        f"D(x) {h.d_real[-1]:.3f} D(G(z)) {h.d_fake[-1]:.3f}"
+    )
     result = {}
     if dataset == "gaussian":
         x = gan.sample(20000, seed=1)
@@ -86,8 +95,10 @@ def main(argv=None):
     ok = sum(r["ok"] for r in results)
     print(f"{a.dataset} {a.loss}: {ok} of {len(results)} seeds meet the target")
     if a.dataset == "ring8":
-        print(f"mode collapse (< 7 of 8 modes): {sum(r['covered'] < 7 for r in results)} "
-              f"of {len(results)} seeds")
+        print(
+            f"mode collapse (< 7 of 8 modes): {sum(r['covered'] < 7 for r in results)} "
+            f"of {len(results)} seeds"
+        )
     return 0
 
 

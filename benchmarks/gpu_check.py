@@ -27,6 +27,7 @@ driver's device node exists or ``nvidia-smi`` lists one) but cannot be used
 (numba-cuda missing or refused, NumPy too new, the driver failing), with the
 reason.
 """
+
 import importlib.util
 import json
 import os
@@ -46,7 +47,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _load_sim_checks():
-    spec = importlib.util.spec_from_file_location("cuda_checks", ROOT / "tests" / "test_cuda_sim.py")
+    spec = importlib.util.spec_from_file_location(
+        "cuda_checks", ROOT / "tests" / "test_cuda_sim.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -120,17 +123,24 @@ def cold_and_warm():
             failures.append(f"the cold cache holds {cuda_entries} CUDA entries")
         env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=cache_dir)
         for label in ("cold (empty NUMBA_CACHE_DIR)", "warm (the cache the cold run wrote)"):
-            out = subprocess.run([sys.executable, "-c", _COLD_WARM], capture_output=True,
-                                 text=True, env=env, timeout=600)
+            out = subprocess.run(
+                [sys.executable, "-c", _COLD_WARM],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=600,
+            )
             try:
                 run = json.loads(out.stdout.strip().splitlines()[-1])
             except (IndexError, ValueError):
                 failures.append(f"{label}: the run failed: {out.stderr[-1500:]}")
                 continue
             runs.append(run)
-            lines.append(f"- {label}: import + build + 1 epoch on each path: {run['seconds']} s; "
-                         f"parameters {run['fused=True']} (fused), {run['fused=False']} "
-                         f"(per-equation)")
+            lines.append(
+                f"- {label}: import + build + 1 epoch on each path: {run['seconds']} s; "
+                f"parameters {run['fused=True']} (fused), {run['fused=False']} "
+                f"(per-equation)"
+            )
         entries = sum(1 for p in Path(cache_dir).rglob("*.nbi") if p.parent.name.startswith("gpu_"))
         lines.append(f"- CUDA cache index files written by the cold run: {entries}")
         if entries == 0:
@@ -164,29 +174,46 @@ def large_gemm_checks(shapes=LARGE_GEMM_SHAPES):
             b = rng.standard_normal(n).astype(dtype)
             a = np.asfortranarray(rng.standard_normal((Kd, m)).astype(dtype))
             dz = np.asfortranarray(rng.standard_normal((n, m)).astype(dtype))
-            z, dw, db = (np.zeros((n, m), dtype, order="F"), np.zeros((n, Kd), dtype),
-                         np.zeros(n, dtype))
+            z, dw, db = (
+                np.zeros((n, m), dtype, order="F"),
+                np.zeros((n, Kd), dtype),
+                np.zeros(n, dtype),
+            )
             da = np.zeros((Kd, m), dtype, order="F")
             K.z_forward(w, b, a, z)
-            K.dw_db_backward(dz, a, w, dtype(0.5), dw, db, np.zeros((n, m), dtype),
-                             np.zeros((Kd, m), dtype))
+            K.dw_db_backward(
+                dz, a, w, dtype(0.5), dw, db, np.zeros((n, m), dtype), np.zeros((Kd, m), dtype)
+            )
             K.da_prev_backward(w, dz, da)
             gz, gdw, gdb, gda = (cuda.to_device(np.zeros_like(x)) for x in (z, dw, db, da))
             gk.launch_z_forward(cuda.to_device(w), cuda.to_device(b), cuda.to_device(a), gz)
-            gk.launch_dw_db_backward(cuda.to_device(dz), cuda.to_device(a), cuda.to_device(w),
-                                     dtype(0.5), gdw, gdb)
+            gk.launch_dw_db_backward(
+                cuda.to_device(dz), cuda.to_device(a), cuda.to_device(w), dtype(0.5), gdw, gdb
+            )
             gk.launch_da_prev_backward(cuda.to_device(w), cuda.to_device(dz), gda)
-            sides = (gk.gemm_config(n, m, True)[1][0], gk.gemm_config(Kd, n, False)[1][0],
-                     gk.gemm_config(Kd, m, True)[1][0])
+            sides = (
+                gk.gemm_config(n, m, True)[1][0],
+                gk.gemm_config(Kd, n, False)[1][0],
+                gk.gemm_config(Kd, m, True)[1][0],
+            )
             errs = []
-            for name, got, want in (("z", gz, z), ("dw", gdw, dw), ("db", gdb, db), ("da", gda, da)):
+            for name, got, want in (
+                ("z", gz, z),
+                ("dw", gdw, dw),
+                ("db", gdb, db),
+                ("da", gda, da),
+            ):
                 got = got.copy_to_host()
                 err = float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300))
                 errs.append(f"{name} {err:.1e}")
                 if not np.allclose(got, want, rtol=rtol, atol=rtol * np.max(np.abs(want))):
-                    failures.append(f"{np.dtype(dtype).name} {(n, Kd, m)} {name}: max rel error {err:.2e}")
-            lines.append(f"- {np.dtype(dtype).name} (n, K, m) = {(n, Kd, m)}: block sides T "
-                         f"(z, dw, da) = {sides}; max error / max |value|: {', '.join(errs)}")
+                    failures.append(
+                        f"{np.dtype(dtype).name} {(n, Kd, m)} {name}: max rel error {err:.2e}"
+                    )
+            lines.append(
+                f"- {np.dtype(dtype).name} (n, K, m) = {(n, Kd, m)}: block sides T "
+                f"(z, dw, da) = {sides}; max error / max |value|: {', '.join(errs)}"
+            )
     return lines, failures
 
 
@@ -199,8 +226,9 @@ def _digits(dtype, epochs, device):
     from fnn_numba import datasets
 
     Xtr, ytr, Xte, yte, k = datasets.load("digits", seed=0, dtype=dtype)
-    net = fnn.Network([64, 32, k], ["relu", "softmax"], "cce", init="he", dtype=dtype, seed=0,
-                      device=device)
+    net = fnn.Network(
+        [64, 32, k], ["relu", "softmax"], "cce", init="he", dtype=dtype, seed=0, device=device
+    )
     t = time.perf_counter()
     history = net.fit(Xtr, ytr, epochs=epochs, batch_size=32, learning_rate=0.1)
     seconds = time.perf_counter() - t
@@ -211,16 +239,20 @@ def main():
     status = unusable_gpu_status("gpu_check.py")
     if status is not None:
         return status
-    from numba import cuda
     import numba
     import numba_cuda
+    from numba import cuda
 
     dev = cuda.get_current_device()
     print("# fnn_numba GPU check\n")
-    print(f"- device: {dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, "
-          f"compute capability {dev.compute_capability}")
-    print(f"- numba {numba.__version__}, numba-cuda {numba_cuda.__version__}, numpy {np.__version__}, "
-          f"python {platform.python_version()}")
+    print(
+        f"- device: {dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, "
+        f"compute capability {dev.compute_capability}"
+    )
+    print(
+        f"- numba {numba.__version__}, numba-cuda {numba_cuda.__version__}, numpy {np.__version__}, "
+        f"python {platform.python_version()}"
+    )
     failures = []
 
     from fnn_numba.gpu import fused as gf
@@ -228,22 +260,28 @@ def main():
 
     checks = _load_sim_checks()
     modules = {"kernels": gk, "fused": gf}
-    defaults = {(mod, name): getattr(modules[mod], name)
-                for mod, settings in checks.SMALL_SETTINGS.items() for name in settings}
+    defaults = {
+        (mod, name): getattr(modules[mod], name)
+        for mod, settings in checks.SMALL_SETTINGS.items()
+        for name in settings
+    }
 
     def restore():
         for (mod, name), value in defaults.items():
             setattr(modules[mod], name, value)
 
     _section("1. kernels vs CPU twins and the reference (float64, rtol 1e-10)")
-    for label, small, shapes in (("small launch settings", True, ()),
-                                 ("default launch settings", False,
-                                  [(64, 64, 64), (70, 90, 65), (130, 33, 129)])):
+    for label, small, shapes in (
+        ("small launch settings", True, ()),
+        ("default launch settings", False, [(64, 64, 64), (70, 90, 65), (130, 33, 129)]),
+    ):
         t = time.perf_counter()
         r = checks._kernel_checks(small=small, shapes=shapes)
         missing = sorted(set(r["all_kernels"]) - set(r["checked"]))
-        print(f"- {label}: {r['checks']} comparisons, {len(r['failures'])} failures, "
-              f"kernels not covered: {missing or 'none'} ({time.perf_counter() - t:.1f} s)")
+        print(
+            f"- {label}: {r['checks']} comparisons, {len(r['failures'])} failures, "
+            f"kernels not covered: {missing or 'none'} ({time.perf_counter() - t:.1f} s)"
+        )
         for f in r["failures"]:
             print(f"  - FAIL {f}")
         failures += r["failures"] + missing
@@ -258,15 +296,19 @@ def main():
     for label, small in (("small launch settings", True), ("default launch settings", False)):
         t = time.perf_counter()
         r = checks._network_checks(small=small)
-        print(f"- {label}: {r['checks']} comparisons, {len(r['failures'])} failures "
-              f"({time.perf_counter() - t:.1f} s)")
+        print(
+            f"- {label}: {r['checks']} comparisons, {len(r['failures'])} failures "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
         for f in r["failures"]:
             print(f"  - FAIL {f}")
         failures += r["failures"]
         restore()
 
     _section("3. digits: GPU vs CPU")
-    print("| dtype | epochs | device | path | test accuracy | first epoch cost | last epoch cost | seconds |")
+    print(
+        "| dtype | epochs | device | path | test accuracy | first epoch cost | last epoch cost | seconds |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     nets = {}
     for dtype, epochs in ((np.float32, 20), (np.float64, 3)):
@@ -275,22 +317,30 @@ def main():
             net, acc, h, sec = _digits(dtype, epochs, device)
             path = "-" if fused is None else ("fused epoch" if fused else "per-equation kernels")
             nets[(dtype, device, fused)] = (net, acc)
-            print(f"| {np.dtype(dtype).name} | {epochs} | {device} | {path} | {acc:.4f} | "
-                  f"{h.cost[0]:.6f} | {h.cost[-1]:.6f} | {sec:.2f} |")
+            print(
+                f"| {np.dtype(dtype).name} | {epochs} | {device} | {path} | {acc:.4f} | "
+                f"{h.cost[0]:.6f} | {h.cost[-1]:.6f} | {sec:.2f} |"
+            )
     gf.FUSED_EPOCH = True
     for fused in (True, False):
         acc_cpu = nets[(np.float32, "cpu", None)][1]
         acc_gpu = nets[(np.float32, "cuda", fused)][1]
         if acc_gpu < 0.95:
             failures.append(f"digits float32 GPU (fused={fused}) accuracy {acc_gpu} < 0.95")
-        print(f"\n- float32, fused={fused}: accuracy GPU {acc_gpu:.4f} vs CPU {acc_cpu:.4f} "
-              f"(difference {acc_gpu - acc_cpu:+.4f})")
+        print(
+            f"\n- float32, fused={fused}: accuracy GPU {acc_gpu:.4f} vs CPU {acc_cpu:.4f} "
+            f"(difference {acc_gpu - acc_cpu:+.4f})"
+        )
         p_cpu = nets[(np.float64, "cpu", None)][0].get_parameters()
         p_gpu = nets[(np.float64, "cuda", fused)][0].get_parameters()
         rel = float(np.max(np.abs(p_gpu - p_cpu)) / np.max(np.abs(p_cpu)))
-        print(f"- float64, fused={fused}, 3 epochs: max |params GPU - CPU| / max |params| = {rel:.2e}")
+        print(
+            f"- float64, fused={fused}, 3 epochs: max |params GPU - CPU| / max |params| = {rel:.2e}"
+        )
         if not np.allclose(p_gpu, p_cpu, rtol=1e-10, atol=1e-12):
-            failures.append(f"digits float64 fused={fused}: GPU and CPU parameters differ ({rel:.2e})")
+            failures.append(
+                f"digits float64 fused={fused}: GPU and CPU parameters differ ({rel:.2e})"
+            )
 
     _section("4. first-call time of the CUDA path, cold and warm on-disk cache")
     lines, cache_failures = cold_and_warm()

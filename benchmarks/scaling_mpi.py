@@ -25,6 +25,7 @@ parameter bytes S = 4 n_params:
 Compute and communication do not overlap in fit_distributed (the Allreduce
 starts after the whole backward pass), so the model adds them.
 """
+
 import argparse
 import json
 import math
@@ -39,8 +40,12 @@ import numpy as np
 
 #: the first entry measures the fixed per-step cost (Python, kernel calls, the collective)
 OVERHEAD_SHAPE = ([2, 2, 2], 1)
-SHAPES = [([64, 32, 10], 32), ([784, 128, 10], 64), ([784, 512, 512, 10], 256),
-          ([2048, 2048, 2048, 10], 1024)]
+SHAPES = [
+    ([64, 32, 10], 32),
+    ([784, 128, 10], 64),
+    ([784, 512, 512, 10], 256),
+    ([2048, 2048, 2048, 10], 1024),
+]
 #: networks the model is evaluated for: (name, bandwidth bytes/s, latency s)
 NETWORKS = [("10 GbE", 1.25e9, 25e-6), ("100 Gb/s InfiniBand", 12.5e9, 2e-6)]
 MODEL_P = [8, 16, 32, 64]
@@ -79,12 +84,28 @@ def worker(args):
             y = rng.integers(0, sizes[-1], m_local)
             net = fnn.Network(sizes, dtype=np.float32, seed=0)
             # one step first: compilation and first-touch of the buffers stay out of the timing
-            fit_distributed(net, X[:, :b_local], y[:b_local], comm, epochs=1, batch_size=b_local,
-                            learning_rate=1e-3, shuffle=False)
+            fit_distributed(
+                net,
+                X[:, :b_local],
+                y[:b_local],
+                comm,
+                epochs=1,
+                batch_size=b_local,
+                learning_rate=1e-3,
+                shuffle=False,
+            )
             comm.Barrier()
             repeats = args.repeats if steps > 2 else 2
-            hist = fit_distributed(net, X, y, comm, epochs=repeats, batch_size=b_local,
-                                   learning_rate=1e-3, shuffle=False)
+            hist = fit_distributed(
+                net,
+                X,
+                y,
+                comm,
+                epochs=repeats,
+                batch_size=b_local,
+                learning_rate=1e-3,
+                shuffle=False,
+            )
             # an epoch lasts as long as its slowest rank; of the repeats, the
             # fastest is the one least disturbed by other processes on the machine
             epoch_s = np.array(hist.epoch_seconds) / steps
@@ -92,12 +113,22 @@ def worker(args):
             comm.Allreduce(MPI.IN_PLACE, epoch_s, op=MPI.MAX)
             comm.Allreduce(MPI.IN_PLACE, reduce_s, op=MPI.MAX)
             best = int(np.argmin(epoch_s))
-            rows.append(dict(shape="-".join(map(str, sizes)), batch=b, mode=mode, P=P,
-                             local_batch=b_local, steps=steps, repeats=repeats,
-                             step_s=float(epoch_s[best]), allreduce_s=float(reduce_s[best]),
-                             median_step_s=float(np.median(epoch_s)),
-                             samples_per_s=P * b_local / float(epoch_s[best]),
-                             n_params=n_parameters(sizes)))
+            rows.append(
+                dict(
+                    shape="-".join(map(str, sizes)),
+                    batch=b,
+                    mode=mode,
+                    P=P,
+                    local_batch=b_local,
+                    steps=steps,
+                    repeats=repeats,
+                    step_s=float(epoch_s[best]),
+                    allreduce_s=float(reduce_s[best]),
+                    median_step_s=float(np.median(epoch_s)),
+                    samples_per_s=P * b_local / float(epoch_s[best]),
+                    n_params=n_parameters(sizes),
+                )
+            )
         # the bare collective on the parameter buffer, for the model's alpha and B here
         buf = np.zeros(n_parameters(sizes) + 2, dtype=np.float32)
         reps = 5 if buf.nbytes > 1e7 else 100
@@ -121,21 +152,36 @@ def launch(P, args):
     mpiexec = Path(sys.executable).parent / "mpiexec"
     mpiexec = str(mpiexec) if mpiexec.exists() else "mpiexec"
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1])] +
-                                        [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1])] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
-        cmd = [mpiexec, "-n", str(P), sys.executable, __file__, "--worker", "--out", str(out),
-               "--steps", str(args.steps), "--repeats", str(args.repeats)] + (["--shapes", *args.shapes] if args.shapes else [])
+        cmd = [
+            mpiexec,
+            "-n",
+            str(P),
+            sys.executable,
+            __file__,
+            "--worker",
+            "--out",
+            str(out),
+            "--steps",
+            str(args.steps),
+            "--repeats",
+            str(args.repeats),
+        ] + (["--shapes", *args.shapes] if args.shapes else [])
         subprocess.run(cmd, env=env, check=True)
         return json.loads(out.read_text())
 
 
 def measured_table(rows):
     base = {(r["shape"], r["mode"]): r for r in rows if r["P"] == 1}
-    lines = ["| shape, batch b | P | scaling | local batch | step (ms) | of which allreduce (ms) "
-             "| bare allreduce, median (ms) | samples/s | speedup | efficiency |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| shape, batch b | P | scaling | local batch | step (ms) | of which allreduce (ms) "
+        "| bare allreduce, median (ms) | samples/s | speedup | efficiency |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(rows, key=lambda r: (r["n_params"], r["mode"], r["P"])):
         if r["shape"] == "2-2-2":
             continue
@@ -147,10 +193,12 @@ def measured_table(rows):
         else:
             speed = r["samples_per_s"] / one["samples_per_s"]
         eff = speed / r["P"]
-        lines.append(f"| {r['shape']} b{r['batch']} | {r['P']} | {r['mode']} | {r['local_batch']} | "
-                     f"{1e3 * r['step_s']:.3f} | {1e3 * r['allreduce_s']:.3f} | "
-                     f"{1e3 * r.get('bare_allreduce_s', float('nan')):.3f} | "
-                     f"{r['samples_per_s']:,.0f} | {speed:.2f} | {eff:.0%} |")
+        lines.append(
+            f"| {r['shape']} b{r['batch']} | {r['P']} | {r['mode']} | {r['local_batch']} | "
+            f"{1e3 * r['step_s']:.3f} | {1e3 * r['allreduce_s']:.3f} | "
+            f"{1e3 * r.get('bare_allreduce_s', float('nan')):.3f} | "
+            f"{r['samples_per_s']:,.0f} | {speed:.2f} | {eff:.0%} |"
+        )
     return "\n".join(lines)
 
 
@@ -175,10 +223,14 @@ def model_table(rows, cores_per_machine=1):
     faster (ideal threading; small layers fall short of it)."""
     one = {r["shape"]: r for r in rows if r["P"] == 1 and r["mode"] == "weak"}
     fixed = one.get("2-2-2", {}).get("step_s", 0.0)
-    lines = [f"\nmachine = {cores_per_machine} x the measured rank; T_fixed = {1e6 * fixed:.1f} us; "
-             f"cells: T_ar (ms) / weak efficiency / strong speedup (global batch 64 b)\n",
-             "| shape, b | S (MB) | network | T_c(b) (ms) | " + " | ".join(f"P = {P}" for P in MODEL_P) + " |",
-             "|---" * (4 + len(MODEL_P)) + "|"]
+    lines = [
+        f"\nmachine = {cores_per_machine} x the measured rank; T_fixed = {1e6 * fixed:.1f} us; "
+        f"cells: T_ar (ms) / weak efficiency / strong speedup (global batch 64 b)\n",
+        "| shape, b | S (MB) | network | T_c(b) (ms) | "
+        + " | ".join(f"P = {P}" for P in MODEL_P)
+        + " |",
+        "|---" * (4 + len(MODEL_P)) + "|",
+    ]
     for sizes, b in SHAPES:
         shape = "-".join(map(str, sizes))
         if shape not in one:
@@ -195,20 +247,31 @@ def model_table(rows, cores_per_machine=1):
                 weak = t_c / (t_c + t_ar)
                 strong = (fixed + t_example * 64 * b) / (fixed + t_example * 64 * b / P + t_ar)
                 cells.append(f"{1e3 * t_ar:.3g} / {weak:.0%} / {strong:.1f}x")
-            lines.append(f"| {shape} b{b} | {nbytes / 1e6:.3g} | {name} | {1e3 * t_c:.3g} | " +
-                         " | ".join(cells) + " |")
+            lines.append(
+                f"| {shape} b{b} | {nbytes / 1e6:.3g} | {name} | {1e3 * t_c:.3g} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement (at most)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="epochs per measurement; the fastest counts (2 for the largest shape)")
+    parser.add_argument(
+        "--steps", type=int, default=20, help="timed steps per measurement (at most)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="epochs per measurement; the fastest counts (2 for the largest shape)",
+    )
     parser.add_argument("--shapes", nargs="*", help="only these shapes, e.g. 64-32-10")
     parser.add_argument("--json", help="also write the measurements here")
-    parser.add_argument("--model-only", metavar="JSON", help="print the model from saved measurements")
+    parser.add_argument(
+        "--model-only", metavar="JSON", help="print the model from saved measurements"
+    )
     parser.add_argument("--cores-per-machine", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)

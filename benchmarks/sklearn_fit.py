@@ -19,6 +19,7 @@ Reported per case: median fit seconds of each side, the ratio, and the
 score (accuracy or R^2 on held-out data) each side reached, so a speed-up
 at a worse fit shows. Not an asv benchmark (it defines no benchmark names).
 """
+
 import argparse
 import json
 import os
@@ -29,18 +30,30 @@ import time
 
 #: case -> (estimator kind, data, estimator settings); sizes for a full run
 CASES = {
-    "digits": ("classifier", "digits", dict(hidden_layer_sizes=(100,), solver="adam",
-                                            max_iter=50)),
-    "synthetic784": ("classifier", "synthetic784", dict(hidden_layer_sizes=(100,), solver="adam",
-                                                        max_iter=10)),
-    "synthetic784_regression": ("regressor", "synthetic784_regression",
-                                dict(hidden_layer_sizes=(100,), solver="adam", max_iter=10)),
-    "lbfgs": ("classifier", "digits", dict(hidden_layer_sizes=(100,), solver="lbfgs",
-                                           max_iter=200)),
+    "digits": ("classifier", "digits", dict(hidden_layer_sizes=(100,), solver="adam", max_iter=50)),
+    "synthetic784": (
+        "classifier",
+        "synthetic784",
+        dict(hidden_layer_sizes=(100,), solver="adam", max_iter=10),
+    ),
+    "synthetic784_regression": (
+        "regressor",
+        "synthetic784_regression",
+        dict(hidden_layer_sizes=(100,), solver="adam", max_iter=10),
+    ),
+    "lbfgs": (
+        "classifier",
+        "digits",
+        dict(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=200),
+    ),
 }
 #: --quick: the same cases on smaller data and fewer epochs
-QUICK = {"digits": dict(max_iter=5), "synthetic784": dict(max_iter=2),
-         "synthetic784_regression": dict(max_iter=2), "lbfgs": dict(max_iter=20)}
+QUICK = {
+    "digits": dict(max_iter=5),
+    "synthetic784": dict(max_iter=2),
+    "synthetic784_regression": dict(max_iter=2),
+    "lbfgs": dict(max_iter=20),
+}
 
 
 def load(data, quick):
@@ -53,11 +66,21 @@ def load(data, quick):
         X, y = load_digits(return_X_y=True)
         X = X / 16.0
     elif data == "synthetic784":
-        X, y = make_classification(n_samples=2000 if quick else 20000, n_features=784,
-                                   n_informative=60, n_classes=10, random_state=0)
+        X, y = make_classification(
+            n_samples=2000 if quick else 20000,
+            n_features=784,
+            n_informative=60,
+            n_classes=10,
+            random_state=0,
+        )
     else:
-        X, y = make_regression(n_samples=2000 if quick else 20000, n_features=784,
-                               n_informative=60, noise=1.0, random_state=0)
+        X, y = make_regression(
+            n_samples=2000 if quick else 20000,
+            n_features=784,
+            n_informative=60,
+            noise=1.0,
+            random_state=0,
+        )
         y = (y - y.mean()) / y.std()
     X = np.asarray(X, dtype=np.float64)
     return train_test_split(X, y, test_size=0.2, random_state=0)
@@ -70,13 +93,16 @@ def child(case, side, quick):
     import numpy as np
 
     kind, data, settings = CASES[case]
-    settings = dict(settings, random_state=0, tol=0.0, n_iter_no_change=np.inf,
-                    **(QUICK[case] if quick else {}))
+    settings = dict(
+        settings, random_state=0, tol=0.0, n_iter_no_change=np.inf, **(QUICK[case] if quick else {})
+    )
     Xtr, Xte, ytr, yte = load(data, quick)
     if side == "sklearn":
-        from sklearn.neural_network import MLPClassifier as C, MLPRegressor as R
+        from sklearn.neural_network import MLPClassifier as C
+        from sklearn.neural_network import MLPRegressor as R
     else:
-        from fnn_numba import FNNClassifier as C, FNNRegressor as R
+        from fnn_numba import FNNClassifier as C
+        from fnn_numba import FNNRegressor as R
     make = (lambda **kw: C(**kw)) if kind == "classifier" else (lambda **kw: R(**kw))
     first = 0.0
     with warnings.catch_warnings():
@@ -89,17 +115,29 @@ def child(case, side, quick):
         t0 = time.perf_counter()
         est.fit(Xtr, ytr)
         seconds = time.perf_counter() - t0
-    print(json.dumps(dict(case=case, side=side, seconds=seconds, first_fit=first,
-                          score=float(est.score(Xte, yte)), n_iter=int(est.n_iter_))))
+    print(
+        json.dumps(
+            dict(
+                case=case,
+                side=side,
+                seconds=seconds,
+                first_fit=first,
+                score=float(est.score(Xte, yte)),
+                n_iter=int(est.n_iter_),
+            )
+        )
+    )
 
 
 def run_child(case, side, quick, timeout):
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", case, side] + \
-        (["--quick"] if quick else [])
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", case, side] + (
+        ["--quick"] if quick else []
+    )
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(
-        os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{case}/{side} failed:\n{proc.stderr[-3000:]}")
@@ -107,9 +145,11 @@ def run_child(case, side, quick, timeout):
 
 
 def table(results, cases):
-    lines = ["| case | scikit-learn fit (s) | fnn_numba fit (s) | speed-up | "
-             "scikit-learn score | fnn_numba score | epochs / iterations | fnn_numba first fit (s) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | scikit-learn fit (s) | fnn_numba fit (s) | speed-up | "
+        "scikit-learn score | fnn_numba score | epochs / iterations | fnn_numba first fit (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for case in cases:
         sk = [r for r in results if r["case"] == case and r["side"] == "sklearn"]
         fn = [r for r in results if r["case"] == case and r["side"] == "fnn_numba"]
@@ -120,7 +160,8 @@ def table(results, cases):
             f"{statistics.median(r['score'] for r in sk):.4f} | "
             f"{statistics.median(r['score'] for r in fn):.4f} | "
             f"{sk[0]['n_iter']} / {fn[0]['n_iter']} | "
-            f"{statistics.median(r['first_fit'] for r in fn):.2f} |")
+            f"{statistics.median(r['first_fit'] for r in fn):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -144,13 +185,18 @@ def main(argv=None):
         for case in args.cases:
             for side in sides:
                 res = run_child(case, side, args.quick, args.timeout)
-                print(f"round {r + 1} {case:>24} {side:>9}: {res['seconds']:.3f} s, "
-                      f"score {res['score']:.4f}", flush=True)
+                print(
+                    f"round {r + 1} {case:>24} {side:>9}: {res['seconds']:.3f} s, "
+                    f"score {res['score']:.4f}",
+                    flush=True,
+                )
                 results.append(res)
     text = table(results, args.cases)
     threads = os.environ.get("NUMBA_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
-    header = (f"fit wall time, median of {args.rounds} interleaved round(s), one process per fit "
-              f"(threads: {threads}{', --quick sizes' if args.quick else ''})\n\n")
+    header = (
+        f"fit wall time, median of {args.rounds} interleaved round(s), one process per fit "
+        f"(threads: {threads}{', --quick sizes' if args.quick else ''})\n\n"
+    )
     print("\n" + header + text)
     if args.output:
         with open(args.output, "w") as fh:

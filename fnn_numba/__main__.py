@@ -1,4 +1,5 @@
 """``python -m fnn_numba``: the same command line as ``fnn-numba``."""
+
 import sys
 
 from .cli import main

@@ -10,6 +10,7 @@ process. So: hash every module of the package that holds cached CPU kernels
 the cache, delete the package's cache entries before anything is compiled or
 loaded.
 """
+
 import hashlib
 import os
 from pathlib import Path
@@ -48,8 +49,9 @@ def invalidate_stale_cache():
                 continue
             if directory.exists():
                 for entry in directory.rglob("*"):
-                    if entry.suffix in (".nbi", ".nbc") and ("fnn_numba" in str(entry) or
-                                                            entry.parent == PACKAGE_DIR / "__pycache__"):
+                    if entry.suffix in (".nbi", ".nbc") and (
+                        "fnn_numba" in str(entry) or entry.parent == PACKAGE_DIR / "__pycache__"
+                    ):
                         entry.unlink()
             directory.mkdir(parents=True, exist_ok=True)
             stamp.write_text(current)

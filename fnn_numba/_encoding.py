@@ -4,6 +4,7 @@ Categorical cross-entropy compares the softmax output A[L] of shape
 (n[L], m) with a target Y of the same shape whose column i is the unit
 vector e_{y_i}; this module builds that Y from the m labels y_i.
 """
+
 import numbers
 
 import numpy as np
@@ -54,8 +55,11 @@ def one_hot(labels, n_classes=None, dtype=np.float64, *, name="labels", m=None):
     [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     """
     arr = np.asarray(labels)
-    if arr.dtype == bool or arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if (
+        arr.dtype == bool
+        or arr.dtype == object
+        or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
+    ):
         raise TypeError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array of m labels, got shape {arr.shape}")
@@ -69,11 +73,15 @@ def one_hot(labels, n_classes=None, dtype=np.float64, *, name="labels", m=None):
         if arr.size == 0:
             raise ValueError("n_classes: cannot be inferred from zero labels; pass it")
         n_classes = int(arr.max()) + 1
-    elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
+    elif (
+        isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1
+    ):
         raise ValueError(f"n_classes: expected a positive integer, got {n_classes!r}")
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(f"{name}: class labels must lie in [0, {n_classes}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
+        raise ValueError(
+            f"{name}: class labels must lie in [0, {n_classes}), got values in "
+            f"[{arr.min()}, {arr.max()}]"
+        )
     Y = np.zeros((int(n_classes), arr.size), dtype=dtype, order="F")
     Y[arr.astype(np.int64), np.arange(arr.size)] = 1
     return Y

@@ -17,6 +17,7 @@ opened with ``allow_pickle=False``), and turns every way a file can fail to
 be a model into one ValueError that names the file and says what it is
 instead, never NumPy's advice to load it unsafely.
 """
+
 import json
 import numbers
 import zipfile
@@ -59,15 +60,26 @@ def _read_archive(path):
         return None, None, "a model is a .npz archive, and this file is not one"
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):  # pragma: no cover - zip magic checked
+            if not isinstance(
+                archive, np.lib.npyio.NpzFile
+            ):  # pragma: no cover - zip magic checked
                 return None, None, "a model is a .npz archive, and this file is not one"
             files = list(archive.files)
             if "metadata" not in files or "params" not in files:
                 held = ", ".join(repr(k) for k in files) or "nothing"
-                return None, None, (f"a .npz archive without the arrays 'metadata' and 'params' "
-                                    f"of a model; it holds {held}")
-            arrays = {key: archive[key] for key in ("metadata", "params") + OPTIMIZER_ARRAYS
-                      if key in files}
+                return (
+                    None,
+                    None,
+                    (
+                        f"a .npz archive without the arrays 'metadata' and 'params' "
+                        f"of a model; it holds {held}"
+                    ),
+                )
+            arrays = {
+                key: archive[key]
+                for key in ("metadata", "params") + OPTIMIZER_ARRAYS
+                if key in files
+            }
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         return None, None, f"a damaged or truncated .npz archive: {exc}"
     except ValueError:
@@ -76,7 +88,11 @@ def _read_archive(path):
         return None, None, "a .npz archive with an array of Python objects, which no model holds"
     raw = arrays.pop("metadata")
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        return None, None, f"its 'metadata' is a {raw.dtype} array of shape {raw.shape}, not JSON text"
+        return (
+            None,
+            None,
+            f"its 'metadata' is a {raw.dtype} array of shape {raw.shape}, not JSON text",
+        )
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -101,8 +117,11 @@ def _check_optimizer(where, meta, arrays, params):
     for key in ("optimizer_velocity", "optimizer_second"):
         arr = arrays[key]
         if arr.shape not in (params.shape, (0,)) or not np.issubdtype(arr.dtype, np.floating):
-            raise _damaged(where, f"{key} is a {arr.dtype} array of shape {arr.shape}; expected "
-                                 f"{params.dtype} of shape {params.shape} (or empty)")
+            raise _damaged(
+                where,
+                f"{key} is a {arr.dtype} array of shape {arr.shape}; expected "
+                f"{params.dtype} of shape {params.shape} (or empty)",
+            )
         if not np.all(np.isfinite(arr)):
             raise _damaged(where, f"{key} holds NaN or inf")
         state[key.replace("optimizer_", "")] = arr.astype(params.dtype)
@@ -160,25 +179,37 @@ def read_model_file(path, *, name="path"):
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise _not_a_model(where, f"its header names the format {found!r}, not {FORMAT_NAME!r}")
     if meta.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{where} has format version {meta.get('version')!r}; this fnn_numba "
-                         f"reads version {FORMAT_VERSION}")
+        raise ValueError(
+            f"{where} has format version {meta.get('version')!r}; this fnn_numba "
+            f"reads version {FORMAT_VERSION}"
+        )
     missing = [key for key in REQUIRED_METADATA if key not in meta]
     if missing:
         raise _damaged(where, f"its header lacks {', '.join(missing)}")
     if meta["dtype"] not in ("float32", "float64"):
-        raise _damaged(where, f"its header gives the dtype {meta['dtype']!r}, expected float32 or float64")
+        raise _damaged(
+            where, f"its header gives the dtype {meta['dtype']!r}, expected float32 or float64"
+        )
     epochs = meta.get("epochs_trained", 0)
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise _damaged(where, f"its header gives epochs_trained {epochs!r}, expected a non-negative integer")
+        raise _damaged(
+            where, f"its header gives epochs_trained {epochs!r}, expected a non-negative integer"
+        )
     params = arrays["params"]
     if params.ndim != 1 or params.dtype != np.dtype(meta["dtype"]):
-        raise _damaged(where, f"'params' is a {params.dtype} array of shape {params.shape}; expected a "
-                             f"1-D {meta['dtype']} vector")
+        raise _damaged(
+            where,
+            f"'params' is a {params.dtype} array of shape {params.shape}; expected a "
+            f"1-D {meta['dtype']} vector",
+        )
     bad = np.flatnonzero(~np.isfinite(params))
     if bad.size:
         # The weights setter refuses NaN and inf too: a network holding them
         # predicts NaN for every input and cannot be trained further.
-        raise _damaged(where, f"{bad.size} of its {params.size} parameters are NaN or inf "
-                             f"(the first at index {bad[0]})")
+        raise _damaged(
+            where,
+            f"{bad.size} of its {params.size} parameters are NaN or inf "
+            f"(the first at index {bad[0]})",
+        )
     optimizer = _check_optimizer(where, meta, arrays, params)
     return dict(metadata=meta, params=params, optimizer=optimizer)

@@ -9,12 +9,13 @@ call initialises the layer with a tiny parallel kernel, reads which layer was
 chosen, and from then on serialises every call into the kernels behind one
 process-wide lock when, and only when, that layer is workqueue.
 """
+
 import contextlib
 import threading
 
+import numba
 import numpy as np
 from numba import njit, prange
-import numba
 
 _init_lock = threading.Lock()
 _workqueue_lock = threading.RLock()

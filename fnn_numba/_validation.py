@@ -1,5 +1,6 @@
 """Argument checks shared by the public API. Each raises ValueError or
 TypeError naming the argument, what was expected and what came."""
+
 import math
 import numbers
 
@@ -88,9 +89,13 @@ def as_float_matrix(name, value, dtype, rows=None):
     if kind == "c":
         raise TypeError(f"{name}: expected a real array, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array of shape (n, m), columns are examples; got shape {arr.shape}")
+        raise ValueError(
+            f"{name}: expected a 2-D array of shape (n, m), columns are examples; got shape {arr.shape}"
+        )
     if rows is not None and arr.shape[0] != rows:
-        raise ValueError(f"{name}: expected {rows} rows (one per input/output node), got shape {arr.shape}")
+        raise ValueError(
+            f"{name}: expected {rows} rows (one per input/output node), got shape {arr.shape}"
+        )
     if arr.shape[1] == 0:
         raise ValueError(f"{name}: expected at least one example (column), got shape {arr.shape}")
     out = np.asarray(arr, dtype=dtype, order="F")

@@ -15,6 +15,7 @@ Every formula keeps the dtype of its argument: the constants are built with
 ``type(z)(...)`` because a bare float literal is float64 in Numba and would
 promote float32 arithmetic.
 """
+
 import math
 
 from numba import njit

@@ -52,6 +52,7 @@ The index-level reference twins, read like the notes, are in
 :mod:`fnn_numba.reference` (``conv_forward_reference`` and the rest), the
 vectorised NumPy witnesses in :mod:`fnn_numba.vectorized`.
 """
+
 import numpy as np
 from numba import njit, prange
 
@@ -94,8 +95,8 @@ def axpy_run(out, o0, ostep, x, x0, xstep, alpha, n):
     from 0, which LLVM vectorises (an index that might be negative keeps
     Numba's wraparound check in the loop, and the check keeps it scalar)."""
     if ostep == 1 and xstep == 1:
-        o = out[o0:o0 + n]
-        xs = x[x0:x0 + n]
+        o = out[o0 : o0 + n]
+        xs = x[x0 : x0 + n]
         for k in range(n):
             o[k] += alpha * xs[k]
     else:
@@ -108,8 +109,8 @@ def dot_run(x, x0, y, y0, ystep, n):
     """sum_k x[x0 + k] y[y0 + k ystep] for k < n, vectorised as :func:`axpy_run`."""
     s = x.dtype.type(0)
     if ystep == 1:
-        xs = x[x0:x0 + n]
-        ys = y[y0:y0 + n]
+        xs = x[x0 : x0 + n]
+        ys = y[y0 : y0 + n]
         for k in range(n):
             s += xs[k] * ys[k]
     else:
@@ -157,7 +158,15 @@ def conv_forward(w, b, a_prev, z, H, W, stride, pad):
     """
     F, C, KH, KW = w.shape
     m = a_prev.shape[1]
-    work = F * C * KH * KW * conv_output_size(H, KH, stride, pad) * conv_output_size(W, KW, stride, pad) * m
+    work = (
+        F
+        * C
+        * KH
+        * KW
+        * conv_output_size(H, KH, stride, pad)
+        * conv_output_size(W, KW, stride, pad)
+        * m
+    )
     if use_threads(work):
         for i in prange(m):
             conv_forward_example(w, b, a_prev, z, i, H, W, stride, pad)
@@ -565,11 +574,15 @@ def dropout_mask(rate, key, counter, layer, mask):
     if use_threads(n * m):
         for i in prange(m):
             for j in range(n):
-                mask[j, i] = keep if dropout_uniform(key, counter, layer, i * n + j) >= rate else zero
+                mask[j, i] = (
+                    keep if dropout_uniform(key, counter, layer, i * n + j) >= rate else zero
+                )
     else:
         for i in range(m):
             for j in range(n):
-                mask[j, i] = keep if dropout_uniform(key, counter, layer, i * n + j) >= rate else zero
+                mask[j, i] = (
+                    keep if dropout_uniform(key, counter, layer, i * n + j) >= rate else zero
+                )
 
 
 @njit(parallel=True, cache=True)

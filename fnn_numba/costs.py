@@ -28,6 +28,7 @@ The Poisson cost is half the Poisson deviance, the term
 y_hat - y + y log(y / y_hat) (0 at y_hat = y; y log y = 0 at y = 0), meant
 for counts y >= 0 with an exp output (the log link).
 """
+
 import math
 
 from numba import njit

@@ -21,6 +21,7 @@ labels or real values) or (k, m).
 A missing file raises FileNotFoundError naming the path; a malformed one
 raises ValueError naming the file and what is wrong with it.
 """
+
 import csv
 import gzip
 import importlib.util
@@ -155,7 +156,9 @@ def _sklearn_loader(name):
     try:
         from sklearn import datasets
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError('the bundled data sets need scikit-learn: pip install "fnn-numba[data]"') from exc
+        raise ImportError(
+            'the bundled data sets need scikit-learn: pip install "fnn-numba[data]"'
+        ) from exc
     bunch = getattr(datasets, f"load_{name}")()
     return np.asarray(bunch.data, dtype=np.float64), bunch.target
 
@@ -289,10 +292,14 @@ def split(X, y, test_fraction=0.25, seed=0):
     if y is not None:
         y = np.asarray(y)
         if y.ndim not in (1, 2) or y.shape[-1] != m:
-            raise ValueError(f"y: expected shape ({m},) or (k, {m}) to match X's {m} columns, "
-                             f"got {y.shape}")
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or \
-            not 0 <= test_fraction < 1:
+            raise ValueError(
+                f"y: expected shape ({m},) or (k, {m}) to match X's {m} columns, got {y.shape}"
+            )
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, numbers.Real)
+        or not 0 <= test_fraction < 1
+    ):
         raise ValueError(f"test_fraction: expected a number in [0, 1), got {test_fraction!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
@@ -304,6 +311,7 @@ def split(X, y, test_fraction=0.25, seed=0):
 
     def part(A, idx):
         return None if A is None else np.asarray(A[..., idx], order="F")
+
     return part(X, train), part(y, train), part(X, test), part(y, test)
 
 
@@ -340,34 +348,47 @@ def standardize(X_train, *X_other, axis=1):
     >>> Xs_tr.tolist(), Xs_te.tolist()
     ([[-1.0, 1.0], [0.0, 0.0]], [[3.0], [0.0]])
     """
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or axis not in (0, 1, -1, -2):
-        raise ValueError(f"axis: expected 1 (columns are examples) or 0 (rows are examples), got {axis!r}")
+    if (
+        isinstance(axis, bool)
+        or not isinstance(axis, numbers.Integral)
+        or axis not in (0, 1, -1, -2)
+    ):
+        raise ValueError(
+            f"axis: expected 1 (columns are examples) or 0 (rows are examples), got {axis!r}"
+        )
     axis %= 2
     arrays = []
     for i, A in enumerate((X_train,) + X_other):
         name = "X_train" if i == 0 else f"X_other[{i - 1}]"
         A = np.asarray(A)
-        if A.dtype == object or not (np.issubdtype(A.dtype, np.integer) or
-                                     np.issubdtype(A.dtype, np.floating)):
+        if A.dtype == object or not (
+            np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating)
+        ):
             raise TypeError(f"{name}: expected a real numeric array, got dtype {A.dtype}")
         if A.ndim != 2:
             raise ValueError(f"{name}: expected a 2-D array, got shape {A.shape}")
         if not np.all(np.isfinite(A)):
             raise ValueError(f"{name}: contains NaN or inf")
         if i and A.shape[1 - axis] != arrays[0].shape[1 - axis]:
-            raise ValueError(f"{name}: expected {arrays[0].shape[1 - axis]} features along axis "
-                             f"{1 - axis} like X_train, got shape {A.shape}")
+            raise ValueError(
+                f"{name}: expected {arrays[0].shape[1 - axis]} features along axis "
+                f"{1 - axis} like X_train, got shape {A.shape}"
+            )
         arrays.append(A)
     if arrays[0].shape[axis] == 0:
-        raise ValueError(f"X_train: expected at least one example along axis {axis}, got shape "
-                         f"{arrays[0].shape}")
+        raise ValueError(
+            f"X_train: expected at least one example along axis {axis}, got shape {arrays[0].shape}"
+        )
     out_dtype = np.float32 if arrays[0].dtype == np.float32 else np.float64
     train64 = arrays[0].astype(np.float64)
     mean = train64.mean(axis=axis, keepdims=True)
     std = train64.std(axis=axis, keepdims=True)
     std[std == 0] = 1.0
     order = "F" if axis == 1 else "C"
-    scaled = [np.asarray((A.astype(np.float64) - mean) / std, dtype=out_dtype, order=order) for A in arrays]
+    scaled = [
+        np.asarray((A.astype(np.float64) - mean) / std, dtype=out_dtype, order=order)
+        for A in arrays
+    ]
     return (*scaled, (mean.astype(out_dtype), std.astype(out_dtype)))
 
 
@@ -420,32 +441,42 @@ def _read_idx(name, path):
     data = _read_bytes(name, path)
     where = f"{name}: {path}"
     if len(data) < 4:
-        raise ValueError(f"{where} is truncated: {len(data)} bytes, shorter than the "
-                         f"4-byte IDX magic number")
+        raise ValueError(
+            f"{where} is truncated: {len(data)} bytes, shorter than the 4-byte IDX magic number"
+        )
     if data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{where} is not an IDX file: its magic number "
-                         f"0x{data[:4].hex()} does not start with two zero bytes")
+        raise ValueError(
+            f"{where} is not an IDX file: its magic number "
+            f"0x{data[:4].hex()} does not start with two zero bytes"
+        )
     code, ndim = data[2], data[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise ValueError(f"{where} has the unknown IDX type code 0x{code:02X} "
-                         f"(expected one of {known})")
+        raise ValueError(
+            f"{where} has the unknown IDX type code 0x{code:02X} (expected one of {known})"
+        )
     if ndim == 0:
         raise ValueError(f"{where} declares 0 dimensions in its IDX magic number")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{where} is truncated: {len(data)} bytes, shorter than the "
-                         f"{header}-byte header of a {ndim}-dimensional IDX file")
+        raise ValueError(
+            f"{where} is truncated: {len(data)} bytes, shorter than the "
+            f"{header}-byte header of a {ndim}-dimensional IDX file"
+        )
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dt = IDX_DTYPES[code]
     native = dt.newbyteorder("=")
     expected = header + math.prod(shape) * dt.itemsize
     if len(data) < expected:
-        raise ValueError(f"{where} is truncated: its header declares shape {shape} of {native} "
-                         f"({expected} bytes in all), the file has {len(data)} bytes")
+        raise ValueError(
+            f"{where} is truncated: its header declares shape {shape} of {native} "
+            f"({expected} bytes in all), the file has {len(data)} bytes"
+        )
     if len(data) > expected:
-        raise ValueError(f"{where} has {len(data) - expected} bytes after the data its header "
-                         f"declares (shape {shape} of {native})")
+        raise ValueError(
+            f"{where} has {len(data) - expected} bytes after the data its header "
+            f"declares (shape {shape} of {native})"
+        )
     arr = np.frombuffer(data, dtype=dt, count=math.prod(shape), offset=header).reshape(shape)
     return arr.astype(native)
 
@@ -511,13 +542,17 @@ def load_idx_pair(images_path, labels_path, dtype=np.float64, scale=True):
     labels = _read_idx("labels_path", labels_path)
     where = f"labels_path: {os.fspath(labels_path)}"
     if labels.ndim != 1:
-        raise ValueError(f"{where} holds an array of shape {labels.shape}, expected one label "
-                         f"per image, shape (m,)")
+        raise ValueError(
+            f"{where} holds an array of shape {labels.shape}, expected one label "
+            f"per image, shape (m,)"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{where} holds {labels.dtype} values, expected integer labels")
     if labels.shape[0] != X.shape[1]:
-        raise ValueError(f"{where} holds {labels.shape[0]} labels but images_path: "
-                         f"{os.fspath(images_path)} holds {X.shape[1]} images")
+        raise ValueError(
+            f"{where} holds {labels.shape[0]} labels but images_path: "
+            f"{os.fspath(images_path)} holds {X.shape[1]} images"
+        )
     return X, labels.astype(np.int64)
 
 
@@ -560,21 +595,28 @@ def load_npz(path, x_key="X", y_key="y", samples_by_features=True, dtype=np.floa
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"path: {path} is not a readable .npz archive ({exc})") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"path: {path} holds a single array (.npy), expected a .npz archive with "
-                         f"the keys {x_key!r} and {y_key!r}")
+        raise ValueError(
+            f"path: {path} holds a single array (.npy), expected a .npz archive with "
+            f"the keys {x_key!r} and {y_key!r}"
+        )
     with archive:
         missing = [k for k in (x_key, y_key) if k is not None and k not in archive.files]
         if missing:
-            raise ValueError(f"path: {path} has no array named {missing[0]!r} (it holds "
-                             f"{', '.join(repr(k) for k in archive.files) or 'nothing'})")
+            raise ValueError(
+                f"path: {path} has no array named {missing[0]!r} (it holds "
+                f"{', '.join(repr(k) for k in archive.files) or 'nothing'})"
+            )
         try:
             X = archive[x_key]
             y = None if y_key is None else archive[y_key]
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"path: {path} has an unreadable array ({exc})") from exc
     where = f"path: {path}"
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or \
-            np.issubdtype(X.dtype, np.complexfloating):
+    if (
+        X.dtype == object
+        or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool)
+        or np.issubdtype(X.dtype, np.complexfloating)
+    ):
         raise ValueError(f"{where}: {x_key!r} must be a real numeric array, got dtype {X.dtype}")
     if X.ndim < 1 or (not samples_by_features and X.ndim != 2):
         layout = "(m, ...)" if samples_by_features else "(n_features, m)"
@@ -589,8 +631,9 @@ def load_npz(path, x_key="X", y_key="y", samples_by_features=True, dtype=np.floa
         if y.ndim == 2 and samples_by_features:
             y = y.T
         if y.shape[-1] != m:
-            raise ValueError(f"{where}: {y_key!r} holds {y.shape[-1]} examples but {x_key!r} "
-                             f"holds {m}")
+            raise ValueError(
+                f"{where}: {y_key!r} holds {y.shape[-1]} examples but {x_key!r} holds {m}"
+            )
         y = _labels_or_values(repr(y_key), y, dtype, where)
     return X, y
 
@@ -668,15 +711,21 @@ def load_csv(path, target_column=-1, header="auto", delimiter=",", dtype=np.floa
     elif isinstance(target_column, str):
         if names is None or target_column not in names:
             have = f"the header names {', '.join(map(repr, names))}" if names else "no header"
-            raise ValueError(f"target_column: {path} has no column named {target_column!r} ({have})")
+            raise ValueError(
+                f"target_column: {path} has no column named {target_column!r} ({have})"
+            )
         t = names.index(target_column)
     elif isinstance(target_column, numbers.Integral) and not isinstance(target_column, bool):
         if not -width <= target_column < width:
-            raise ValueError(f"target_column: expected an index in [{-width}, {width}) for the "
-                             f"{width} columns of {path}, got {target_column}")
+            raise ValueError(
+                f"target_column: expected an index in [{-width}, {width}) for the "
+                f"{width} columns of {path}, got {target_column}"
+            )
         t = int(target_column) % width
     else:
-        raise TypeError(f"target_column: expected an int, a column name or None, got {target_column!r}")
+        raise TypeError(
+            f"target_column: expected an int, a column name or None, got {target_column!r}"
+        )
     if t is not None and width < 2:
         raise ValueError(f"path: {path} has 1 column, which leaves no features beside the target")
 
@@ -684,14 +733,17 @@ def load_csv(path, target_column=-1, header="auto", delimiter=",", dtype=np.floa
     integer_target = t is not None
     for r, (line, row) in enumerate(rows):
         if len(row) != width:
-            raise ValueError(f"path: {path}, line {line}: {len(row)} cells, expected {width} like "
-                             f"the first row (ragged rows)")
+            raise ValueError(
+                f"path: {path}, line {line}: {len(row)} cells, expected {width} like "
+                f"the first row (ragged rows)"
+            )
         try:
             values[r] = [float(c) for c in row]
         except ValueError:
             bad = next(c for c, cell in enumerate(row) if not _is_number(cell))
-            raise ValueError(f"path: {path}, line {line}, column {bad + 1}: {row[bad]!r} is not "
-                             f"a number") from None
+            raise ValueError(
+                f"path: {path}, line {line}, column {bad + 1}: {row[bad]!r} is not a number"
+            ) from None
         if integer_target:
             try:
                 int(row[t])
@@ -700,8 +752,10 @@ def load_csv(path, target_column=-1, header="auto", delimiter=",", dtype=np.floa
     finite = np.isfinite(values)
     if not finite.all():
         r, c = np.argwhere(~finite)[0]
-        raise ValueError(f"path: {path}, line {rows[r][0]}, column {c + 1}: {rows[r][1][c]!r} is "
-                         f"not a finite number")
+        raise ValueError(
+            f"path: {path}, line {rows[r][0]}, column {c + 1}: {rows[r][1][c]!r} is "
+            f"not a finite number"
+        )
     if t is None:
         return _columns(values, dtype), None
     X = _columns(np.delete(values, t, axis=1), dtype)

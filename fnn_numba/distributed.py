@@ -48,6 +48,7 @@ every rank (they all hold the same sums) and every rank raises
 ``python -m mpi4py script.py`` so that an uncaught exception aborts the whole
 job instead of leaving the other ranks waiting.
 """
+
 import hashlib
 import json
 import os
@@ -59,20 +60,34 @@ import numpy as np
 from numba import njit
 
 from . import _validation as V
+from ._threading import kernel_section
 from .engine import apply_update, batch_gradient, gather_columns, view_f
+from .network import History, Network
 from .optimizers import make_optimizer
 from .training import BatchRunner, make_schedule, run_epochs
-from ._threading import kernel_section
-from .network import History, Network, TrainingDivergedError
 
 CHECKPOINT_FORMAT = "fnn_numba.DistributedCheckpoint"
 CHECKPOINT_VERSION = 1
 #: the per-epoch lists of the history that a checkpoint carries
-_HISTORY_LISTS = ("cost", "val_cost", "val_accuracy", "learning_rate", "epoch_seconds",
-                  "allreduce_seconds")
+_HISTORY_LISTS = (
+    "cost",
+    "val_cost",
+    "val_accuracy",
+    "learning_rate",
+    "epoch_seconds",
+    "allreduce_seconds",
+)
 
-__all__ = ["DistributedHistory", "RankFailedError", "fit_distributed", "global_batches",
-           "load_npy_shard", "local_order", "shard_array", "shard_indices"]
+__all__ = [
+    "DistributedHistory",
+    "RankFailedError",
+    "fit_distributed",
+    "global_batches",
+    "load_npy_shard",
+    "local_order",
+    "shard_array",
+    "shard_indices",
+]
 
 
 class RankFailedError(RuntimeError):
@@ -171,14 +186,18 @@ def load_npy_shard(path, comm=None, axis=None):
     except Exception as exc:
         raise ValueError(f"path: {path!s} is not a readable .npy file ({exc})") from exc
     if data.ndim not in (1, 2):
-        raise ValueError(f"path: expected a 1-d (labels) or 2-d (examples) array in {path!s}, "
-                         f"got shape {data.shape}")
+        raise ValueError(
+            f"path: expected a 1-d (labels) or 2-d (examples) array in {path!s}, "
+            f"got shape {data.shape}"
+        )
     if axis is None:
         axis = 1 if data.ndim == 2 else 0
     axis = _check_int("axis", axis, 0)
     if axis >= data.ndim:
-        raise ValueError(f"axis: expected 0{' or 1' if data.ndim == 2 else ''} for the "
-                         f"{data.ndim}-d array in {path!s}, got {axis}")
+        raise ValueError(
+            f"axis: expected 0{' or 1' if data.ndim == 2 else ''} for the "
+            f"{data.ndim}-d array in {path!s}, got {axis}"
+        )
     shard = shard_array(data, comm, axis)
     return shard.T if (data.ndim == 2 and axis == 0) else shard
 
@@ -256,8 +275,10 @@ def _mpi():
     try:
         from mpi4py import MPI
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError("fnn_numba.distributed needs mpi4py and an MPI library: "
-                          "pip install 'fnn-numba[mpi]' (mpi4py and the mpich wheel)") from exc
+        raise ImportError(
+            "fnn_numba.distributed needs mpi4py and an MPI library: "
+            "pip install 'fnn-numba[mpi]' (mpi4py and the mpich wheel)"
+        ) from exc
     return MPI
 
 
@@ -268,8 +289,13 @@ def _world():
 def architecture_digest(net):
     """SHA-256 of what every replica must share: sizes, activations, cost,
     dtype and the L2 coefficient."""
-    spec = dict(sizes=net.sizes, activations=net.activations, cost=net.cost_name,
-                dtype=np.dtype(net.dtype).name, l2=net.l2)
+    spec = dict(
+        sizes=net.sizes,
+        activations=net.activations,
+        cost=net.cost_name,
+        dtype=np.dtype(net.dtype).name,
+        l2=net.l2,
+    )
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -284,9 +310,15 @@ def _raise_collective(reports, what):
             kind, message = report["error"]
             if kind in ("TypeError", "ValueError"):
                 raise (TypeError if kind == "TypeError" else ValueError)(
-                    f"{what}: rank {r} of {len(reports)}: {message}")
-            raise RankFailedError(f"{what}: rank {r} of {len(reports)} failed while checking its "
-                                  f"input: {kind}: {message}", r, 0, 0)
+                    f"{what}: rank {r} of {len(reports)}: {message}"
+                )
+            raise RankFailedError(
+                f"{what}: rank {r} of {len(reports)} failed while checking its "
+                f"input: {kind}: {message}",
+                r,
+                0,
+                0,
+            )
 
 
 def _first_difference(reports, key, describe):
@@ -307,7 +339,9 @@ def _write_checkpoint(path, meta, arrays):
     fd, tmp = tempfile.mkstemp(prefix=".fnn-ckpt-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+            np.savez(
+                fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -332,24 +366,55 @@ def _read_checkpoint(path):
             meta = json.loads(bytes(data["metadata"]).decode())
             arrays = {k: data[k] for k in ("params", "velocity", "second_moment")}
     except Exception as exc:
-        raise ValueError(f"checkpoint_path: {path!s} is not a readable fnn_numba checkpoint ({exc})") from exc
+        raise ValueError(
+            f"checkpoint_path: {path!s} is not a readable fnn_numba checkpoint ({exc})"
+        ) from exc
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint_path: {path!s} is not an fnn_numba distributed checkpoint")
     if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint_path: {path!s} has checkpoint version {meta.get('version')!r}; "
-                         f"this fnn_numba reads version {CHECKPOINT_VERSION}")
+        raise ValueError(
+            f"checkpoint_path: {path!s} has checkpoint version {meta.get('version')!r}; "
+            f"this fnn_numba reads version {CHECKPOINT_VERSION}"
+        )
     return meta, arrays
 
 
 # --------------------------------------------------------------------- fit
-def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, learning_rate=0.1,
-                    *, optimizer="sgd", momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                    lr_schedule="constant", power_t=0.5, step_size=10, gamma=None,
-                    clip_norm=None, clip_value=None, shuffle=True, seed=None,
-                    validation_data=None, validation_fraction=0.0, early_stopping=False,
-                    patience=10, min_delta=1e-4, progress=False, callback=None, verbose=False,
-                    verify_replicas=False, checkpoint_path=None, checkpoint_every=None,
-                    resume=True):
+def fit_distributed(
+    net,
+    X_shard,
+    Y_shard,
+    comm=None,
+    epochs=10,
+    batch_size=32,
+    learning_rate=0.1,
+    *,
+    optimizer="sgd",
+    momentum=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    lr_schedule="constant",
+    power_t=0.5,
+    step_size=10,
+    gamma=None,
+    clip_norm=None,
+    clip_value=None,
+    shuffle=True,
+    seed=None,
+    validation_data=None,
+    validation_fraction=0.0,
+    early_stopping=False,
+    patience=10,
+    min_delta=1e-4,
+    progress=False,
+    callback=None,
+    verbose=False,
+    verify_replicas=False,
+    checkpoint_path=None,
+    checkpoint_every=None,
+    resume=True,
+):
     """Train ``net`` data-parallel: call it on every rank of ``comm`` with that
     rank's shard. The entry point for training across processes; every rank
     returns the same weights. It runs the same training loop as
@@ -432,19 +497,47 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
     if comm is None:
         comm = MPI.COMM_WORLD
     if not isinstance(comm, MPI.Comm):
-        raise TypeError(f"comm: expected an mpi4py communicator (such as MPI.COMM_WORLD), "
-                        f"got {type(comm).__name__}")
+        raise TypeError(
+            f"comm: expected an mpi4py communicator (such as MPI.COMM_WORLD), "
+            f"got {type(comm).__name__}"
+        )
     rank, size = comm.Get_rank(), comm.Get_size()
-    fit_options = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                       optimizer=optimizer, momentum=momentum, beta1=beta1, beta2=beta2,
-                       epsilon=epsilon, lr_schedule=lr_schedule, power_t=power_t,
-                       step_size=step_size, gamma=gamma, clip_norm=clip_norm,
-                       clip_value=clip_value, shuffle=shuffle, validation_data=validation_data,
-                       validation_fraction=validation_fraction, early_stopping=early_stopping,
-                       patience=patience, min_delta=min_delta, callback=callback,
-                       progress=progress, verbose=verbose)
-    cfg, local = _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas,
-                                   checkpoint_path, checkpoint_every, resume)
+    fit_options = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        momentum=momentum,
+        beta1=beta1,
+        beta2=beta2,
+        epsilon=epsilon,
+        lr_schedule=lr_schedule,
+        power_t=power_t,
+        step_size=step_size,
+        gamma=gamma,
+        clip_norm=clip_norm,
+        clip_value=clip_value,
+        shuffle=shuffle,
+        validation_data=validation_data,
+        validation_fraction=validation_fraction,
+        early_stopping=early_stopping,
+        patience=patience,
+        min_delta=min_delta,
+        callback=callback,
+        progress=progress,
+        verbose=verbose,
+    )
+    cfg, local = _validate_locally(
+        net,
+        X_shard,
+        Y_shard,
+        fit_options,
+        seed,
+        verify_replicas,
+        checkpoint_path,
+        checkpoint_every,
+        resume,
+    )
     reports = comm.allgather(local)
     _check_across_ranks(reports, size)
     plan = cfg["plan"]
@@ -465,8 +558,14 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
     opt.ensure_state(net._params, full=True)
     first_epoch = 0
     history = DistributedHistory(examples=int(sum(shard_sizes)), world_size=size)
-    run_spec = dict(architecture=reports[0]["arch"], world_size=size, shard_sizes=shard_sizes,
-                    batch_size=plan.batch_size, shuffle=plan.shuffle, optimizer=opt.name)
+    run_spec = dict(
+        architecture=reports[0]["arch"],
+        world_size=size,
+        shard_sizes=shard_sizes,
+        batch_size=plan.batch_size,
+        shuffle=plan.shuffle,
+        optimizer=opt.name,
+    )
 
     resumed = _resume(comm, rank, cfg, run_spec, seed)
     with net._lock:
@@ -486,28 +585,47 @@ def fit_distributed(net, X_shard, Y_shard, comm=None, epochs=10, batch_size=32, 
             comm.Bcast(net._params, root=0)
         net._optimizer = opt
         net.history = history
-        runner = _DistributedRunner(net, comm, MPI, rank, plan, shard_sizes, seed,
-                                    cfg["verify_replicas"], history)
+        runner = _DistributedRunner(
+            net, comm, MPI, rank, plan, shard_sizes, seed, cfg["verify_replicas"], history
+        )
 
         def epoch_done(done, stopping):
             net._epochs_trained += 1
             history.allreduce_seconds.append(runner.reduce_seconds)
             runner.reduce_seconds = 0.0
-            if cfg["checkpoint_path"] is not None and (done % cfg["checkpoint_every"] == 0
-                                                       or done == plan.epochs or stopping):
+            if cfg["checkpoint_path"] is not None and (
+                done % cfg["checkpoint_every"] == 0 or done == plan.epochs or stopping
+            ):
                 _checkpoint(comm, rank, cfg, net, opt, seed, done, history, run_spec)
 
         with kernel_section():
             return run_epochs(plan, runner, history, net.cost_name, epoch_done, first_epoch)
 
 
-def _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas, checkpoint_path,
-                      checkpoint_every, resume):
+def _validate_locally(
+    net,
+    X_shard,
+    Y_shard,
+    fit_options,
+    seed,
+    verify_replicas,
+    checkpoint_path,
+    checkpoint_every,
+    resume,
+):
     """This rank's checks, caught rather than raised: a rank that raised
     alone would leave the others waiting in the exchange that follows. The
     options of ``fit`` are checked by the network's own plan."""
-    local = dict(error=None, m=0, n_features=None, x_dtype=None, y_shape=None, y_dtype=None,
-                 arch=None, hyper=None)
+    local = dict(
+        error=None,
+        m=0,
+        n_features=None,
+        x_dtype=None,
+        y_shape=None,
+        y_dtype=None,
+        arch=None,
+        hyper=None,
+    )
     cfg = {}
     try:
         if not isinstance(net, Network):
@@ -521,9 +639,11 @@ def _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas,
             local["n_features"] = int(X_raw.shape[0])
             local["m"] = int(X_raw.shape[1])
             if X_raw.shape[1] == 0:
-                raise ValueError(f"this rank holds no examples (X_shard has shape {X_raw.shape}); "
-                                 f"every rank needs at least one: use fewer processes, or "
-                                 f"shard_indices to split the examples evenly")
+                raise ValueError(
+                    f"this rank holds no examples (X_shard has shape {X_raw.shape}); "
+                    f"every rank needs at least one: use fewer processes, or "
+                    f"shard_indices to split the examples evenly"
+                )
         local["y_shape"] = tuple(int(s) for s in Y_raw.shape[:-1])
         opts = dict(fit_options)
         if not isinstance(opts["shuffle"], (bool, np.bool_)):
@@ -531,13 +651,28 @@ def _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas,
         if opts["batch_size"] is None:
             raise TypeError("batch_size: expected an integer (the local batch size), got None")
         plan = net._training_plan(
-            X_raw, Y_raw, epochs=opts.pop("epochs"),
+            X_raw,
+            Y_raw,
+            epochs=opts.pop("epochs"),
             batch_size=opts.pop("batch_size"),
-            schedule=make_schedule(opts.pop("learning_rate"), opts.pop("lr_schedule"),
-                                   opts.pop("power_t"), opts.pop("step_size"), opts.pop("gamma")),
-            optimizer=make_optimizer(opts.pop("optimizer"), opts.pop("momentum"), opts.pop("beta1"),
-                                     opts.pop("beta2"), opts.pop("epsilon")),
-            whole_batches=False, names=("X_shard", "Y_shard"), **opts)
+            schedule=make_schedule(
+                opts.pop("learning_rate"),
+                opts.pop("lr_schedule"),
+                opts.pop("power_t"),
+                opts.pop("step_size"),
+                opts.pop("gamma"),
+            ),
+            optimizer=make_optimizer(
+                opts.pop("optimizer"),
+                opts.pop("momentum"),
+                opts.pop("beta1"),
+                opts.pop("beta2"),
+                opts.pop("epsilon"),
+            ),
+            whole_batches=False,
+            names=("X_shard", "Y_shard"),
+            **opts,
+        )
         local["m"] = int(plan.X.shape[1])
         cfg["plan"] = plan
         if seed is not None:
@@ -552,21 +687,47 @@ def _validate_locally(net, X_shard, Y_shard, fit_options, seed, verify_replicas,
                 checkpoint_every = 1
             checkpoint_every = V.check_positive("checkpoint_every", checkpoint_every, integer=True)
         elif checkpoint_every is not None:
-            raise ValueError(f"checkpoint_every: given ({checkpoint_every!r}) without a checkpoint_path")
+            raise ValueError(
+                f"checkpoint_every: given ({checkpoint_every!r}) without a checkpoint_path"
+            )
         cfg["checkpoint_path"], cfg["checkpoint_every"] = checkpoint_path, checkpoint_every
         cfg["resume"] = bool(resume)
         # everything a collective depends on: a mismatch would hang or desynchronise
-        hyper = {k: fit_options[k] for k in ("epochs", "batch_size", "learning_rate", "optimizer",
-                                             "momentum", "beta1", "beta2", "epsilon", "lr_schedule",
-                                             "power_t", "step_size", "gamma", "clip_norm",
-                                             "clip_value", "shuffle", "early_stopping", "patience",
-                                             "min_delta")}
-        hyper.update(seed=seed, verify_replicas=cfg["verify_replicas"],
-                     checkpoint_every=checkpoint_every, resume=cfg["resume"],
-                     checkpoint=checkpoint_path is not None,
-                     validation=plan.Xv is not None)
-        local["hyper"] = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-                          for k, v in hyper.items()}
+        hyper = {
+            k: fit_options[k]
+            for k in (
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "optimizer",
+                "momentum",
+                "beta1",
+                "beta2",
+                "epsilon",
+                "lr_schedule",
+                "power_t",
+                "step_size",
+                "gamma",
+                "clip_norm",
+                "clip_value",
+                "shuffle",
+                "early_stopping",
+                "patience",
+                "min_delta",
+            )
+        }
+        hyper.update(
+            seed=seed,
+            verify_replicas=cfg["verify_replicas"],
+            checkpoint_every=checkpoint_every,
+            resume=cfg["resume"],
+            checkpoint=checkpoint_path is not None,
+            validation=plan.Xv is not None,
+        )
+        local["hyper"] = {
+            k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+            for k, v in hyper.items()
+        }
     except Exception as exc:  # any failure here must reach the other ranks, or they would wait
         local["error"] = (type(exc).__name__, str(exc))
     return cfg, local
@@ -577,8 +738,10 @@ def _check_across_ranks(reports, size):
     _raise_collective(reports, "fit_distributed")
     diff = _first_difference(reports, "n_features", lambda v: f"{v} features")
     if diff:
-        raise ValueError(f"X_shard: every rank must hold examples with the same number of "
-                         f"features (rows); got {diff}")
+        raise ValueError(
+            f"X_shard: every rank must hold examples with the same number of "
+            f"features (rows); got {diff}"
+        )
     diff = _first_difference(reports, "x_dtype", str)
     if diff:
         raise TypeError(f"X_shard: every rank must hold the same dtype; got {diff}")
@@ -590,8 +753,10 @@ def _check_across_ranks(reports, size):
         raise TypeError(f"Y_shard: every rank must hold the same dtype; got {diff}")
     diff = _first_difference(reports, "arch", lambda v: v[:12])
     if diff:
-        raise ValueError(f"net: every rank needs the same architecture (sizes, activations, cost, "
-                         f"dtype, l2); the digests differ: {diff}")
+        raise ValueError(
+            f"net: every rank needs the same architecture (sizes, activations, cost, "
+            f"dtype, l2); the digests differ: {diff}"
+        )
     values = [rep["hyper"] for rep in reports]
     for key in values[0]:
         if any(v[key] != values[0][key] for v in values):
@@ -618,13 +783,17 @@ def _resume(comm, rank, cfg, run_spec, seed):
     meta, arrays = found
     for key, value in run_spec.items():
         if meta.get(key) != value:
-            raise ValueError(f"checkpoint_path: {cfg['checkpoint_path']} was written by a run with "
-                             f"{key}={meta.get(key)!r}, this run has {key}={value!r}; a resumed run "
-                             f"must keep the architecture, the processes, their shards, the batch "
-                             f"size, the shuffling and the optimizer (or use resume=False)")
+            raise ValueError(
+                f"checkpoint_path: {cfg['checkpoint_path']} was written by a run with "
+                f"{key}={meta.get(key)!r}, this run has {key}={value!r}; a resumed run "
+                f"must keep the architecture, the processes, their shards, the batch "
+                f"size, the shuffling and the optimizer (or use resume=False)"
+            )
     if cfg["seed"] is not None and meta["seed"] != cfg["seed"]:
-        raise ValueError(f"seed: the checkpoint {cfg['checkpoint_path']} was shuffled with seed "
-                         f"{meta['seed']}, this run asks for {cfg['seed']}")
+        raise ValueError(
+            f"seed: the checkpoint {cfg['checkpoint_path']} was shuffled with seed "
+            f"{meta['seed']}, this run asks for {cfg['seed']}"
+        )
     return meta, arrays
 
 
@@ -643,14 +812,22 @@ def _global_validation(net, comm, MPI, Xv, Yv):
 def _checkpoint(comm, rank, cfg, net, opt, seed, epoch, history, run_spec):
     status = None
     if rank == 0:
-        meta = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, seed=seed, epoch=epoch,
-                    steps=opt.steps, learning_rate=cfg["plan"].schedule.learning_rate,
-                    history={key: getattr(history, key) for key in _HISTORY_LISTS
-                             if hasattr(history, key)}, **run_spec)
+        meta = dict(
+            format=CHECKPOINT_FORMAT,
+            version=CHECKPOINT_VERSION,
+            seed=seed,
+            epoch=epoch,
+            steps=opt.steps,
+            learning_rate=cfg["plan"].schedule.learning_rate,
+            history={key: getattr(history, key) for key in _HISTORY_LISTS if hasattr(history, key)},
+            **run_spec,
+        )
         try:
-            _write_checkpoint(cfg["checkpoint_path"], meta,
-                              dict(params=net._params, velocity=opt.velocity,
-                                   second_moment=opt.second))
+            _write_checkpoint(
+                cfg["checkpoint_path"],
+                meta,
+                dict(params=net._params, velocity=opt.velocity, second_moment=opt.second),
+            )
         except OSError as exc:
             status = f"checkpoint_path: rank 0 could not write {cfg['checkpoint_path']}: {exc}"
     status = comm.bcast(status, root=0)
@@ -671,8 +848,12 @@ class _DistributedRunner(BatchRunner):
         self.n_batches = _steps_per_epoch(shard_sizes, b)
         # M_s, the size of global batch s, from the shard sizes alone
         self.batch_weights = np.array(
-            [sum(_local_range(s, b, m)[1] - _local_range(s, b, m)[0] for m in shard_sizes)
-             for s in range(self.n_batches)], dtype=np.float64)
+            [
+                sum(_local_range(s, b, m)[1] - _local_range(s, b, m)[0] for m in shard_sizes)
+                for s in range(self.n_batches)
+            ],
+            dtype=np.float64,
+        )
         self.examples = int(sum(shard_sizes))
         capacity = min(b, self.m_local)
         if net.device == "cuda":
@@ -698,16 +879,21 @@ class _DistributedRunner(BatchRunner):
         p, net, out = self.plan, self.net, self.out
         n_params = net._params.size
         if self.upd is None or self.upd.learning_rate != learning_rate:
-            self.upd = p.optimizer.update_args(net._params, learning_rate, p.clip_norm,
-                                               p.clip_value,
-                                               step=None if self.upd is None else self.upd.step)
+            self.upd = p.optimizer.update_args(
+                net._params,
+                learning_rate,
+                p.clip_norm,
+                p.clip_value,
+                step=None if self.upd is None else self.upd.step,
+            )
         for s in range(first, stop):
             start, end = _local_range(s, p.batch_size, self.m_local)
             weight = (end - start) / self.batch_weights[s]
             try:
                 if self.gpu is None:
-                    _local_gradient(self.model, self.buf, p.X, p.Y, order, start, end, weight, out,
-                                    self.spatial)
+                    _local_gradient(
+                        self.model, self.buf, p.X, p.Y, order, start, end, weight, out, self.spatial
+                    )
                 else:
                     self._local_gradient_gpu(order, start, end, weight)
                 failure = None
@@ -741,7 +927,7 @@ class _DistributedRunner(BatchRunner):
         mb = stop - start
         out[n_params + 1] = 0
         if mb == 0:
-            out[:n_params + 1] = 0
+            out[: n_params + 1] = 0
             return
         X, Y = p.X, p.Y
         n0, nL = X.shape[0], Y.shape[0]
@@ -751,7 +937,9 @@ class _DistributedRunner(BatchRunner):
         gather_columns(Y, order, start, stop, y)
         v = self.v_cache.get(mb)
         if v is None:
-            v = self.v_cache[mb] = gpu.views(gpu.workspace(self.x_host.shape[0] // n0, "distributed"), mb)
+            v = self.v_cache[mb] = gpu.views(
+                gpu.workspace(self.x_host.shape[0] // n0, "distributed"), mb
+            )
         gpu.upload_params(net._params)
         J = gpu.batch_gradient(v, x, y, net.l2, False, finite_only=True)
         if not np.isfinite(J):
@@ -764,8 +952,10 @@ class _DistributedRunner(BatchRunner):
         out[n_params] = J * weight
 
     def epoch_note(self, history):
-        return (f"  ({self.comm.Get_size()} ranks, allreduce {history.allreduce_seconds[-1]:.3f} s "
-                f"of {history.epoch_seconds[-1]:.3f} s)")
+        return (
+            f"  ({self.comm.Get_size()} ranks, allreduce {history.allreduce_seconds[-1]:.3f} s "
+            f"of {history.epoch_seconds[-1]:.3f} s)"
+        )
 
     def validate(self):
         return _global_validation(self.net, self.comm, self.MPI, self.plan.Xv, self.plan.Yv)
@@ -775,8 +965,13 @@ def _raise_rank_failure(comm, rank, failure, epoch, step):
     """Every rank learns who failed and why (one extra, rare collective)."""
     messages = comm.allgather(None if failure is None else f"{type(failure).__name__}: {failure}")
     first = next(r for r, msg in enumerate(messages) if msg is not None)
-    err = RankFailedError(f"rank {first} failed at epoch {epoch + 1}, step {step + 1}: "
-                          f"{messages[first]}; every rank stopped", first, epoch + 1, step + 1)
+    err = RankFailedError(
+        f"rank {first} failed at epoch {epoch + 1}, step {step + 1}: "
+        f"{messages[first]}; every rank stopped",
+        first,
+        epoch + 1,
+        step + 1,
+    )
     if failure is not None:
         raise err from failure
     raise err
@@ -786,8 +981,10 @@ def _verify_replicas(comm, params, epoch, step):
     digests = comm.allgather(_params_digest(params))
     if any(d != digests[0] for d in digests):
         odd = [r for r, d in enumerate(digests) if d != digests[0]]
-        raise RuntimeError(f"verify_replicas: after epoch {epoch + 1}, step {step + 1} the weights "
-                           f"of rank(s) {odd} differ from rank 0's: the replicas have diverged")
+        raise RuntimeError(
+            f"verify_replicas: after epoch {epoch + 1}, step {step + 1} the weights "
+            f"of rank(s) {odd} differ from rank 0's: the replicas have diverged"
+        )
 
 
 # --------------------------------------------------------- command line
@@ -796,6 +993,7 @@ def _cli_rank_setup(args):
     rank 0 prints and saves, so that the output comes once, not P times."""
     if _world().Get_rank() != 0:
         import sys
+
         sys.stdout = open(os.devnull, "w")
         args.output = None
 
@@ -809,5 +1007,11 @@ def _fit_for_cli(net, X, Y, fit_kwargs, args):
         Xv, Yv = fit_kwargs["validation_data"]
         kwargs["validation_data"] = (shard_array(Xv, comm), shard_array(Yv, comm))
     kwargs["verbose"] = kwargs.get("verbose", False) and comm.Get_rank() == 0
-    return fit_distributed(net, shard_array(X, comm), shard_array(Y, comm), comm,
-                           seed=getattr(args, "seed", None), **kwargs)
+    return fit_distributed(
+        net,
+        shard_array(X, comm),
+        shard_array(Y, comm),
+        comm,
+        seed=getattr(args, "seed", None),
+        **kwargs,
+    )

@@ -48,11 +48,27 @@ drivers cost the full tree once more. Together these cut the compiled
 functions of a dense network's first ``fit`` by a third, and its compile
 time by about 40%.
 """
+
 from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
+from .conv_kernels import (
+    avgpool_backward,
+    avgpool_forward,
+    conv_da_prev,
+    conv_dw_db,
+    conv_forward,
+    copy_columns,
+    dropout_apply,
+    dropout_mask,
+    maxpool_backward,
+    maxpool_forward,
+    subsample_da_prev,
+    subsample_dbeta_db,
+    subsample_forward,
+)
 from .kernels import (
     DW_DOT_MIN_ROWS,
     DW_OUTER_MAX_BATCH,
@@ -78,21 +94,6 @@ from .kernels import (
     weight_sum,
     weighted_mean_of,
     z_forward,
-)
-from .conv_kernels import (
-    avgpool_backward,
-    avgpool_forward,
-    conv_da_prev,
-    conv_dw_db,
-    conv_forward,
-    copy_columns,
-    dropout_apply,
-    dropout_mask,
-    maxpool_backward,
-    maxpool_forward,
-    subsample_da_prev,
-    subsample_dbeta_db,
-    subsample_forward,
 )
 from .layers import (
     ACT,
@@ -133,9 +134,11 @@ N_ROLES = 7
 #: ``l2_per_weight``: with example weights, the L2 term's lambda of a batch
 #: of m_b examples and weight sum S_b is l2 m_b / S_b (scikit-learn's
 #: penalty, (alpha / 2) ||W||^2 / S_b with l2 = alpha / m_b); otherwise l2.
-Model = namedtuple("Model", "params geom cost_code fused l2 hyper training rng l2_per_weight",
-                   defaults=(np.zeros((0, N_HYPER_COLUMNS)), False, np.zeros(2, dtype=np.int64),
-                             False))
+Model = namedtuple(
+    "Model",
+    "params geom cost_code fused l2 hyper training rng l2_per_weight",
+    defaults=(np.zeros((0, N_HYPER_COLUMNS)), False, np.zeros(2, dtype=np.int64), False),
+)
 #: kinds whose Z is their A (no activation follows the forward equation)
 Z_IS_A_KINDS = (MAXPOOL2D, AVGPOOL2D, FLATTEN)
 #: scratch of one purpose (fit, forward, gradients), allocated once;
@@ -143,8 +146,10 @@ Z_IS_A_KINDS = (MAXPOOL2D, AVGPOOL2D, FLATTEN)
 Buffers = namedtuple("Buffers", "ws ws_off x_buf losses grads weights")
 #: one optimizer's code, state and settings for a run of batches; ``t`` is a
 #: one-element int64 array counting the steps taken (Adam's t)
-Update = namedtuple("Update", "kind velocity second step t learning_rate momentum beta1 beta2 "
-                              "epsilon clip_norm clip_value")
+Update = namedtuple(
+    "Update",
+    "kind velocity second step t learning_rate momentum beta1 beta2 epsilon clip_norm clip_value",
+)
 #: where Model's and Buffers' fields end in the ``fields`` of the compiled
 #: entry points that take the named tuples field by field
 MODEL_END = len(Model._fields)
@@ -165,14 +170,23 @@ def workspace_layout(geom, capacity, backward=True, with_dx=True):
     Pairs never used have offset -1 and take no space."""
     L = geom.shape[0]
     sizes = [int(geom[0, N_IN])] + [int(n) for n in geom[:, N_OUT]]
-    dot_layers = [l for l in range(1, L + 1)
-                  if backward and geom[l - 1, KIND] == DENSE and capacity >= DW_OUTER_MAX_BATCH
-                  and sizes[l] >= DW_DOT_MIN_ROWS]
-    used = {A: range(1, L + 1),
-            Z: [l for l in range(1, L + 1) if geom[l - 1, KIND] not in Z_IS_A_KINDS],
-            DA: range(0 if with_dx else 1, L + 1) if backward else (), DZ: (),
-            DZ_ROWS: dot_layers, A_ROWS: [l - 1 for l in dot_layers],
-            Y_BATCH: range(L, L + 1) if backward else ()}
+    dot_layers = [
+        l
+        for l in range(1, L + 1)
+        if backward
+        and geom[l - 1, KIND] == DENSE
+        and capacity >= DW_OUTER_MAX_BATCH
+        and sizes[l] >= DW_DOT_MIN_ROWS
+    ]
+    used = {
+        A: range(1, L + 1),
+        Z: [l for l in range(1, L + 1) if geom[l - 1, KIND] not in Z_IS_A_KINDS],
+        DA: range(0 if with_dx else 1, L + 1) if backward else (),
+        DZ: (),
+        DZ_ROWS: dot_layers,
+        A_ROWS: [l - 1 for l in dot_layers],
+        Y_BATCH: range(L, L + 1) if backward else (),
+    }
     ws_off = np.full((N_ROLES, L + 1), -1, dtype=np.int64)
     total = 0
     for role in range(N_ROLES):
@@ -190,7 +204,8 @@ def parameter_layout(sizes):
     """Offsets of W[l] and b[l] in the flat parameter vector of the dense
     stack [n0, n1, ..., nL], and its length (the layout
     :func:`fnn_numba.layers.parameter_layout` gives every network)."""
-    from .layers import B_OFF, build_stack, dense_stack, parameter_layout as layer_layout
+    from .layers import B_OFF, build_stack, dense_stack
+    from .layers import parameter_layout as layer_layout
 
     _, stack = build_stack(dense_stack(list(sizes), ["identity"] * (len(sizes) - 1)))
     geom, total = layer_layout(stack)
@@ -203,13 +218,17 @@ def new_buffers(geom, n_params, capacity, dtype, purpose, weighted=False):
     ``weighted``, room for ``capacity`` example weights (else none: the
     unweighted cost)."""
     backward = purpose != "forward"
-    ws_off, total = workspace_layout(geom, capacity, backward=backward,
-                                     with_dx=purpose == "gradients")
-    return Buffers(ws=np.zeros(total, dtype=dtype), ws_off=ws_off,
-                   x_buf=np.zeros(int(geom[0, N_IN]) * capacity if purpose == "fit" else 0, dtype=dtype),
-                   losses=np.zeros(capacity, dtype=dtype),
-                   grads=np.zeros(n_params if backward else 0, dtype=dtype),
-                   weights=np.zeros(capacity if weighted else 0, dtype=dtype))
+    ws_off, total = workspace_layout(
+        geom, capacity, backward=backward, with_dx=purpose == "gradients"
+    )
+    return Buffers(
+        ws=np.zeros(total, dtype=dtype),
+        ws_off=ws_off,
+        x_buf=np.zeros(int(geom[0, N_IN]) * capacity if purpose == "fit" else 0, dtype=dtype),
+        losses=np.zeros(capacity, dtype=dtype),
+        grads=np.zeros(n_params if backward else 0, dtype=dtype),
+        weights=np.zeros(capacity if weighted else 0, dtype=dtype),
+    )
 
 
 def spatial_argument(geom):
@@ -225,13 +244,13 @@ def spatial_argument(geom):
 @njit(cache=True)
 def view_f(buf, off, n, m):
     """The (n, m) F-ordered matrix stored at buf[off:off + n m]."""
-    return buf[off:off + n * m].reshape((m, n)).T
+    return buf[off : off + n * m].reshape((m, n)).T
 
 
 @njit(cache=True)
 def view_c(buf, off, n, m):
     """The (n, m) C-ordered matrix stored at buf[off:off + n m]."""
-    return buf[off:off + n * m].reshape((n, m))
+    return buf[off : off + n * m].reshape((n, m))
 
 
 @njit(cache=True)
@@ -254,7 +273,7 @@ def layer_output(buf, l, role, geom, mb):
 def conv_weights(buf, g):
     """A Conv2D layer's (F, C, KH, KW) block of the flat vector ``buf``
     (parameters or gradient), at the layer's W offset."""
-    return buf[g[W_OFF]:g[W_OFF] + g[W_SIZE]].reshape((g[OUT_C], g[IN_C], g[KH], g[KW]))
+    return buf[g[W_OFF] : g[W_OFF] + g[W_SIZE]].reshape((g[OUT_C], g[IN_C], g[KH], g[KW]))
 
 
 @njit(cache=True, inline="always")
@@ -263,7 +282,7 @@ def dense_forward(model, g, a_prev, z, a):
     P1 (2) a = g(z); ``g`` is the layer's row of the geometry table."""
     n, K = g[N_OUT], g[N_IN]
     w = view_c(model.params, g[W_OFF], n, K)
-    b = model.params[g[B_OFF]:g[B_OFF] + n]
+    b = model.params[g[B_OFF] : g[B_OFF] + n]
     z_forward(w, b, a_prev, z)
     activation_forward(g[ACT], z, a)
 
@@ -287,8 +306,16 @@ def layer_forward(model, l, a_prev, z, a, spatial):
     elif g[KIND] == DENSE:
         dense_forward(model, g, a_prev, z, a)
     elif g[KIND] == CONV2D:
-        conv_forward(conv_weights(model.params, g), model.params[g[B_OFF]:g[B_OFF] + g[OUT_C]],
-                     a_prev, z, g[IN_H], g[IN_W], g[STRIDE], g[PAD])
+        conv_forward(
+            conv_weights(model.params, g),
+            model.params[g[B_OFF] : g[B_OFF] + g[OUT_C]],
+            a_prev,
+            z,
+            g[IN_H],
+            g[IN_W],
+            g[STRIDE],
+            g[PAD],
+        )
         activation_forward(g[ACT], z, a)
     elif g[KIND] == MAXPOOL2D:
         maxpool_forward(a_prev, a, g[IN_C], g[IN_H], g[IN_W], g[KH], g[KW])
@@ -296,8 +323,17 @@ def layer_forward(model, l, a_prev, z, a, spatial):
         avgpool_forward(a_prev, a, g[IN_C], g[IN_H], g[IN_W], g[KH], g[KW])
     elif g[KIND] == SUBSAMPLE2D:
         C = g[IN_C]
-        subsample_forward(model.params[g[W_OFF]:g[W_OFF] + C], model.params[g[B_OFF]:g[B_OFF] + C],
-                          a_prev, z, C, g[IN_H], g[IN_W], g[KH], g[KW])
+        subsample_forward(
+            model.params[g[W_OFF] : g[W_OFF] + C],
+            model.params[g[B_OFF] : g[B_OFF] + C],
+            a_prev,
+            z,
+            C,
+            g[IN_H],
+            g[IN_W],
+            g[KH],
+            g[KW],
+        )
         activation_forward(g[ACT], z, a)
     elif g[KIND] == FLATTEN:
         copy_columns(a_prev, a)
@@ -377,8 +413,9 @@ def batch_cost(model, y, buf, with_penalty):
     else:
         J = mean_of(buf.losses[:mb])
     if with_penalty and model.l2 > 0:
-        J += l2_penalty(model.params, model.geom[:, W_OFF], model.geom[:, W_SIZE],
-                        batch_l2(model, buf, mb))
+        J += l2_penalty(
+            model.params, model.geom[:, W_OFF], model.geom[:, W_SIZE], batch_l2(model, buf, mb)
+        )
     return J
 
 
@@ -421,10 +458,16 @@ def layer_backward(model, l, x, buf, mb, l2, need_da_prev, spatial):
         dz = layer_output(buf, l, DZ, model.geom, mb)
         a_prev = x if l == 1 else layer_output(buf, l - 1, A, model.geom, mb)
         w = view_c(model.params, g[W_OFF], n, K)
-        dw_db_backward(dz, a_prev, w, w.dtype.type(l2), view_c(buf.grads, g[W_OFF], n, K),
-                       buf.grads[g[B_OFF]:g[B_OFF] + n],
-                       scratch_view(buf.ws, buf.ws_off[DZ_ROWS, l], n, mb),
-                       scratch_view(buf.ws, buf.ws_off[A_ROWS, l - 1], K, mb))
+        dw_db_backward(
+            dz,
+            a_prev,
+            w,
+            w.dtype.type(l2),
+            view_c(buf.grads, g[W_OFF], n, K),
+            buf.grads[g[B_OFF] : g[B_OFF] + n],
+            scratch_view(buf.ws, buf.ws_off[DZ_ROWS, l], n, mb),
+            scratch_view(buf.ws, buf.ws_off[A_ROWS, l - 1], K, mb),
+        )
         if need_da_prev:
             da_prev_backward(w, dz, view_f(buf.ws, buf.ws_off[DA, l - 1], K, mb))
     else:
@@ -443,13 +486,32 @@ def spatial_backward(model, l, x, buf, mb, l2, need_da_prev):
     a_prev = x if l == 1 else layer_output(buf, l - 1, A, model.geom, mb)
     C, H, W = g[IN_C], g[IN_H], g[IN_W]
     if kind == CONV2D:
-        conv_dw_db(dz, a_prev, conv_weights(model.params, g), model.params.dtype.type(l2),
-                   conv_weights(buf.grads, g), buf.grads[g[B_OFF]:g[B_OFF] + g[OUT_C]],
-                   H, W, g[STRIDE], g[PAD])
+        conv_dw_db(
+            dz,
+            a_prev,
+            conv_weights(model.params, g),
+            model.params.dtype.type(l2),
+            conv_weights(buf.grads, g),
+            buf.grads[g[B_OFF] : g[B_OFF] + g[OUT_C]],
+            H,
+            W,
+            g[STRIDE],
+            g[PAD],
+        )
     elif kind == SUBSAMPLE2D:
-        subsample_dbeta_db(dz, a_prev, model.params[g[W_OFF]:g[W_OFF] + C],
-                           model.params.dtype.type(l2), buf.grads[g[W_OFF]:g[W_OFF] + C],
-                           buf.grads[g[B_OFF]:g[B_OFF] + C], C, H, W, g[KH], g[KW])
+        subsample_dbeta_db(
+            dz,
+            a_prev,
+            model.params[g[W_OFF] : g[W_OFF] + C],
+            model.params.dtype.type(l2),
+            buf.grads[g[W_OFF] : g[W_OFF] + C],
+            buf.grads[g[B_OFF] : g[B_OFF] + C],
+            C,
+            H,
+            W,
+            g[KH],
+            g[KW],
+        )
     if not need_da_prev:
         # layer 1 in training: dJ/dX has no storage and no use
         return
@@ -457,7 +519,7 @@ def spatial_backward(model, l, x, buf, mb, l2, need_da_prev):
     if kind == CONV2D:
         conv_da_prev(conv_weights(model.params, g), dz, da_prev, H, W, g[STRIDE], g[PAD])
     elif kind == SUBSAMPLE2D:
-        subsample_da_prev(model.params[g[W_OFF]:g[W_OFF] + C], dz, da_prev, C, H, W, g[KH], g[KW])
+        subsample_da_prev(model.params[g[W_OFF] : g[W_OFF] + C], dz, da_prev, C, H, W, g[KH], g[KW])
     elif kind == MAXPOOL2D:
         maxpool_backward(a_prev, dz, da_prev, C, H, W, g[KH], g[KW])
     elif kind == AVGPOOL2D:
@@ -486,10 +548,13 @@ def backward_layers(model, x, buf, l2, need_dx, spatial):
         layer_backward(model, l, x, buf, mb, l2, l > 1 or need_dx, spatial)
         # a layer without an activation has dJ/dZ = dJ/dA, stored in the same place
         if l > 1 and has_activation(model.geom[l - 2, KIND]):
-            dz_backward(model.geom[l - 2, ACT], layer_output(buf, l - 1, Z, model.geom, mb),
-                        layer_output(buf, l - 1, A, model.geom, mb),
-                        layer_output(buf, l - 1, DA, model.geom, mb),
-                        layer_output(buf, l - 1, DZ, model.geom, mb))
+            dz_backward(
+                model.geom[l - 2, ACT],
+                layer_output(buf, l - 1, Z, model.geom, mb),
+                layer_output(buf, l - 1, A, model.geom, mb),
+                layer_output(buf, l - 1, DA, model.geom, mb),
+                layer_output(buf, l - 1, DZ, model.geom, mb),
+            )
 
 
 @njit(cache=True, inline="always")
@@ -513,9 +578,13 @@ def backward_from_output_gradient(model, x, g_out, buf, spatial=None):
     a cost, and here the cost is the caller's)."""
     L = model.geom.shape[0]
     mb = x.shape[1]
-    dz_backward(model.geom[L - 1, ACT], layer_output(buf, L, Z, model.geom, mb),
-                layer_output(buf, L, A, model.geom, mb), g_out,
-                layer_output(buf, L, DZ, model.geom, mb))
+    dz_backward(
+        model.geom[L - 1, ACT],
+        layer_output(buf, L, Z, model.geom, mb),
+        layer_output(buf, L, A, model.geom, mb),
+        g_out,
+        layer_output(buf, L, DZ, model.geom, mb),
+    )
     backward_layers(model, x, buf, 0.0, True, spatial)
 
 
@@ -575,20 +644,42 @@ def apply_update(params, grads, upd):
             return False
         sgd_update(params, grads, upd.learning_rate)
     else:
-        optimizer_step(upd.kind, grads, upd.velocity, upd.second, t, upd.learning_rate,
-                       upd.momentum, upd.beta1, upd.beta2, upd.epsilon, upd.step)
+        optimizer_step(
+            upd.kind,
+            grads,
+            upd.velocity,
+            upd.second,
+            t,
+            upd.learning_rate,
+            upd.momentum,
+            upd.beta1,
+            upd.beta2,
+            upd.epsilon,
+            upd.step,
+        )
         if not step_is_finite(params, upd.step):
             return False
-        optimizer_commit(upd.kind, params, grads, upd.velocity, upd.second, upd.learning_rate,
-                         upd.momentum, upd.beta1, upd.beta2, upd.step)
+        optimizer_commit(
+            upd.kind,
+            params,
+            grads,
+            upd.velocity,
+            upd.second,
+            upd.learning_rate,
+            upd.momentum,
+            upd.beta1,
+            upd.beta2,
+            upd.step,
+        )
     # advanced with the commit, so that the count always agrees with the
     # parameters, even when Python interrupts right after a call
     upd.t[0] = t
     return True
 
 
-def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs,
-                  S, spatial=None):
+def train_batches(
+    model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs, S, spatial=None
+):
     """Mini-batch training over batches [first_batch, stop_batch) of one
     epoch whose example order is ``order``.
 
@@ -608,25 +699,40 @@ def train_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, 
     """
     if S is not None and S.shape[0] == 0:
         S = None  # unweighted: the compiled driver then holds no weighted kernel
-    return train_batches_fields(X, Y, order, batch_size, first_batch, stop_batch, batch_costs, S,
-                                spatial, *model, *buf, *upd)
+    return train_batches_fields(
+        X,
+        Y,
+        order,
+        batch_size,
+        first_batch,
+        stop_batch,
+        batch_costs,
+        S,
+        spatial,
+        *model,
+        *buf,
+        *upd,
+    )
 
 
 @njit(cache=True)
-def train_batches_fields(X, Y, order, batch_size, first_batch, stop_batch, batch_costs, S, spatial,
-                         *fields):
+def train_batches_fields(
+    X, Y, order, batch_size, first_batch, stop_batch, batch_costs, S, spatial, *fields
+):
     """:func:`train_batches` with its named tuples passed as their fields,
     in the order Model, Buffers, Update (see :func:`train_batches`)."""
     model = Model(*fields[:MODEL_END])
     buf = Buffers(*fields[MODEL_END:BUFFERS_END])
     upd = Update(*fields[BUFFERS_END:])
-    return run_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd,
-                       batch_costs, S, spatial)
+    return run_batches(
+        model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs, S, spatial
+    )
 
 
 @njit(cache=True, inline="always")
-def run_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs, S,
-                spatial):
+def run_batches(
+    model, X, Y, order, batch_size, first_batch, stop_batch, buf, upd, batch_costs, S, spatial
+):
     """The loop of :func:`train_batches` (inlined into its compiled driver)."""
     m = X.shape[1]
     for bi in range(first_batch, stop_batch):
@@ -643,4 +749,3 @@ def run_batches(model, X, Y, order, batch_size, first_batch, stop_batch, buf, up
             return bi
         batch_costs[bi] = J
     return -1
-

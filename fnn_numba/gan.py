@@ -35,6 +35,7 @@ Scale of the gradients (m examples per minibatch):
 Command line: ``fnn-numba gan --dataset ring8|gaussian|digits`` trains on a
 toy or bundled data set and writes the sample plot.
 """
+
 import json
 import math
 import os
@@ -48,8 +49,18 @@ from . import _validation as V
 from .network import Network, TrainingDivergedError
 from .optimizers import Optimizer, make_optimizer
 
-__all__ = ["GAN", "GANHistory", "GANCheckRow", "gan_crosscheck", "ring8", "gaussian_1d",
-           "ring8_modes", "mode_coverage", "LOSSES", "NOISES"]
+__all__ = [
+    "GAN",
+    "GANHistory",
+    "GANCheckRow",
+    "gan_crosscheck",
+    "ring8",
+    "gaussian_1d",
+    "ring8_modes",
+    "mode_coverage",
+    "LOSSES",
+    "NOISES",
+]
 
 LOSSES = ("non_saturating", "minimax")
 NOISES = ("normal", "uniform")
@@ -87,10 +98,12 @@ def _check_discriminator(D):
     if not isinstance(D, Network):
         raise TypeError(f"discriminator: expected a fnn_numba.Network, got {type(D).__name__}")
     if D.sizes[-1] != 1 or D.activations[-1] != "sigmoid" or D.cost_name != "binary_cross_entropy":
-        raise ValueError("discriminator: expected one sigmoid output unit with cost "
-                         "binary_cross_entropy (D(x) is a probability), got "
-                         f"{D.sizes[-1]} output unit(s), activation {D.activations[-1]!r}, "
-                         f"cost {D.cost_name!r}")
+        raise ValueError(
+            "discriminator: expected one sigmoid output unit with cost "
+            "binary_cross_entropy (D(x) is a probability), got "
+            f"{D.sizes[-1]} output unit(s), activation {D.activations[-1]!r}, "
+            f"cost {D.cost_name!r}"
+        )
 
 
 def _clone_optimizer(opt):
@@ -131,15 +144,20 @@ class GAN:
 
     def __init__(self, generator, discriminator, k=1, loss="non_saturating", noise=None, seed=None):
         if not isinstance(generator, Network):
-            raise TypeError(f"generator: expected a fnn_numba.Network, got "
-                            f"{type(generator).__name__}")
+            raise TypeError(
+                f"generator: expected a fnn_numba.Network, got {type(generator).__name__}"
+            )
         _check_discriminator(discriminator)
         if generator.sizes[-1] != discriminator.sizes[0]:
-            raise ValueError(f"discriminator: its input width {discriminator.sizes[0]} must equal "
-                             f"the generator's output width {generator.sizes[-1]}")
+            raise ValueError(
+                f"discriminator: its input width {discriminator.sizes[0]} must equal "
+                f"the generator's output width {generator.sizes[-1]}"
+            )
         if generator.dtype != discriminator.dtype:
-            raise TypeError(f"discriminator: dtype {np.dtype(discriminator.dtype).name} differs "
-                            f"from the generator's {np.dtype(generator.dtype).name}")
+            raise TypeError(
+                f"discriminator: dtype {np.dtype(discriminator.dtype).name} differs "
+                f"from the generator's {np.dtype(generator.dtype).name}"
+            )
         self.generator, self.discriminator = generator, discriminator
         self.k = V.check_positive("k", k, integer=True)
         self.loss = V.check_choice("loss", loss, LOSSES)
@@ -148,8 +166,9 @@ class GAN:
         if not callable(noise):
             noise = V.check_choice("noise", noise, NOISES)
         self.noise = noise
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
             raise ValueError(f"seed: expected None or a non-negative integer, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self._rng = np.random.default_rng(self.seed)
@@ -175,8 +194,9 @@ class GAN:
         if callable(self.noise):
             Z = V.as_float_matrix("noise(rng, m)", self.noise(rng, m), self.dtype, rows=n0)
             if Z.shape[1] != m:
-                raise ValueError(f"noise: noise(rng, {m}) returned {Z.shape[1]} columns, "
-                                 f"expected {m}")
+                raise ValueError(
+                    f"noise: noise(rng, {m}) returned {Z.shape[1]} columns, expected {m}"
+                )
             return Z
         if self.noise == "uniform":
             Z = rng.uniform(-1.0, 1.0, size=(m, n0))
@@ -252,8 +272,12 @@ class GAN:
             g = D.gradients(fake, self._targets(m, 0.0))
             dX, J = -g.inputs, -g.cost
         if D.l2 > 0:  # the cost of D's L2 term is not the generator's
-            J -= (1.0 if self.loss == "non_saturating" else -1.0) * \
-                0.5 * D.l2 * sum(float(np.sum(W * W)) for W in D.weights)
+            J -= (
+                (1.0 if self.loss == "non_saturating" else -1.0)
+                * 0.5
+                * D.l2
+                * sum(float(np.sum(W * W)) for W in D.weights)
+            )
         return dX, J
 
     def generator_gradients(self, Z=None, m=None):
@@ -298,11 +322,21 @@ class GAN:
         return J
 
     # -------------------------------------------------------------------- fit
-    def _optimizer_pair(self, optimizer, generator_optimizer, discriminator_optimizer,
-                        momentum, beta1, beta2, epsilon):
+    def _optimizer_pair(
+        self,
+        optimizer,
+        generator_optimizer,
+        discriminator_optimizer,
+        momentum,
+        beta1,
+        beta2,
+        epsilon,
+    ):
         out = []
-        for name, own in (("generator_optimizer", generator_optimizer),
-                          ("discriminator_optimizer", discriminator_optimizer)):
+        for name, own in (
+            ("generator_optimizer", generator_optimizer),
+            ("discriminator_optimizer", discriminator_optimizer),
+        ):
             if own is None:
                 opt = make_optimizer(optimizer, momentum, beta1, beta2, epsilon)
                 # one Optimizer object given for both: each network gets its own copy
@@ -316,11 +350,29 @@ class GAN:
                     raise ValueError(f"{name}: {exc}") from exc
         return tuple(out)
 
-    def fit(self, X_real, epochs=10, batch_size=64, learning_rate=2e-4, *, optimizer="adam",
-            generator_learning_rate=None, discriminator_learning_rate=None,
-            generator_optimizer=None, discriminator_optimizer=None, momentum=0.9, beta1=0.5,
-            beta2=0.999, epsilon=1e-8, clip_value=None, clip_norm=None, shuffle=True,
-            train_generator=True, callback=None, verbose=False):
+    def fit(
+        self,
+        X_real,
+        epochs=10,
+        batch_size=64,
+        learning_rate=2e-4,
+        *,
+        optimizer="adam",
+        generator_learning_rate=None,
+        discriminator_learning_rate=None,
+        generator_optimizer=None,
+        discriminator_optimizer=None,
+        momentum=0.9,
+        beta1=0.5,
+        beta2=0.999,
+        epsilon=1e-8,
+        clip_value=None,
+        clip_norm=None,
+        shuffle=True,
+        train_generator=True,
+        callback=None,
+        verbose=False,
+    ):
         """Train by the notes' minibatch algorithm; returns this call's :class:`GANHistory`.
 
         One epoch walks through the real examples in (shuffled) minibatches
@@ -372,20 +424,28 @@ class GAN:
         batch_size = V.check_positive("batch_size", batch_size, integer=True)
         batch_size = min(batch_size, n_real)
         lr = V.check_positive("learning_rate", learning_rate)
-        lr_g = lr if generator_learning_rate is None else \
-            V.check_positive("generator_learning_rate", generator_learning_rate)
-        lr_d = lr if discriminator_learning_rate is None else \
-            V.check_positive("discriminator_learning_rate", discriminator_learning_rate)
-        opt_g, opt_d = self._optimizer_pair(optimizer, generator_optimizer, discriminator_optimizer,
-                                            momentum, beta1, beta2, epsilon)
+        lr_g = (
+            lr
+            if generator_learning_rate is None
+            else V.check_positive("generator_learning_rate", generator_learning_rate)
+        )
+        lr_d = (
+            lr
+            if discriminator_learning_rate is None
+            else V.check_positive("discriminator_learning_rate", discriminator_learning_rate)
+        )
+        opt_g, opt_d = self._optimizer_pair(
+            optimizer, generator_optimizer, discriminator_optimizer, momentum, beta1, beta2, epsilon
+        )
         clip = dict(
             clip_value=None if clip_value is None else V.check_positive("clip_value", clip_value),
-            clip_norm=None if clip_norm is None else V.check_positive("clip_norm", clip_norm))
+            clip_norm=None if clip_norm is None else V.check_positive("clip_norm", clip_norm),
+        )
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
         self.optimizers = (opt_g, opt_d)
         n_batches = math.ceil(n_real / batch_size)
-        eval_real = X_real[:, :min(n_real, EVAL_EXAMPLES)]
+        eval_real = X_real[:, : min(n_real, EVAL_EXAMPLES)]
         # a fresh history per fit, as Network.fit keeps one (kept on the GAN
         # too, so that it survives an interrupted fit)
         history = self.history = GANHistory()
@@ -395,7 +455,7 @@ class GAN:
             order = self._rng.permutation(n_real) if shuffle else np.arange(n_real)
             d_costs, g_costs = [], []
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                idx = order[b * batch_size : (b + 1) * batch_size]
                 Xb = X_real[:, idx]
                 gd, Jd = self.discriminator_gradients(Xb)
                 self._step(D, gd, lr_d, opt_d, clip, epoch, b, "discriminator")
@@ -414,22 +474,32 @@ class GAN:
             history.d_fake.append(d_fake)
             history.epoch_seconds.append(seconds)
             if verbose:
-                print(f"epoch {epoch}/{epochs}: J_D {history.d_cost[-1]:.4f} J_G "
-                      f"{history.g_cost[-1]:.4f} D(x) {d_real:.3f} D(G(z)) {d_fake:.3f}",
-                      file=sys.stderr)
+                print(
+                    f"epoch {epoch}/{epochs}: J_D {history.d_cost[-1]:.4f} J_G "
+                    f"{history.g_cost[-1]:.4f} D(x) {d_real:.3f} D(G(z)) {d_fake:.3f}",
+                    file=sys.stderr,
+                )
             if callback is not None:
                 callback(epoch, history)
         return history
 
     def _step(self, net, grads, lr, opt, clip, epoch, batch, who):
         if not np.isfinite(grads.cost):
-            raise TrainingDivergedError(f"{who} cost became {grads.cost} at epoch {epoch}, "
-                                        f"batch {batch + 1}", epoch, batch + 1, self.history)
+            raise TrainingDivergedError(
+                f"{who} cost became {grads.cost} at epoch {epoch}, batch {batch + 1}",
+                epoch,
+                batch + 1,
+                self.history,
+            )
         try:
             net.step(grads, lr, optimizer=opt, **clip)
         except TrainingDivergedError as exc:
-            raise TrainingDivergedError(f"{who} step at epoch {epoch}, batch {batch + 1}: {exc}",
-                                        epoch, batch + 1, self.history) from exc
+            raise TrainingDivergedError(
+                f"{who} step at epoch {epoch}, batch {batch + 1}: {exc}",
+                epoch,
+                batch + 1,
+                self.history,
+            ) from exc
 
     # ---------------------------------------------------------------- save/load
     def save(self, directory):
@@ -441,14 +511,23 @@ class GAN:
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
         opt_g, opt_d = self.optimizers
-        for net, name, opt in ((self.generator, "generator", opt_g),
-                               (self.discriminator, "discriminator", opt_d)):
+        for net, name, opt in (
+            (self.generator, "generator", opt_g),
+            (self.discriminator, "discriminator", opt_d),
+        ):
             if opt is not None:
                 net._optimizer = opt
             net.save(os.path.join(directory, f"{name}.npz"))
-        meta = dict(format=GAN_FORMAT, version=1, k=self.k, loss=self.loss,
-                    noise="callable" if callable(self.noise) else self.noise, seed=self.seed,
-                    rng_state=self._rng.bit_generator.state, history=asdict(self.history))
+        meta = dict(
+            format=GAN_FORMAT,
+            version=1,
+            k=self.k,
+            loss=self.loss,
+            noise="callable" if callable(self.noise) else self.noise,
+            seed=self.seed,
+            rng_state=self._rng.bit_generator.state,
+            history=asdict(self.history),
+        )
         tmp = os.path.join(directory, ".gan.json.tmp")
         with open(tmp, "w") as fh:
             json.dump(meta, fh)
@@ -471,8 +550,9 @@ class GAN:
             raise ValueError(f"directory: {meta_path} is not a {GAN_FORMAT} file")
         if meta.get("noise") == "callable":
             if noise is None:
-                raise ValueError("noise: the saved GAN drew its noise from a callable; "
-                                 "pass it again")
+                raise ValueError(
+                    "noise: the saved GAN drew its noise from a callable; pass it again"
+                )
         elif noise is None:
             noise = meta.get("noise")
         G = Network.load(os.path.join(directory, "generator.npz"))
@@ -485,8 +565,10 @@ class GAN:
         return gan
 
     def __repr__(self):
-        return (f"GAN(generator={self.generator!r}, discriminator={self.discriminator!r}, "
-                f"k={self.k}, loss={self.loss!r})")
+        return (
+            f"GAN(generator={self.generator!r}, discriminator={self.discriminator!r}, "
+            f"k={self.k}, loss={self.loss!r})"
+        )
 
 
 # ------------------------------------------------------------------ cross-check
@@ -503,8 +585,10 @@ class GANCheckRow:
 
     def format(self):
         shape = "x".join(str(s) for s in self.shape)
-        return (f"{self.quantity:<44} {shape:<8} {self.max_abs:9.2e} {self.max_rel:9.2e}  "
-                f"{'ok' if self.passed else 'FAIL'}")
+        return (
+            f"{self.quantity:<44} {shape:<8} {self.max_abs:9.2e} {self.max_rel:9.2e}  "
+            f"{'ok' if self.passed else 'FAIL'}"
+        )
 
 
 def _float64_copy(net):
@@ -564,9 +648,15 @@ def gan_crosscheck(gan, X_real=None, Z=None, m=4, eps=1e-6, rtol=1e-5, atol=1e-8
     def compare(quantity, library, numeric):
         diff = np.abs(library - numeric)
         rel = diff / np.maximum(np.abs(numeric), 1e-300)
-        rows.append(GANCheckRow(quantity, tuple(np.shape(library)), float(diff.max()),
-                                float(np.where(diff > 0, rel, 0.0).max()),
-                                bool(np.all(diff <= atol + rtol * np.abs(numeric)))))
+        rows.append(
+            GANCheckRow(
+                quantity,
+                tuple(np.shape(library)),
+                float(diff.max()),
+                float(np.where(diff > 0, rel, 0.0).max()),
+                bool(np.all(diff <= atol + rtol * np.abs(numeric))),
+            )
+        )
 
     gG, _ = twin.generator_gradients(Z)
     p0 = G.get_parameters()
@@ -587,8 +677,9 @@ def gan_crosscheck(gan, X_real=None, Z=None, m=4, eps=1e-6, rtol=1e-5, atol=1e-8
     fake = G.forward(Z)
     gD, _ = twin.discriminator_gradients(X_real, fake=fake)
     q0 = D.get_parameters()
-    numD = _central_differences(lambda: twin.discriminator_cost(X_real, fake), q0,
-                                D.set_parameters, eps)
+    numD = _central_differences(
+        lambda: twin.discriminator_cost(X_real, fake), q0, D.set_parameters, eps
+    )
     dw, db = D._unflatten(numD)
     for l in range(len(dw)):
         compare(f"D dJ_D/dW[{l + 1}] (P1 (13))", gD.weights[l], dw[l])
@@ -666,13 +757,36 @@ def digits_images(dtype=np.float64):
 #: the first two stages alone end within target on 3 of seeds 0-4, all three
 #: on 5 of 5).
 SETTINGS = {
-    "gaussian": dict(examples=4096, noise_width=8, hidden=[32, 32], activation="tanh",
-                     g_output="identity", batch_size=128, k=1,
-                     stages=[(40, 1e-3), (20, 2e-4), (20, 5e-5)]),
-    "ring8": dict(examples=4096, noise_width=4, hidden=[64, 64], activation="relu",
-                  g_output="identity", batch_size=128, k=1, stages=[(80, 1e-3), (20, 2e-4)]),
-    "digits": dict(examples=None, noise_width=16, hidden=[128, 128], activation="leaky_relu",
-                   g_output="sigmoid", batch_size=64, k=1, stages=[(200, 5e-4)]),
+    "gaussian": dict(
+        examples=4096,
+        noise_width=8,
+        hidden=[32, 32],
+        activation="tanh",
+        g_output="identity",
+        batch_size=128,
+        k=1,
+        stages=[(40, 1e-3), (20, 2e-4), (20, 5e-5)],
+    ),
+    "ring8": dict(
+        examples=4096,
+        noise_width=4,
+        hidden=[64, 64],
+        activation="relu",
+        g_output="identity",
+        batch_size=128,
+        k=1,
+        stages=[(80, 1e-3), (20, 2e-4)],
+    ),
+    "digits": dict(
+        examples=None,
+        noise_width=16,
+        hidden=[128, 128],
+        activation="leaky_relu",
+        g_output="sigmoid",
+        batch_size=64,
+        k=1,
+        stages=[(200, 5e-4)],
+    ),
 }
 
 
@@ -686,8 +800,9 @@ def make_setup(dataset, seed=0, loss="non_saturating", **overrides):
     s = dict(SETTINGS[dataset])
     unknown = set(overrides) - set(s)
     if unknown:
-        raise ValueError(f"overrides: unknown settings {sorted(unknown)}; expected some of "
-                         f"{sorted(s)}")
+        raise ValueError(
+            f"overrides: unknown settings {sorted(unknown)}; expected some of {sorted(s)}"
+        )
     s.update({k: v for k, v in overrides.items() if v is not None})
     if dataset == "gaussian":
         X = gaussian_1d(s["examples"], seed=seed + 100)
@@ -696,13 +811,21 @@ def make_setup(dataset, seed=0, loss="non_saturating", **overrides):
     else:
         X = digits_images()[0]
         if s["examples"] is not None:
-            X = np.asfortranarray(X[:, :s["examples"]])
+            X = np.asfortranarray(X[:, : s["examples"]])
     n = X.shape[0]
     hid, act = list(s["hidden"]), s["activation"]
-    G = Network([s["noise_width"]] + hid + [n], [act] * len(hid) + [s["g_output"]],
-                cost="squared_error", seed=seed)
-    D = Network([n] + hid + [1], [act] * len(hid) + ["sigmoid"], cost="binary_cross_entropy",
-                seed=seed + 1000)
+    G = Network(
+        [s["noise_width"]] + hid + [n],
+        [act] * len(hid) + [s["g_output"]],
+        cost="squared_error",
+        seed=seed,
+    )
+    D = Network(
+        [n] + hid + [1],
+        [act] * len(hid) + ["sigmoid"],
+        cost="binary_cross_entropy",
+        seed=seed + 1000,
+    )
     gan = GAN(G, D, k=s["k"], loss=loss, seed=seed)
     fits = [dict(epochs=e, batch_size=s["batch_size"], learning_rate=lr) for e, lr in s["stages"]]
     return gan, X, fits
@@ -726,8 +849,9 @@ def image_grid(images, rows, cols, side=8, gap=1):
     out = np.zeros((rows * (side + gap) - gap, cols * (side + gap) - gap))
     for t in range(min(rows * cols, images.shape[1])):
         r, c = divmod(t, cols)
-        out[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side] = \
-            images[:, t].reshape(side, side)
+        out[
+            r * (side + gap) : r * (side + gap) + side, c * (side + gap) : c * (side + gap) + side
+        ] = images[:, t].reshape(side, side)
     return out
 
 
@@ -770,9 +894,13 @@ def plot_samples(gan, dataset, X_real, path, n=2000, seed=1, dpi=100):
 # ------------------------------------------------------------------ command line
 def add_cli_arguments(parser):
     """The options of ``fnn-numba gan``."""
-    parser.add_argument("--dataset", required=True, choices=sorted(SETTINGS),
-                        help="ring8: 8 Gaussians on a circle; gaussian: N(4, 1.25^2); "
-                             "digits: the bundled 8x8 digits")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=sorted(SETTINGS),
+        help="ring8: 8 Gaussians on a circle; gaussian: N(4, 1.25^2); "
+        "digits: the bundled 8x8 digits",
+    )
     parser.add_argument("--loss", choices=LOSSES, default="non_saturating")
     parser.add_argument("--epochs", type=int, help="default: the data set's setting")
     parser.add_argument("--batch-size", type=int, help="default: the data set's setting")
@@ -790,22 +918,33 @@ def cli_main(args):
     for name in ("epochs", "batch_size", "examples", "k"):
         v = getattr(args, name)
         if v is not None and v < 1:
-            print(f"fnn-numba gan: error: --{name.replace('_', '-')}: expected a positive integer, "
-                  f"got {v}", file=sys.stderr)
+            print(
+                f"fnn-numba gan: error: --{name.replace('_', '-')}: expected a positive integer, "
+                f"got {v}",
+                file=sys.stderr,
+            )
             return 2
-    gan, X, fits = make_setup(args.dataset, seed=args.seed, loss=args.loss,
-                              examples=args.examples, k=args.k)
+    gan, X, fits = make_setup(
+        args.dataset, seed=args.seed, loss=args.loss, examples=args.examples, k=args.k
+    )
     if args.epochs is not None or args.learning_rate is not None:
         # given on the command line: one stage
-        fits = [dict(fits[0], epochs=args.epochs or sum(f["epochs"] for f in fits),
-                     learning_rate=args.learning_rate or fits[0]["learning_rate"])]
+        fits = [
+            dict(
+                fits[0],
+                epochs=args.epochs or sum(f["epochs"] for f in fits),
+                learning_rate=args.learning_rate or fits[0]["learning_rate"],
+            )
+        ]
     if args.batch_size is not None:
         fits = [dict(f, batch_size=args.batch_size) for f in fits]
     t0 = time.perf_counter()
     h = train_stages(gan, X, fits)
-    print(f"{args.dataset}: {len(h)} epochs in {time.perf_counter() - t0:.1f} s; last epoch: "
-          f"J_D {h.d_cost[-1]:.4f}, J_G {h.g_cost[-1]:.4f}, D(x) {h.d_real[-1]:.3f}, "
-          f"D(G(z)) {h.d_fake[-1]:.3f}")
+    print(
+        f"{args.dataset}: {len(h)} epochs in {time.perf_counter() - t0:.1f} s; last epoch: "
+        f"J_D {h.d_cost[-1]:.4f}, J_G {h.g_cost[-1]:.4f}, D(x) {h.d_real[-1]:.3f}, "
+        f"D(G(z)) {h.d_fake[-1]:.3f}"
+    )
     if args.dataset == "ring8":
         covered, good, _ = mode_coverage(gan.sample(2000, seed=1))
         print(f"modes covered: {covered}/8; samples within 3 std of a mode: {100 * good:.1f}%")

@@ -6,6 +6,7 @@ They live in :mod:`fnn_numba.gpu` (:mod:`~fnn_numba.gpu.kernels`,
 a setting written here (``gpu_kernels.THREADS_PER_BLOCK = 8``,
 ``gpu_kernels.FUSED_EPOCH = False``) is written to the module that reads it.
 """
+
 import sys
 import types
 

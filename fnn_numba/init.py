@@ -11,6 +11,7 @@ Biases start at 0 in every scheme. Draws come from a seeded NumPy Generator,
 layer by layer in a fixed order, in float64 then cast, so a seed gives the same
 network in float32 and float64 (up to the cast).
 """
+
 import math
 
 import numpy as np
@@ -42,10 +43,10 @@ def initial_parameters(init, stack, rng, params, geom):
         fixed = getattr(layer, "initial_weight", None)
         if fixed is not None:
             size = int(np.prod(shapes["W"]))
-            params[geom[i, W_OFF]:geom[i, W_OFF] + size] = fixed
+            params[geom[i, W_OFF] : geom[i, W_OFF] + size] = fixed
             continue
         std = layer.init_std(init)
         if std > 0:
             shape = shapes["W"]
             w = _std_normal(rng, shape, std)
-            params[geom[i, W_OFF]:geom[i, W_OFF] + w.size] = w.ravel()
+            params[geom[i, W_OFF] : geom[i, W_OFF] + w.size] = w.ravel()

@@ -38,13 +38,12 @@ the choice never changes a result.
 The reference twins that read exactly like the equations are in
 :mod:`fnn_numba.reference`; the CUDA twins in :mod:`fnn_numba.gpu_kernels`.
 """
+
 import math
 
-import numpy as np
 from numba import njit, prange
 
 from .activations import RELU, SIGMOID, SOFTMAX, activation_slope, activation_value
-from .microkernel import da_prev_panels, dw_db_panels, use_panels, z_forward_panels
 from .costs import (
     BINARY_CROSS_ENTROPY,
     CATEGORICAL_CROSS_ENTROPY,
@@ -52,6 +51,7 @@ from .costs import (
     loss_slope,
     loss_term,
 )
+from .microkernel import da_prev_panels, dw_db_panels, use_panels, z_forward_panels
 
 #: Reassociation lets LLVM vectorise the k-, i- and j-sums; it changes the
 #: summation order at compile time only, never with the thread count.
@@ -105,20 +105,46 @@ def z_tile(w, b, a_prev, z, j0, i0):
         s20 = s21 = s22 = s23 = zero
         s30 = s31 = s32 = s33 = zero
         for k in range(K):
-            w0 = w[j0, k]; w1 = w[j0 + 1, k]; w2 = w[j0 + 2, k]; w3 = w[j0 + 3, k]
-            a0 = a_prev[k, i0]; a1 = a_prev[k, i0 + 1]; a2 = a_prev[k, i0 + 2]; a3 = a_prev[k, i0 + 3]
-            s00 += w0 * a0; s01 += w0 * a1; s02 += w0 * a2; s03 += w0 * a3
-            s10 += w1 * a0; s11 += w1 * a1; s12 += w1 * a2; s13 += w1 * a3
-            s20 += w2 * a0; s21 += w2 * a1; s22 += w2 * a2; s23 += w2 * a3
-            s30 += w3 * a0; s31 += w3 * a1; s32 += w3 * a2; s33 += w3 * a3
-        z[j0, i0] = s00 + b[j0]; z[j0, i0 + 1] = s01 + b[j0]
-        z[j0, i0 + 2] = s02 + b[j0]; z[j0, i0 + 3] = s03 + b[j0]
-        z[j0 + 1, i0] = s10 + b[j0 + 1]; z[j0 + 1, i0 + 1] = s11 + b[j0 + 1]
-        z[j0 + 1, i0 + 2] = s12 + b[j0 + 1]; z[j0 + 1, i0 + 3] = s13 + b[j0 + 1]
-        z[j0 + 2, i0] = s20 + b[j0 + 2]; z[j0 + 2, i0 + 1] = s21 + b[j0 + 2]
-        z[j0 + 2, i0 + 2] = s22 + b[j0 + 2]; z[j0 + 2, i0 + 3] = s23 + b[j0 + 2]
-        z[j0 + 3, i0] = s30 + b[j0 + 3]; z[j0 + 3, i0 + 1] = s31 + b[j0 + 3]
-        z[j0 + 3, i0 + 2] = s32 + b[j0 + 3]; z[j0 + 3, i0 + 3] = s33 + b[j0 + 3]
+            w0 = w[j0, k]
+            w1 = w[j0 + 1, k]
+            w2 = w[j0 + 2, k]
+            w3 = w[j0 + 3, k]
+            a0 = a_prev[k, i0]
+            a1 = a_prev[k, i0 + 1]
+            a2 = a_prev[k, i0 + 2]
+            a3 = a_prev[k, i0 + 3]
+            s00 += w0 * a0
+            s01 += w0 * a1
+            s02 += w0 * a2
+            s03 += w0 * a3
+            s10 += w1 * a0
+            s11 += w1 * a1
+            s12 += w1 * a2
+            s13 += w1 * a3
+            s20 += w2 * a0
+            s21 += w2 * a1
+            s22 += w2 * a2
+            s23 += w2 * a3
+            s30 += w3 * a0
+            s31 += w3 * a1
+            s32 += w3 * a2
+            s33 += w3 * a3
+        z[j0, i0] = s00 + b[j0]
+        z[j0, i0 + 1] = s01 + b[j0]
+        z[j0, i0 + 2] = s02 + b[j0]
+        z[j0, i0 + 3] = s03 + b[j0]
+        z[j0 + 1, i0] = s10 + b[j0 + 1]
+        z[j0 + 1, i0 + 1] = s11 + b[j0 + 1]
+        z[j0 + 1, i0 + 2] = s12 + b[j0 + 1]
+        z[j0 + 1, i0 + 3] = s13 + b[j0 + 1]
+        z[j0 + 2, i0] = s20 + b[j0 + 2]
+        z[j0 + 2, i0 + 1] = s21 + b[j0 + 2]
+        z[j0 + 2, i0 + 2] = s22 + b[j0 + 2]
+        z[j0 + 2, i0 + 3] = s23 + b[j0 + 2]
+        z[j0 + 3, i0] = s30 + b[j0 + 3]
+        z[j0 + 3, i0 + 1] = s31 + b[j0 + 3]
+        z[j0 + 3, i0 + 2] = s32 + b[j0 + 3]
+        z[j0 + 3, i0 + 3] = s33 + b[j0 + 3]
     else:
         for i in range(i0, min(i0 + TILE, m)):
             for j in range(j0, min(j0 + TILE, n)):
@@ -172,20 +198,46 @@ def dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, j0, k0):
         s20 = s21 = s22 = s23 = zero
         s30 = s31 = s32 = s33 = zero
         for i in range(m):
-            d0 = dz_rows[j0, i]; d1 = dz_rows[j0 + 1, i]; d2 = dz_rows[j0 + 2, i]; d3 = dz_rows[j0 + 3, i]
-            a0 = a_prev_rows[k0, i]; a1 = a_prev_rows[k0 + 1, i]; a2 = a_prev_rows[k0 + 2, i]; a3 = a_prev_rows[k0 + 3, i]
-            s00 += d0 * a0; s01 += d0 * a1; s02 += d0 * a2; s03 += d0 * a3
-            s10 += d1 * a0; s11 += d1 * a1; s12 += d1 * a2; s13 += d1 * a3
-            s20 += d2 * a0; s21 += d2 * a1; s22 += d2 * a2; s23 += d2 * a3
-            s30 += d3 * a0; s31 += d3 * a1; s32 += d3 * a2; s33 += d3 * a3
-        dw[j0, k0] = s00 + l2 * w[j0, k0]; dw[j0, k0 + 1] = s01 + l2 * w[j0, k0 + 1]
-        dw[j0, k0 + 2] = s02 + l2 * w[j0, k0 + 2]; dw[j0, k0 + 3] = s03 + l2 * w[j0, k0 + 3]
-        dw[j0 + 1, k0] = s10 + l2 * w[j0 + 1, k0]; dw[j0 + 1, k0 + 1] = s11 + l2 * w[j0 + 1, k0 + 1]
-        dw[j0 + 1, k0 + 2] = s12 + l2 * w[j0 + 1, k0 + 2]; dw[j0 + 1, k0 + 3] = s13 + l2 * w[j0 + 1, k0 + 3]
-        dw[j0 + 2, k0] = s20 + l2 * w[j0 + 2, k0]; dw[j0 + 2, k0 + 1] = s21 + l2 * w[j0 + 2, k0 + 1]
-        dw[j0 + 2, k0 + 2] = s22 + l2 * w[j0 + 2, k0 + 2]; dw[j0 + 2, k0 + 3] = s23 + l2 * w[j0 + 2, k0 + 3]
-        dw[j0 + 3, k0] = s30 + l2 * w[j0 + 3, k0]; dw[j0 + 3, k0 + 1] = s31 + l2 * w[j0 + 3, k0 + 1]
-        dw[j0 + 3, k0 + 2] = s32 + l2 * w[j0 + 3, k0 + 2]; dw[j0 + 3, k0 + 3] = s33 + l2 * w[j0 + 3, k0 + 3]
+            d0 = dz_rows[j0, i]
+            d1 = dz_rows[j0 + 1, i]
+            d2 = dz_rows[j0 + 2, i]
+            d3 = dz_rows[j0 + 3, i]
+            a0 = a_prev_rows[k0, i]
+            a1 = a_prev_rows[k0 + 1, i]
+            a2 = a_prev_rows[k0 + 2, i]
+            a3 = a_prev_rows[k0 + 3, i]
+            s00 += d0 * a0
+            s01 += d0 * a1
+            s02 += d0 * a2
+            s03 += d0 * a3
+            s10 += d1 * a0
+            s11 += d1 * a1
+            s12 += d1 * a2
+            s13 += d1 * a3
+            s20 += d2 * a0
+            s21 += d2 * a1
+            s22 += d2 * a2
+            s23 += d2 * a3
+            s30 += d3 * a0
+            s31 += d3 * a1
+            s32 += d3 * a2
+            s33 += d3 * a3
+        dw[j0, k0] = s00 + l2 * w[j0, k0]
+        dw[j0, k0 + 1] = s01 + l2 * w[j0, k0 + 1]
+        dw[j0, k0 + 2] = s02 + l2 * w[j0, k0 + 2]
+        dw[j0, k0 + 3] = s03 + l2 * w[j0, k0 + 3]
+        dw[j0 + 1, k0] = s10 + l2 * w[j0 + 1, k0]
+        dw[j0 + 1, k0 + 1] = s11 + l2 * w[j0 + 1, k0 + 1]
+        dw[j0 + 1, k0 + 2] = s12 + l2 * w[j0 + 1, k0 + 2]
+        dw[j0 + 1, k0 + 3] = s13 + l2 * w[j0 + 1, k0 + 3]
+        dw[j0 + 2, k0] = s20 + l2 * w[j0 + 2, k0]
+        dw[j0 + 2, k0 + 1] = s21 + l2 * w[j0 + 2, k0 + 1]
+        dw[j0 + 2, k0 + 2] = s22 + l2 * w[j0 + 2, k0 + 2]
+        dw[j0 + 2, k0 + 3] = s23 + l2 * w[j0 + 2, k0 + 3]
+        dw[j0 + 3, k0] = s30 + l2 * w[j0 + 3, k0]
+        dw[j0 + 3, k0 + 1] = s31 + l2 * w[j0 + 3, k0 + 1]
+        dw[j0 + 3, k0 + 2] = s32 + l2 * w[j0 + 3, k0 + 2]
+        dw[j0 + 3, k0 + 3] = s33 + l2 * w[j0 + 3, k0 + 3]
     else:
         for j in range(j0, min(j0 + TILE, n)):
             for k in range(k0, min(k0 + TILE, K)):
@@ -202,12 +254,27 @@ def rank4_update(o0, o1, o2, o3, x0, x1, x2, x3, d):
     read once; the k loop starts at 0 over contiguous runs (so Numba needs no
     wraparound guard) and vectorises, each load of x_c serving four outputs
     and each load and store of o_r four multiply-adds."""
-    d00 = d[0, 0]; d01 = d[0, 1]; d02 = d[0, 2]; d03 = d[0, 3]
-    d10 = d[1, 0]; d11 = d[1, 1]; d12 = d[1, 2]; d13 = d[1, 3]
-    d20 = d[2, 0]; d21 = d[2, 1]; d22 = d[2, 2]; d23 = d[2, 3]
-    d30 = d[3, 0]; d31 = d[3, 1]; d32 = d[3, 2]; d33 = d[3, 3]
+    d00 = d[0, 0]
+    d01 = d[0, 1]
+    d02 = d[0, 2]
+    d03 = d[0, 3]
+    d10 = d[1, 0]
+    d11 = d[1, 1]
+    d12 = d[1, 2]
+    d13 = d[1, 3]
+    d20 = d[2, 0]
+    d21 = d[2, 1]
+    d22 = d[2, 2]
+    d23 = d[2, 3]
+    d30 = d[3, 0]
+    d31 = d[3, 1]
+    d32 = d[3, 2]
+    d33 = d[3, 3]
     for k in range(x0.shape[0]):
-        a0 = x0[k]; a1 = x1[k]; a2 = x2[k]; a3 = x3[k]
+        a0 = x0[k]
+        a1 = x1[k]
+        a2 = x2[k]
+        a3 = x3[k]
         o0[k] += d00 * a0 + d01 * a1 + d02 * a2 + d03 * a3
         o1[k] += d10 * a0 + d11 * a1 + d12 * a2 + d13 * a3
         o2[k] += d20 * a0 + d21 * a1 + d22 * a2 + d23 * a3
@@ -220,7 +287,10 @@ def rank1_update(o0, o1, o2, o3, x, d0, d1, d2, d3):
     remainder of :func:`rank4_update`'s groups of four)."""
     for k in range(x.shape[0]):
         xk = x[k]
-        o0[k] += d0 * xk; o1[k] += d1 * xk; o2[k] += d2 * xk; o3[k] += d3 * xk
+        o0[k] += d0 * xk
+        o1[k] += d1 * xk
+        o2[k] += d2 * xk
+        o3[k] += d3 * xk
 
 
 @njit(fastmath=GEMM_FASTMATH, cache=True, inline="always")
@@ -246,7 +316,7 @@ def dw_db_outer_block(dz, a_prev, w, l2, dw, db, j0, k0):
     zero = dw.dtype.type(0)
     k1 = min(k0 + OUTER_CHUNK, K)
     j1 = min(j0 + TILE, n)
-    a_cols = a_prev.T    # (m, K) C-ordered view: a_cols[i] is example i's column
+    a_cols = a_prev.T  # (m, K) C-ordered view: a_cols[i] is example i's column
     if k0 == 0:
         for j in range(j0, j1):
             s = zero
@@ -254,13 +324,38 @@ def dw_db_outer_block(dz, a_prev, w, l2, dw, db, j0, k0):
                 s += dz[j, i]
             db[j] = s
     if j1 - j0 == TILE:
-        o0 = dw[j0, k0:k1]; o1 = dw[j0 + 1, k0:k1]; o2 = dw[j0 + 2, k0:k1]; o3 = dw[j0 + 3, k0:k1]
-        o0[:] = zero; o1[:] = zero; o2[:] = zero; o3[:] = zero
+        o0 = dw[j0, k0:k1]
+        o1 = dw[j0 + 1, k0:k1]
+        o2 = dw[j0 + 2, k0:k1]
+        o3 = dw[j0 + 3, k0:k1]
+        o0[:] = zero
+        o1[:] = zero
+        o2[:] = zero
+        o3[:] = zero
         for i in range(0, m - TILE + 1, TILE):
-            rank4_update(o0, o1, o2, o3, a_cols[i, k0:k1], a_cols[i + 1, k0:k1], a_cols[i + 2, k0:k1],
-                         a_cols[i + 3, k0:k1], dz[j0:j0 + TILE, i:i + TILE])
+            rank4_update(
+                o0,
+                o1,
+                o2,
+                o3,
+                a_cols[i, k0:k1],
+                a_cols[i + 1, k0:k1],
+                a_cols[i + 2, k0:k1],
+                a_cols[i + 3, k0:k1],
+                dz[j0 : j0 + TILE, i : i + TILE],
+            )
         for i in range(m - m % TILE, m):
-            rank1_update(o0, o1, o2, o3, a_cols[i, k0:k1], dz[j0, i], dz[j0 + 1, i], dz[j0 + 2, i], dz[j0 + 3, i])
+            rank1_update(
+                o0,
+                o1,
+                o2,
+                o3,
+                a_cols[i, k0:k1],
+                dz[j0, i],
+                dz[j0 + 1, i],
+                dz[j0 + 2, i],
+                dz[j0 + 3, i],
+            )
     else:
         for j in range(j0, j1):
             o = dw[j, k0:k1]
@@ -302,12 +397,14 @@ def dw_db_backward(dz, a_prev, w, l2, dw, db, dz_rows, a_prev_rows):
         chunks_k = (K + OUTER_CHUNK - 1) // OUTER_CHUNK
         if use_threads(n * K * m):
             for t in prange(tiles_j * chunks_k):
-                dw_db_outer_block(dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE,
-                                  (t % chunks_k) * OUTER_CHUNK)
+                dw_db_outer_block(
+                    dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE, (t % chunks_k) * OUTER_CHUNK
+                )
         else:
             for t in range(tiles_j * chunks_k):
-                dw_db_outer_block(dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE,
-                                  (t % chunks_k) * OUTER_CHUNK)
+                dw_db_outer_block(
+                    dz, a_prev, w, l2, dw, db, (t // chunks_k) * TILE, (t % chunks_k) * OUTER_CHUNK
+                )
         return
     copy_matrix(dz, dz_rows)
     copy_matrix(a_prev, a_prev_rows)
@@ -315,10 +412,14 @@ def dw_db_backward(dz, a_prev, w, l2, dw, db, dz_rows, a_prev_rows):
     tiles_k = (K + TILE - 1) // TILE
     if use_threads(n * K * m):
         for t in prange(tiles_j * tiles_k):
-            dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE)
+            dw_db_tile(
+                dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE
+            )
     else:
         for t in range(tiles_j * tiles_k):
-            dw_db_tile(dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE)
+            dw_db_tile(
+                dz_rows, a_prev_rows, w, l2, dw, db, (t // tiles_k) * TILE, (t % tiles_k) * TILE
+            )
 
 
 @njit(fastmath=GEMM_FASTMATH, cache=True)
@@ -339,28 +440,47 @@ def da_prev_outer_panel(w, dz, da_prev, k0, i0):
     zero = dz.dtype.type(0)
     k1 = min(k0 + OUTER_CHUNK, K)
     i1 = min(i0 + DA_PANEL, m)
-    i4 = i0 + (i1 - i0) // TILE * TILE     # columns [i0, i4) in groups of four
-    n4 = n - n % TILE                       # rows [0, n4) in groups of four
-    da_cols = da_prev.T    # (m, K) C-ordered view: da_cols[i] is example i's column
+    i4 = i0 + (i1 - i0) // TILE * TILE  # columns [i0, i4) in groups of four
+    n4 = n - n % TILE  # rows [0, n4) in groups of four
+    da_cols = da_prev.T  # (m, K) C-ordered view: da_cols[i] is example i's column
     for i in range(i0, i1):
         da_cols[i, k0:k1] = zero
     for jb in range(0, n4, DA_ROWS_BLOCK):
         jb1 = min(jb + DA_ROWS_BLOCK, n4)
         for c in range(i0, i4, TILE):
-            o0 = da_cols[c, k0:k1]; o1 = da_cols[c + 1, k0:k1]
-            o2 = da_cols[c + 2, k0:k1]; o3 = da_cols[c + 3, k0:k1]
+            o0 = da_cols[c, k0:k1]
+            o1 = da_cols[c + 1, k0:k1]
+            o2 = da_cols[c + 2, k0:k1]
+            o3 = da_cols[c + 3, k0:k1]
             for j in range(jb, jb1, TILE):
-                rank4_update(o0, o1, o2, o3, w[j, k0:k1], w[j + 1, k0:k1], w[j + 2, k0:k1],
-                             w[j + 3, k0:k1], dz[j:j + TILE, c:c + TILE].T)
+                rank4_update(
+                    o0,
+                    o1,
+                    o2,
+                    o3,
+                    w[j, k0:k1],
+                    w[j + 1, k0:k1],
+                    w[j + 2, k0:k1],
+                    w[j + 3, k0:k1],
+                    dz[j : j + TILE, c : c + TILE].T,
+                )
         for c in range(i4, i1):
             o = da_cols[c, k0:k1]
             for j in range(jb, jb1):
                 axpy_run(o, dz[j, c], w[j, k0:k1])
     for j in range(n4, n):
         for c in range(i0, i4, TILE):
-            rank1_update(da_cols[c, k0:k1], da_cols[c + 1, k0:k1], da_cols[c + 2, k0:k1],
-                         da_cols[c + 3, k0:k1], w[j, k0:k1], dz[j, c], dz[j, c + 1], dz[j, c + 2],
-                         dz[j, c + 3])
+            rank1_update(
+                da_cols[c, k0:k1],
+                da_cols[c + 1, k0:k1],
+                da_cols[c + 2, k0:k1],
+                da_cols[c + 3, k0:k1],
+                w[j, k0:k1],
+                dz[j, c],
+                dz[j, c + 1],
+                dz[j, c + 2],
+                dz[j, c + 3],
+            )
         for c in range(i4, i1):
             axpy_run(da_cols[c, k0:k1], dz[j, c], w[j, k0:k1])
 
@@ -385,10 +505,14 @@ def da_prev_backward(w, dz, da_prev):
     panels_i = (m + DA_PANEL - 1) // DA_PANEL
     if use_threads(n * K * m):
         for t in prange(chunks_k * panels_i):
-            da_prev_outer_panel(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL)
+            da_prev_outer_panel(
+                w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL
+            )
     else:
         for t in range(chunks_k * panels_i):
-            da_prev_outer_panel(w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL)
+            da_prev_outer_panel(
+                w, dz, da_prev, (t % chunks_k) * OUTER_CHUNK, (t // chunks_k) * DA_PANEL
+            )
 
 
 @njit(cache=True, inline="always")
@@ -718,8 +842,8 @@ def copy_block(src, dst, r0):
     for c0 in range(0, cols, 32):
         # views, so that the loops start at 0: a loop from r0 or c0 makes
         # Numba guard every index against wraparound and LLVM gives up on it
-        s = src[r0:r1, c0:min(c0 + 32, cols)]
-        d = dst[r0:r1, c0:min(c0 + 32, cols)]
+        s = src[r0:r1, c0 : min(c0 + 32, cols)]
+        d = dst[r0:r1, c0 : min(c0 + 32, cols)]
         for r in range(s.shape[0]):
             for c in range(s.shape[1]):
                 d[r, c] = s[r, c]
@@ -806,8 +930,9 @@ def step_element(kind, g, v, s, alpha, mu, b1, b2, one, eps, c1, c2):
 
 
 @njit(parallel=True, cache=True)
-def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2,
-                   epsilon, step):
+def optimizer_step(
+    kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2, epsilon, step
+):
     """The update each optimizer would add to the parameters, without
     changing any state (so a non-finite step can be refused)::
 
@@ -825,16 +950,18 @@ def optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momen
     b2 = grads.dtype.type(beta2)
     one = grads.dtype.type(1)
     eps = grads.dtype.type(epsilon)
-    c1 = grads.dtype.type(1.0 - beta1 ** t)
-    c2 = grads.dtype.type(1.0 - beta2 ** t)
+    c1 = grads.dtype.type(1.0 - beta1**t)
+    c2 = grads.dtype.type(1.0 - beta2**t)
     if use_threads(grads.shape[0]):
         for q in prange(grads.shape[0]):
-            step[q] = step_element(kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2,
-                                   one, eps, c1, c2)
+            step[q] = step_element(
+                kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2, one, eps, c1, c2
+            )
     else:
         for q in range(grads.shape[0]):
-            step[q] = step_element(kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2,
-                                   one, eps, c1, c2)
+            step[q] = step_element(
+                kind, grads[q], velocity[q], second_moment[q], alpha, mu, b1, b2, one, eps, c1, c2
+            )
 
 
 @njit(fastmath={"reassoc"}, cache=True)
@@ -894,8 +1021,9 @@ def commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b
 
 
 @njit(parallel=True, cache=True)
-def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                     beta1, beta2, step):
+def optimizer_commit(
+    kind, params, grads, velocity, second_moment, learning_rate, momentum, beta1, beta2, step
+):
     """Apply a step computed by :func:`optimizer_step`: params += step, and
     advance the optimizer's state (v' for momentum and nesterov, m' and s'
     for adam). With L2 the weight gradients already hold + lambda W (see
@@ -908,7 +1036,11 @@ def optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate
     one = grads.dtype.type(1)
     if use_threads(params.shape[0]):
         for q in prange(params.shape[0]):
-            commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step)
+            commit_element(
+                kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step
+            )
     else:
         for q in range(params.shape[0]):
-            commit_element(kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step)
+            commit_element(
+                kind, q, params, grads, velocity, second_moment, alpha, mu, b1, b2, one, step
+            )

@@ -21,6 +21,7 @@ the column of an (n, m) matrix whose last index is the example, as in the
 derivation. A layer with a spatial shape (channels, height, width) stores its
 maps in C order of (channel, row, column) in that column.
 """
+
 import copy
 import numbers
 
@@ -42,8 +43,26 @@ DROPOUT = 7
 NO_ACTIVATION_KINDS = (MAXPOOL2D, AVGPOOL2D, FLATTEN, DROPOUT)
 
 #: columns of the geometry table, one row per layer with l = 1..L
-(KIND, ACT, N_IN, N_OUT, W_OFF, W_SIZE, B_OFF, B_SIZE,
- IN_C, IN_H, IN_W, OUT_C, OUT_H, OUT_W, KH, KW, STRIDE, PAD) = range(18)
+(
+    KIND,
+    ACT,
+    N_IN,
+    N_OUT,
+    W_OFF,
+    W_SIZE,
+    B_OFF,
+    B_SIZE,
+    IN_C,
+    IN_H,
+    IN_W,
+    OUT_C,
+    OUT_H,
+    OUT_W,
+    KH,
+    KW,
+    STRIDE,
+    PAD,
+) = range(18)
 N_GEOMETRY_COLUMNS = 18
 #: columns of the float table of per-layer hyper-parameters (Dropout's rate)
 RATE = 0
@@ -127,10 +146,18 @@ class Input(Layer):
         super().__init__()
         if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
             shape = (shape,)
-        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) not in (1, 3) \
-                or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in shape):
-            raise ValueError(f"Input: shape: expected a positive int or (channels, height, width) "
-                             f"of positive ints, got {shape!r}")
+        if (
+            isinstance(shape, (str, bytes))
+            or not hasattr(shape, "__len__")
+            or len(shape) not in (1, 3)
+            or any(
+                isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in shape
+            )
+        ):
+            raise ValueError(
+                f"Input: shape: expected a positive int or (channels, height, width) "
+                f"of positive ints, got {shape!r}"
+            )
         self.shape = tuple(int(s) for s in shape)
         self.output_shape = self.shape
         self.input_shape = self.shape
@@ -174,6 +201,7 @@ class Dense(Layer):
 
     def init_std(self, scheme):
         from .init import INITIALISERS
+
         return INITIALISERS[scheme](self.units, self.n_in)
 
     def geometry_row(self, w_off, b_off):
@@ -200,7 +228,9 @@ def _pair(owner, name, value):
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise ValueError(f"{owner}: {name}: expected a positive int or a pair of them, got {value!r}")
+        raise ValueError(
+            f"{owner}: {name}: expected a positive int or a pair of them, got {value!r}"
+        )
     return tuple(_positive_int(owner, name, v) for v in value)
 
 
@@ -209,9 +239,11 @@ class _Spatial(Layer):
 
     def _maps(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected an input of maps (channels, height, width), "
-                             f"got shape {input_shape} (a Dense or Flatten output has no maps; "
-                             f"put this layer before them)")
+            raise ValueError(
+                f"{self.name}: expected an input of maps (channels, height, width), "
+                f"got shape {input_shape} (a Dense or Flatten output has no maps; "
+                f"put this layer before them)"
+            )
         return input_shape
 
     def geometry_row(self, w_off, b_off):
@@ -247,20 +279,27 @@ class Conv2D(_Spatial):
         self.padding = _positive_int("Conv2D", "padding", padding, allow_zero=True)
         self.activation = V.check_choice("activation", activation, ACTIVATIONS)
         if self.activation == "softmax":
-            raise ValueError("Conv2D: activation: softmax reads a whole column; use it on a Dense "
-                             "output layer, not on maps")
+            raise ValueError(
+                "Conv2D: activation: softmax reads a whole column; use it on a Dense "
+                "output layer, not on maps"
+            )
 
     def _output_shape(self, input_shape):
         C, H, W = self._maps(input_shape)
         kh, kw = self.kernel_size
         p, s = self.padding, self.stride
         if kh > H + 2 * p or kw > W + 2 * p:
-            raise ValueError(f"{self.name}: kernel {kh}x{kw} is larger than its input {H}x{W} "
-                             f"padded by {p} on each side ({H + 2 * p}x{W + 2 * p})")
+            raise ValueError(
+                f"{self.name}: kernel {kh}x{kw} is larger than its input {H}x{W} "
+                f"padded by {p} on each side ({H + 2 * p}x{W + 2 * p})"
+            )
         return (self.filters, (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1)
 
     def parameter_shapes(self):
-        return [("W", (self.filters, self.input_shape[0]) + self.kernel_size), ("b", (self.filters,))]
+        return [
+            ("W", (self.filters, self.input_shape[0]) + self.kernel_size),
+            ("b", (self.filters,)),
+        ]
 
     def fans(self):
         """(fan-out, fan-in) of a weight: (filters kh kw, in_channels kh kw), as PyTorch counts them."""
@@ -269,6 +308,7 @@ class Conv2D(_Spatial):
 
     def init_std(self, scheme):
         from .init import INITIALISERS
+
         return INITIALISERS[scheme](*self.fans())
 
     def geometry_row(self, w_off, b_off):
@@ -281,8 +321,14 @@ class Conv2D(_Spatial):
         return row
 
     def config(self):
-        return {"type": "Conv2D", "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "stride": self.stride, "padding": self.padding, "activation": self.activation}
+        return {
+            "type": "Conv2D",
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": self.stride,
+            "padding": self.padding,
+            "activation": self.activation,
+        }
 
 
 class _Pool(_Spatial):
@@ -297,7 +343,9 @@ class _Pool(_Spatial):
         C, H, W = self._maps(input_shape)
         P, Q = self.pool_size
         if P > H or Q > W:
-            raise ValueError(f"{self.name}: pool window {P}x{Q} is larger than its input map {H}x{W}")
+            raise ValueError(
+                f"{self.name}: pool window {P}x{Q} is larger than its input map {H}x{W}"
+            )
         return (C, H // P, W // Q)
 
     def geometry_row(self, w_off, b_off):
@@ -345,8 +393,10 @@ class Subsample2D(_Pool):
         super().__init__(pool_size)
         self.activation = V.check_choice("activation", activation, ACTIVATIONS)
         if self.activation == "softmax":
-            raise ValueError("Subsample2D: activation: softmax reads a whole column; use it on a "
-                             "Dense output layer, not on maps")
+            raise ValueError(
+                "Subsample2D: activation: softmax reads a whole column; use it on a "
+                "Dense output layer, not on maps"
+            )
 
     def parameter_shapes(self):
         C = self.input_shape[0]
@@ -359,8 +409,11 @@ class Subsample2D(_Pool):
         return row
 
     def config(self):
-        return {"type": "Subsample2D", "pool_size": list(self.pool_size),
-                "activation": self.activation}
+        return {
+            "type": "Subsample2D",
+            "pool_size": list(self.pool_size),
+            "activation": self.activation,
+        }
 
 
 class Flatten(Layer):
@@ -416,15 +469,24 @@ class Dropout(Layer):
         return {"type": "Dropout", "rate": self.rate}
 
 
-LAYER_TYPES = {"Input": Input, "Dense": Dense, "Conv2D": Conv2D, "MaxPool2D": MaxPool2D,
-               "AvgPool2D": AvgPool2D, "Subsample2D": Subsample2D, "Flatten": Flatten,
-               "Dropout": Dropout}
+LAYER_TYPES = {
+    "Input": Input,
+    "Dense": Dense,
+    "Conv2D": Conv2D,
+    "MaxPool2D": MaxPool2D,
+    "AvgPool2D": AvgPool2D,
+    "Subsample2D": Subsample2D,
+    "Flatten": Flatten,
+    "Dropout": Dropout,
+}
 
 
 def from_config(config):
     """The layer a :meth:`Layer.config` dictionary describes."""
     if not isinstance(config, dict) or config.get("type") not in LAYER_TYPES:
-        raise ValueError(f"layer config: expected a dict with 'type' in {sorted(LAYER_TYPES)}, got {config!r}")
+        raise ValueError(
+            f"layer config: expected a dict with 'type' in {sorted(LAYER_TYPES)}, got {config!r}"
+        )
     args = {k: v for k, v in config.items() if k != "type"}
     for key in ("shape", "kernel_size", "pool_size"):
         if isinstance(args.get(key), list):
@@ -441,8 +503,10 @@ def build_stack(layers):
     """Check a layer list, build each layer against its predecessor's output,
     and return (input layer, parametrised/computing layers)."""
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) < 2:
-        raise ValueError(f"layers: expected a list [Input(...), layer, ...] with at least one layer "
-                         f"after the Input, got {layers!r}")
+        raise ValueError(
+            f"layers: expected a list [Input(...), layer, ...] with at least one layer "
+            f"after the Input, got {layers!r}"
+        )
     layers = list(layers)
     if not isinstance(layers[0], Input):
         raise ValueError(f"layers: the first layer must be an Input, got {layers[0]!r}")
@@ -481,8 +545,10 @@ def hyper_table(stack):
 
 
 #: the command line's layer syntax (:func:`parse_layers`)
-LAYER_SYNTAX = ("convFxK[sS][pP] (F filters of KxK, stride S, padding P; relu), maxpoolP, avgpoolP, "
-                "subsampleP, flatten, dropoutR (R the rate, e.g. dropout0.25)")
+LAYER_SYNTAX = (
+    "convFxK[sS][pP] (F filters of KxK, stride S, padding P; relu), maxpoolP, avgpoolP, "
+    "subsampleP, flatten, dropoutR (R the rate, e.g. dropout0.25)"
+)
 
 
 def parse_layers(spec, n_inputs, input_shape=None):
@@ -496,16 +562,22 @@ def parse_layers(spec, n_inputs, input_shape=None):
     if input_shape is None:
         side = int(round(np.sqrt(n_inputs)))
         if side * side != n_inputs:
-            raise ValueError(f"input shape: {n_inputs} features are not a square image of one "
-                             f"channel; give the shape as C,H,W")
+            raise ValueError(
+                f"input shape: {n_inputs} features are not a square image of one "
+                f"channel; give the shape as C,H,W"
+            )
         input_shape = (1, side, side)
     if int(np.prod(input_shape)) != n_inputs:
-        raise ValueError(f"input shape: {input_shape} holds {int(np.prod(input_shape))} values, "
-                         f"the data have {n_inputs} features")
+        raise ValueError(
+            f"input shape: {input_shape} holds {int(np.prod(input_shape))} values, "
+            f"the data have {n_inputs} features"
+        )
     out = [Input(tuple(input_shape))]
     patterns = [
-        (r"conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?",
-         lambda g: Conv2D(int(g[0]), int(g[1]), stride=int(g[2] or 1), padding=int(g[3] or 0))),
+        (
+            r"conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?",
+            lambda g: Conv2D(int(g[0]), int(g[1]), stride=int(g[2] or 1), padding=int(g[3] or 0)),
+        ),
         (r"maxpool(\d+)", lambda g: MaxPool2D(int(g[0]))),
         (r"avgpool(\d+)", lambda g: AvgPool2D(int(g[0]))),
         (r"subsample(\d+)", lambda g: Subsample2D(int(g[0]))),

@@ -22,6 +22,7 @@ The vector width is the host's: 64 bytes with AVX-512, 32 bytes otherwise
 :func:`gemm_tile` are in :mod:`fnn_numba.kernels` (``*_panels`` functions);
 their loop-level meaning is the same sum as their equation's reference twin.
 """
+
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
@@ -48,8 +49,18 @@ def gemm_tile(typingctx, P, p_off, ps, B, b_off, bss, bcs, nsum, ncols, out):
     dt = P.dtype
     if not isinstance(dt, types.Float) or B.dtype != dt or out.dtype != dt:
         return None
-    sig = types.void(P, types.int64, types.int64, B, types.int64, types.int64, types.int64,
-                     types.int64, types.int64, out)
+    sig = types.void(
+        P,
+        types.int64,
+        types.int64,
+        B,
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        types.int64,
+        out,
+    )
 
     def codegen(context, builder, signature, args):
         P_, p_off_, ps_, B_, b_off_, bss_, bcs_, nsum_, ncols_, out_ = args
@@ -58,8 +69,10 @@ def gemm_tile(typingctx, P, p_off, ps, B, b_off, bss, bcs, nsum, ncols, out):
         lanes = VECTOR_BYTES // (4 if dt == types.float32 else 8)
         vty = ir.VectorType(lty, lanes)
         vptr = vty.as_pointer()
-        arrays = [cgutils.create_struct_proxy(signature.args[k])(context, builder, value=args[k]).data
-                  for k in (0, 3, 9)]
+        arrays = [
+            cgutils.create_struct_proxy(signature.args[k])(context, builder, value=args[k]).data
+            for k in (0, 3, 9)
+        ]
         pdata, bdata, odata = arrays
         zero = ir.Constant(vty, [ir.Constant(lty, 0)] * lanes)
         accs = []
@@ -71,8 +84,9 @@ def gemm_tile(typingctx, P, p_off, ps, B, b_off, bss, bcs, nsum, ncols, out):
                 pair.append(slot)
             accs.append(pair)
         suffix = f"v{lanes}f{32 if dt == types.float32 else 64}"
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-                                             f"llvm.fma.{suffix}")
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty, vty, vty]), f"llvm.fma.{suffix}"
+        )
         # column offsets, clamped to the last valid column (loop invariant)
         last = builder.sub(ncols_, ir.Constant(i64, 1))
         col_off = []
@@ -85,12 +99,18 @@ def gemm_tile(typingctx, P, p_off, ps, B, b_off, bss, bcs, nsum, ncols, out):
             s = loop.index
             pbase = builder.add(p_off_, builder.mul(s, ps_))
             w0 = builder.load(builder.bitcast(builder.gep(pdata, [pbase]), vptr), align=1)
-            w1 = builder.load(builder.bitcast(
-                builder.gep(pdata, [builder.add(pbase, ir.Constant(i64, lanes))]), vptr), align=1)
+            w1 = builder.load(
+                builder.bitcast(
+                    builder.gep(pdata, [builder.add(pbase, ir.Constant(i64, lanes))]), vptr
+                ),
+                align=1,
+            )
             bbase = builder.add(b_off_, builder.mul(s, bss_))
             for c in range(NC):
                 bv = builder.load(builder.gep(bdata, [builder.add(bbase, col_off[c])]))
-                bb = builder.insert_element(ir.Constant(vty, ir.Undefined), bv, ir.Constant(ir.IntType(32), 0))
+                bb = builder.insert_element(
+                    ir.Constant(vty, ir.Undefined), bv, ir.Constant(ir.IntType(32), 0)
+                )
                 bb = builder.shuffle_vector(bb, ir.Constant(vty, ir.Undefined), splat)
                 for h, w in enumerate((w0, w1)):
                     builder.store(builder.call(fma, [w, bb, builder.load(accs[c][h])]), accs[c][h])
@@ -126,7 +146,7 @@ def pack_panels(x, vec_axis, pw, packed):
         v0 = p * pw
         width = min(pw, nvec - v0)
         for s in range(nsum):
-            dst = packed[(p * nsum + s) * pw:(p * nsum + s + 1) * pw]
+            dst = packed[(p * nsum + s) * pw : (p * nsum + s + 1) * pw]
             if vec_axis == 0:
                 for v in range(width):
                     dst[v] = x[v0 + v, s]
@@ -138,8 +158,9 @@ def pack_panels(x, vec_axis, pw, packed):
 
 
 @njit(parallel=True, cache=True)
-def panel_product(packed, pw, nvec, nsum, b, b_sum_axis, ncols, out, v_axis, addend_vec,
-                  addend_mat, alpha):
+def panel_product(
+    packed, pw, nvec, nsum, b, b_sum_axis, ncols, out, v_axis, addend_vec, addend_mat, alpha
+):
     """out[v, c] (or out[c, v] when ``v_axis`` is 1) = sum_s P[v, s] B[s, c]
     + addend, for v < nvec, c < ncols, s < nsum: P packed by
     :func:`pack_panels`, B the 2-D array ``b`` whose axis ``b_sum_axis`` is s
@@ -191,8 +212,9 @@ def panel_gemm(p_src, p_vec_axis, b, b_sum_axis, out, v_axis, addend_vec, addend
     ncols = b.shape[1 - b_sum_axis]
     packed = np.empty(((nvec + pw - 1) // pw) * nsum * pw, dtype=out.dtype)
     pack_panels(p_src, p_vec_axis, pw, packed)
-    panel_product(packed, pw, nvec, nsum, b, b_sum_axis, ncols, out, v_axis, addend_vec,
-                  addend_mat, alpha)
+    panel_product(
+        packed, pw, nvec, nsum, b, b_sum_axis, ncols, out, v_axis, addend_vec, addend_mat, alpha
+    )
 
 
 #: Below this many multiply-adds the loops of :mod:`fnn_numba.kernels` run

@@ -14,6 +14,7 @@ beside the network's flat parameter vector. The update itself runs in
     adam:      m <- beta1 m + (1 - beta1) g;  s <- beta2 s + (1 - beta2) g^2;
                W <- W - alpha (m / (1 - beta1^t)) / (sqrt(s / (1 - beta2^t)) + eps)
 """
+
 import numpy as np
 
 from . import _validation as V
@@ -50,8 +51,12 @@ class Optimizer:
         for attr, used in (("velocity", self.uses_velocity), ("second", self.uses_second)):
             size = params.size if (used or full) else 0
             cur = getattr(self, attr)
-            if cur is None or cur.dtype != params.dtype or cur.size not in (size, params.size) \
-                    or cur.size < size:
+            if (
+                cur is None
+                or cur.dtype != params.dtype
+                or cur.size not in (size, params.size)
+                or cur.size < size
+            ):
                 setattr(self, attr, np.zeros(size, dtype=params.dtype))
 
     def reset(self):
@@ -66,11 +71,20 @@ class Optimizer:
         if step is None:
             # plain SGD updates in place with no step buffer
             step = np.zeros(0 if self.kind == SGD_CODE else params.size, dtype=params.dtype)
-        return Update(kind=self.kind, velocity=self.velocity, second=self.second, step=step,
-                      t=self.t, learning_rate=float(learning_rate), momentum=float(hp["momentum"]),
-                      beta1=float(hp["beta1"]), beta2=float(hp["beta2"]),
-                      epsilon=float(hp["epsilon"]), clip_norm=float(clip_norm),
-                      clip_value=float(clip_value))
+        return Update(
+            kind=self.kind,
+            velocity=self.velocity,
+            second=self.second,
+            step=step,
+            t=self.t,
+            learning_rate=float(learning_rate),
+            momentum=float(hp["momentum"]),
+            beta1=float(hp["beta1"]),
+            beta2=float(hp["beta2"]),
+            epsilon=float(hp["epsilon"]),
+            clip_norm=float(clip_norm),
+            clip_value=float(clip_value),
+        )
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

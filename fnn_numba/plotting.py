@@ -17,6 +17,7 @@ when a plot is drawn, so importing this module never needs it.
 The first two draw into ``ax`` when given (else into a new figure), save to ``path``
 when given, and return the Axes.
 """
+
 import numbers
 import os
 
@@ -29,8 +30,10 @@ def _matplotlib():
     try:
         import matplotlib
     except ImportError as exc:
-        raise ImportError("fnn_numba.plotting needs matplotlib, which is not installed: "
-                          "pip install \"fnn-numba[plots]\" (or pip install matplotlib)") from exc
+        raise ImportError(
+            "fnn_numba.plotting needs matplotlib, which is not installed: "
+            'pip install "fnn-numba[plots]" (or pip install matplotlib)'
+        ) from exc
     return matplotlib
 
 
@@ -43,6 +46,7 @@ def _axes(ax, figsize):
             raise TypeError(f"ax: expected a matplotlib Axes or None, got {type(ax).__name__}")
         return ax, False
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=figsize)
     return ax, True
 
@@ -54,6 +58,7 @@ def _finish(ax, created, path, dpi):
         ax.figure.savefig(os.fspath(path), dpi=dpi)
         if created:
             import matplotlib.pyplot as plt
+
             plt.close(ax.figure)
     return ax
 
@@ -67,15 +72,19 @@ def _curves(source):
         source = final
     if hasattr(source, "loss_curve_") or hasattr(source, "get_params"):
         if not hasattr(source, "loss_curve_"):
-            raise ValueError(f"history_or_estimator: {type(source).__name__} is not fitted "
-                             f"(it has no loss_curve_); call fit first")
+            raise ValueError(
+                f"history_or_estimator: {type(source).__name__} is not fitted "
+                f"(it has no loss_curve_); call fit first"
+            )
         return (list(source.loss_curve_), list(getattr(source, "validation_loss_curve_", [])), 0)
     try:
         cost = source["cost"]
     except (KeyError, TypeError, IndexError):
-        raise TypeError(f"history_or_estimator: expected a fnn_numba History, a fitted "
-                        f"FNNClassifier/FNNRegressor or a mapping with 'cost', got "
-                        f"{type(source).__name__}") from None
+        raise TypeError(
+            f"history_or_estimator: expected a fnn_numba History, a fitted "
+            f"FNNClassifier/FNNRegressor or a mapping with 'cost', got "
+            f"{type(source).__name__}"
+        ) from None
     try:
         val = source["val_cost"]
     except (KeyError, TypeError, AttributeError):
@@ -84,8 +93,16 @@ def _curves(source):
     return list(cost), list(val), int(best)
 
 
-def plot_loss_curve(history_or_estimator, ax=None, path=None, *, log_scale=False, title=None,
-                    figsize=(6, 4), dpi=100):
+def plot_loss_curve(
+    history_or_estimator,
+    ax=None,
+    path=None,
+    *,
+    log_scale=False,
+    title=None,
+    figsize=(6, 4),
+    dpi=100,
+):
     """Training cost per epoch, and validation cost when there is one.
 
     Parameters
@@ -144,21 +161,35 @@ def plot_loss_curve(history_or_estimator, ax=None, path=None, *, log_scale=False
 
 
 def _check_resolution(resolution):
-    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) or resolution < 2:
-        raise ValueError(f"resolution: expected an integer >= 2 (grid points per axis), got {resolution!r}")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, numbers.Integral)
+        or resolution < 2
+    ):
+        raise ValueError(
+            f"resolution: expected an integer >= 2 (grid points per axis), got {resolution!r}"
+        )
     return int(resolution)
 
 
 def _points(X, columns_are_examples):
     """X as (m, 2) float points."""
     arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
-            or np.issubdtype(arr.dtype, np.complexfloating):
+    if (
+        arr.dtype == object
+        or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool)
+        or np.issubdtype(arr.dtype, np.complexfloating)
+    ):
         raise TypeError(f"X: expected a real numeric array, got dtype {arr.dtype}")
-    layout = "(2, m) (columns are examples, as for a Network)" if columns_are_examples \
+    layout = (
+        "(2, m) (columns are examples, as for a Network)"
+        if columns_are_examples
         else "(m, 2) (rows are examples, as for a scikit-learn estimator)"
+    )
     if arr.ndim != 2 or (arr.shape[0] if columns_are_examples else arr.shape[1]) != 2:
-        raise ValueError(f"X: a decision boundary needs 2-D inputs of shape {layout}, got shape {arr.shape}")
+        raise ValueError(
+            f"X: a decision boundary needs 2-D inputs of shape {layout}, got shape {arr.shape}"
+        )
     pts = (arr.T if columns_are_examples else arr).astype(float)
     if pts.shape[0] == 0:
         raise ValueError("X: expected at least one example, got none")
@@ -172,12 +203,16 @@ def _network_classifier(net, X, y):
     for a Network, read as a classifier: argmax over outputs, or one output
     thresholded at 0.5."""
     if net.sizes[0] != 2:
-        raise ValueError(f"model: a decision boundary needs a network with 2 inputs, got n0={net.sizes[0]}")
+        raise ValueError(
+            f"model: a decision boundary needs a network with 2 inputs, got n0={net.sizes[0]}"
+        )
     pts = _points(X, columns_are_examples=True)
     n_out = net.sizes[-1]
     if net.cost_name == "binary_cross_entropy" and n_out > 1:
-        raise ValueError(f"model: a binary cross-entropy network with {n_out} outputs is "
-                         f"multilabel; a decision boundary needs one class per point")
+        raise ValueError(
+            f"model: a binary cross-entropy network with {n_out} outputs is "
+            f"multilabel; a decision boundary needs one class per point"
+        )
     n_classes = 2 if n_out == 1 else n_out
     y = np.asarray(y)
     m = pts.shape[0]
@@ -188,12 +223,20 @@ def _network_classifier(net, X, y):
         if n_out == 1:
             labels = (labels > 0.5).astype(np.int64)
     else:
-        raise ValueError(f"y: expected {m} labels, or one-hot targets of shape ({n_out}, {m}), "
-                         f"got shape {y.shape}")
-    if not np.all(np.isfinite(labels.astype(float))) or np.any(labels != np.round(labels)) \
-            or labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"y: expected integer class labels in [0, {n_classes}), got values in "
-                         f"[{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"y: expected {m} labels, or one-hot targets of shape ({n_out}, {m}), "
+            f"got shape {y.shape}"
+        )
+    if (
+        not np.all(np.isfinite(labels.astype(float)))
+        or np.any(labels != np.round(labels))
+        or labels.min() < 0
+        or labels.max() >= n_classes
+    ):
+        raise ValueError(
+            f"y: expected integer class labels in [0, {n_classes}), got values in "
+            f"[{labels.min()}, {labels.max()}]"
+        )
 
     def classify(grid):
         out = net.forward(np.asfortranarray(grid.T))
@@ -204,19 +247,27 @@ def _network_classifier(net, X, y):
 
 def _estimator_classifier(model, X, y):
     if not hasattr(model, "predict"):
-        raise TypeError(f"model: expected a fnn_numba Network or a fitted classifier with predict, "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"model: expected a fnn_numba Network or a fitted classifier with predict, "
+            f"got {type(model).__name__}"
+        )
     classes = getattr(model, "classes_", None)
     if classes is None:
-        raise TypeError(f"model: expected a fitted classifier (with classes_), got "
-                        f"{type(model).__name__} without classes_; is it fitted, and a classifier?")
+        raise TypeError(
+            f"model: expected a fitted classifier (with classes_), got "
+            f"{type(model).__name__} without classes_; is it fitted, and a classifier?"
+        )
     classes = np.asarray(classes)
     pts = _points(X, columns_are_examples=False)
     y = np.asarray(y).reshape(-1) if np.ndim(y) == 2 and 1 in np.shape(y) else np.asarray(y)
     if y.ndim != 1 or y.shape[0] != pts.shape[0]:
-        raise ValueError(f"y: expected {pts.shape[0]} labels of shape ({pts.shape[0]},), got shape {y.shape}")
+        raise ValueError(
+            f"y: expected {pts.shape[0]} labels of shape ({pts.shape[0]},), got shape {y.shape}"
+        )
     if not np.all(np.isin(y, classes)):
-        raise ValueError(f"y: labels {np.setdiff1d(y, classes)!r} are not among the model's classes_ {classes!r}")
+        raise ValueError(
+            f"y: labels {np.setdiff1d(y, classes)!r} are not among the model's classes_ {classes!r}"
+        )
     order = np.argsort(classes)
 
     def index_of(labels):
@@ -225,15 +276,29 @@ def _estimator_classifier(model, X, y):
     def classify(grid):
         pred = np.asarray(model.predict(grid))
         if pred.ndim != 1:
-            raise ValueError(f"model: predict returned shape {pred.shape}; a decision boundary needs "
-                             f"one class per point (not multilabel or multi-output)")
+            raise ValueError(
+                f"model: predict returned shape {pred.shape}; a decision boundary needs "
+                f"one class per point (not multilabel or multi-output)"
+            )
         return index_of(pred)
 
     return pts, index_of(y), classify, list(classes)
 
 
-def plot_decision_boundary(model, X, y, ax=None, path=None, resolution=200, *, cmap="tab10",
-                           alpha=0.35, title=None, figsize=(6, 5), dpi=100):
+def plot_decision_boundary(
+    model,
+    X,
+    y,
+    ax=None,
+    path=None,
+    resolution=200,
+    *,
+    cmap="tab10",
+    alpha=0.35,
+    title=None,
+    figsize=(6, 5),
+    dpi=100,
+):
     """The class the model assigns to every point of the plane, with the data.
 
     Parameters
@@ -281,8 +346,11 @@ def plot_decision_boundary(model, X, y, ax=None, path=None, resolution=200, *, c
     colormap = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
     n = len(names)
     n_colors = getattr(colormap, "N", 256)
-    colors = [colormap(k) for k in range(n)] if n <= n_colors < 256 else \
-        [colormap(t) for t in np.linspace(0, 1, n)]
+    colors = (
+        [colormap(k) for k in range(n)]
+        if n <= n_colors < 256
+        else [colormap(t) for t in np.linspace(0, 1, n)]
+    )
 
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = np.where(hi > lo, 0.1 * (hi - lo), 0.5)
@@ -293,15 +361,32 @@ def plot_decision_boundary(model, X, y, ax=None, path=None, resolution=200, *, c
     regions = np.asarray(classify(grid)).reshape(xx.shape)
 
     ax, created = _axes(ax, figsize)
-    ax.pcolormesh(xx, yy, regions, cmap=ListedColormap(colors), vmin=-0.5, vmax=n - 0.5,
-                  alpha=alpha, shading="nearest", rasterized=True)
+    ax.pcolormesh(
+        xx,
+        yy,
+        regions,
+        cmap=ListedColormap(colors),
+        vmin=-0.5,
+        vmax=n - 0.5,
+        alpha=alpha,
+        shading="nearest",
+        rasterized=True,
+    )
     if n > 1 and np.unique(regions).size > 1:
         ax.contour(xx, yy, regions, levels=np.arange(n - 1) + 0.5, colors="k", linewidths=0.8)
     for k, name in enumerate(names):
         mask = labels == k
         if np.any(mask):
-            ax.scatter(pts[mask, 0], pts[mask, 1], color=colors[k], edgecolors="k", linewidths=0.5,
-                       s=22, label=str(name), zorder=3)
+            ax.scatter(
+                pts[mask, 0],
+                pts[mask, 1],
+                color=colors[k],
+                edgecolors="k",
+                linewidths=0.5,
+                s=22,
+                label=str(name),
+                zorder=3,
+            )
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
     ax.set_xlabel("x1")
@@ -352,10 +437,15 @@ def _conv_layer(net, layer, kinds, what):
         if not found:
             raise ValueError(f"net: has no {what}")
         return found[0]
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or \
-            not 1 <= layer < len(net.layers) or not isinstance(net.layers[layer], kinds):
-        raise ValueError(f"layer: expected the index (1..{len(net.layers) - 1}) of a {what}, "
-                         f"got {layer!r}")
+    if (
+        isinstance(layer, bool)
+        or not isinstance(layer, numbers.Integral)
+        or not 1 <= layer < len(net.layers)
+        or not isinstance(net.layers[layer], kinds)
+    ):
+        raise ValueError(
+            f"layer: expected the index (1..{len(net.layers) - 1}) of a {what}, got {layer!r}"
+        )
     return int(layer)
 
 
@@ -372,8 +462,11 @@ def plot_filters(net, layer=None, path=None, *, channel=None, cmap="gray", dpi=1
     w = net._param_view(net._params, l - 1, "W")
     F, C = w.shape[:2]
     channels = range(C) if channel is None else [channel]
-    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, numbers.Integral)
-                                or not 0 <= channel < C):
+    if channel is not None and (
+        isinstance(channel, bool)
+        or not isinstance(channel, numbers.Integral)
+        or not 0 <= channel < C
+    ):
         raise ValueError(f"channel: expected an input channel in 0..{C - 1}, got {channel!r}")
     images = [w[f, c] for f in range(F) for c in channels]
     titles = [f"f={f}" + (f", c={c}" if C > 1 else "") for f in range(F) for c in channels]
@@ -387,15 +480,24 @@ def plot_feature_maps(net, x, layer=None, path=None, *, cmap="viridis", dpi=100,
     Saves to ``path`` when given; returns the Figure."""
     from .layers import AvgPool2D, Conv2D, Dropout, MaxPool2D, Subsample2D
 
-    l = _conv_layer(net, layer, (Conv2D, MaxPool2D, AvgPool2D, Subsample2D, Dropout),
-                    "layer with maps")
+    l = _conv_layer(
+        net, layer, (Conv2D, MaxPool2D, AvgPool2D, Subsample2D, Dropout), "layer with maps"
+    )
     shape = net.layers[l].output_shape
     if len(shape) != 3:
         raise ValueError(f"layer: layer {l} has no maps (output shape {shape})")
     arr = np.asarray(x, dtype=np.float64)
     if arr.size != net.sizes[0]:
-        raise ValueError(f"x: expected one input of {net.input_layer.shape} ({net.sizes[0]} values), "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"x: expected one input of {net.input_layer.shape} ({net.sizes[0]} values), "
+            f"got shape {arr.shape}"
+        )
     a = net.forward(arr.reshape(-1, 1), return_all=True).A[l - 1][:, 0].reshape(shape)
-    return _grid(list(a), [f"map {c}" for c in range(shape[0])], path, dpi,
-                 title or f"layer {l} ({type(net.layers[l]).__name__}) feature maps", cmap)
+    return _grid(
+        list(a),
+        [f"map {c}" for c in range(shape[0])],
+        path,
+        dpi,
+        title or f"layer {l} ({type(net.layers[l]).__name__}) feature maps",
+        cmap,
+    )

@@ -4,6 +4,7 @@ tqdm is an optional dependency (``pip install "fnn-numba[progress]"``); it is
 imported only when a bar is actually shown, so importing this module never
 needs it.
 """
+
 import sys
 
 __all__ = ["EpochProgress"]
@@ -55,12 +56,16 @@ class EpochProgress:
         if enabled is not None:
             # bool or numpy.bool_ only: 1 or "yes" would be a typo, not a wish
             if type(enabled).__name__ not in ("bool", "bool_"):
-                raise TypeError(f"progress (enabled): expected True, False or None, got {enabled!r}")
+                raise TypeError(
+                    f"progress (enabled): expected True, False or None, got {enabled!r}"
+                )
             enabled = bool(enabled)
         tqdm = _tqdm_class() if enabled is not False else None
         if enabled is True and tqdm is None:
-            raise ImportError("progress=True needs tqdm, which is not installed: "
-                              "pip install \"fnn-numba[progress]\" (or pip install tqdm)")
+            raise ImportError(
+                "progress=True needs tqdm, which is not installed: "
+                'pip install "fnn-numba[progress]" (or pip install tqdm)'
+            )
         stream = sys.stderr if file is None else file
         if enabled is None:
             isatty = getattr(sys.stderr, "isatty", None)
@@ -69,8 +74,14 @@ class EpochProgress:
         self.total = total_epochs
         self._bar = None
         if self.enabled:
-            options = dict(total=total_epochs, unit="epoch", desc="fit", file=stream,
-                           dynamic_ncols=True, leave=True)
+            options = dict(
+                total=total_epochs,
+                unit="epoch",
+                desc="fit",
+                file=stream,
+                dynamic_ncols=True,
+                leave=True,
+            )
             options.update(tqdm_options)
             self._bar = tqdm(**options)
 
@@ -102,8 +113,11 @@ class EpochProgress:
 
 def _postfix(history):
     parts = []
-    for label, name, fmt in (("cost", "cost", ".4g"), ("val_cost", "val_cost", ".4g"),
-                             ("val_acc", "val_accuracy", ".4f")):
+    for label, name, fmt in (
+        ("cost", "cost", ".4g"),
+        ("val_cost", "val_cost", ".4g"),
+        ("val_acc", "val_accuracy", ".4f"),
+    ):
         values = getattr(history, name, None)
         if values:
             value = values[-1]

@@ -25,6 +25,7 @@ SymPy is an optional dependency (``pip install sympy``, or the ``symbolic``
 extra: ``pip install fnn-numba[symbolic]``); it is imported only when a
 function here is called.
 """
+
 import functools
 from dataclasses import dataclass
 
@@ -73,7 +74,8 @@ def require_sympy():
     except ImportError as exc:
         raise ImportError(
             "fnn_numba.symbolic needs SymPy: pip install sympy "
-            "(or install the 'symbolic' extra: pip install fnn-numba[symbolic])") from exc
+            "(or install the 'symbolic' extra: pip install fnn-numba[symbolic])"
+        ) from exc
     return sympy
 
 
@@ -129,18 +131,22 @@ def _activation_branches(sp, name):
         g = (sp.exp(real) - sp.exp(-real)) / (sp.exp(real) + sp.exp(-real))  # P2 (5) as written
         return [("all z", real, g, lambda z, a: 1 - a * a)], {}
     if name == "relu":
-        return [("z > 0", pos, pos, lambda z, a: one),
-                ("z < 0", neg, zero, lambda z, a: zero)], {}
+        return [("z > 0", pos, pos, lambda z, a: one), ("z < 0", neg, zero, lambda z, a: zero)], {}
     if name == "leaky_relu":
-        return [("z > 0", pos, pos, lambda z, a: one),
-                ("z < 0", neg, slope * neg, lambda z, a: slope)], {slope: LEAKY_RELU_SLOPE}
+        return [
+            ("z > 0", pos, pos, lambda z, a: one),
+            ("z < 0", neg, slope * neg, lambda z, a: slope),
+        ], {slope: LEAKY_RELU_SLOPE}
     if name == "elu":
-        return [("z > 0", pos, pos, lambda z, a: one),
-                ("z < 0", neg, alpha * (sp.exp(neg) - 1), lambda z, a: a + alpha)], {alpha: ELU_ALPHA}
+        return [
+            ("z > 0", pos, pos, lambda z, a: one),
+            ("z < 0", neg, alpha * (sp.exp(neg) - 1), lambda z, a: a + alpha),
+        ], {alpha: ELU_ALPHA}
     if name == "selu":
-        return [("z > 0", pos, lam * pos, lambda z, a: lam),
-                ("z < 0", neg, lam * alpha * (sp.exp(neg) - 1), lambda z, a: a + lam * alpha)], \
-            {lam: SELU_LAMBDA, alpha: SELU_ALPHA}
+        return [
+            ("z > 0", pos, lam * pos, lambda z, a: lam),
+            ("z < 0", neg, lam * alpha * (sp.exp(neg) - 1), lambda z, a: a + lam * alpha),
+        ], {lam: SELU_LAMBDA, alpha: SELU_ALPHA}
     if name == "exp":
         return [("all z", real, sp.exp(real), lambda z, a: a)], {}
     raise ValueError(f"activation: no element-wise formula for {name!r}")
@@ -151,15 +157,20 @@ _ACTIVATION_STATEMENTS = {
     "sigmoid": ("P2 (4)", "sigmoid: d/dz 1/(1 + exp(-z)) = a (1 - a)"),
     "tanh": ("P2 (6)", "tanh: d/dz (e^z - e^-z)/(e^z + e^-z) = 1 - a^2"),
     "relu": ("P2 (2)", "relu: d/dz max(0, z) = I(z > 0)  (0 taken at z = 0)"),
-    "leaky_relu": ("P1 (17)", f"leaky_relu: slope 1 (z > 0), {LEAKY_RELU_SLOPE} (z < 0), "
-                              "the forward pass's own slope"),
+    "leaky_relu": (
+        "P1 (17)",
+        f"leaky_relu: slope 1 (z > 0), {LEAKY_RELU_SLOPE} (z < 0), the forward pass's own slope",
+    ),
     "elu": ("P1 (17)", "elu: d/dz alpha (e^z - 1) = a + alpha (z < 0); 1 (z > 0)"),
-    "selu": ("P1 (17)", "selu: d/dz lambda alpha (e^z - 1) = a + lambda alpha (z < 0); lambda (z > 0)"),
+    "selu": (
+        "P1 (17)",
+        "selu: d/dz lambda alpha (e^z - 1) = a + lambda alpha (z < 0); lambda (z > 0)",
+    ),
     "exp": ("P1 (17)", "exp: d/dz e^z = a"),
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _activation_symbolic(name):
     """Per branch: whether d g/dz - closed form simplifies to 0, and numeric
     callables for g and its SymPy derivative."""
@@ -169,8 +180,14 @@ def _activation_symbolic(name):
     for branch, z, g, closed in branches:
         dg = sp.diff(g, z)
         ok = _is_zero(sp, dg - closed(z, g))
-        out.append((branch, ok, sp.lambdify(z, g.subs(constants), "math"),
-                    sp.lambdify(z, dg.subs(constants), "math")))
+        out.append(
+            (
+                branch,
+                ok,
+                sp.lambdify(z, g.subs(constants), "math"),
+                sp.lambdify(z, dg.subs(constants), "math"),
+            )
+        )
     return tuple(out)
 
 
@@ -180,8 +197,13 @@ def _activation_row(name):
     proved, agree, worst = True, True, 0.0
     for branch, ok, g, dg in _activation_symbolic(name):
         proved &= ok
-        pts = POSITIVE_POINTS if branch == "z > 0" else NEGATIVE_POINTS if branch == "z < 0" \
+        pts = (
+            POSITIVE_POINTS
+            if branch == "z > 0"
+            else NEGATIVE_POINTS
+            if branch == "z < 0"
             else NEGATIVE_POINTS + POSITIVE_POINTS
+        )
         z = _F([pts])
         a = np.zeros_like(z)
         _kernel("activation_forward")(code, z, a)
@@ -191,13 +213,15 @@ def _activation_row(name):
         ok_d, err_d = _close(dz[0], [dg(p) for p in pts])
         agree &= ok_a and ok_d
         worst = max(worst, err_a, err_d)
-    detail = (f"SymPy: {'identity holds' if proved else 'DIFFERS'} on every branch; "
-              f"kernels activation_forward/dz_backward vs SymPy at {2 * len(POSITIVE_POINTS)} "
-              f"points: rel {worst:.1e}")
+    detail = (
+        f"SymPy: {'identity holds' if proved else 'DIFFERS'} on every branch; "
+        f"kernels activation_forward/dz_backward vs SymPy at {2 * len(POSITIVE_POINTS)} "
+        f"points: rel {worst:.1e}"
+    )
     return SymbolicRow(label, statement, bool(proved and agree), detail)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _softmax_symbolic():
     sp = require_sympy()
     n = SOFTMAX_NODES
@@ -206,8 +230,11 @@ def _softmax_symbolic():
     total = sum(sp.exp(v) for v in z)
     a = [sp.exp(v) / total for v in z]
     jac = [[sp.diff(a[p], z[j]) for j in range(n)] for p in range(n)]
-    jac_ok = all(_is_zero(sp, jac[p][j] - a[p] * ((1 if p == j else 0) - a[j]))
-                 for p in range(n) for j in range(n))
+    jac_ok = all(
+        _is_zero(sp, jac[p][j] - a[p] * ((1 if p == j else 0) - a[j]))
+        for p in range(n)
+        for j in range(n)
+    )
     contraction = [sum(g[p] * jac[p][j] for p in range(n)) for j in range(n)]
     cross = sum(g[p] * a[p] for p in range(n))
     p8_ok = all(_is_zero(sp, contraction[j] - a[j] * (g[j] - cross)) for j in range(n))
@@ -240,14 +267,20 @@ def _softmax_rows():
     con_sym = np.array([con_f(list(z[:, i]), list(da[:, i])) for i in range(z.shape[1])]).T
     ok_c, err_c = _close(dz, con_sym)
     return [
-        SymbolicRow("P1 (17)", "softmax Jacobian: da_p/dz_j = a_p (delta_pj - a_j)",
-                    bool(jac_ok and ok_j),
-                    f"SymPy: {'identity holds' if jac_ok else 'DIFFERS'} for n = {n}, every (p, j); "
-                    f"kernel dz_backward on unit dJ/dA vs SymPy: rel {err_j:.1e}"),
-        SymbolicRow("P2 (8)", "softmax: sum_p dJ/da_p da_p/dz_j = a_j (dJ/da_j - sum_p dJ/da_p a_p)",
-                    bool(p8_ok and ok_c),
-                    f"SymPy: {'identity holds' if p8_ok else 'DIFFERS'} for n = {n}; "
-                    f"kernel dz_backward vs SymPy contraction: rel {err_c:.1e}"),
+        SymbolicRow(
+            "P1 (17)",
+            "softmax Jacobian: da_p/dz_j = a_p (delta_pj - a_j)",
+            bool(jac_ok and ok_j),
+            f"SymPy: {'identity holds' if jac_ok else 'DIFFERS'} for n = {n}, every (p, j); "
+            f"kernel dz_backward on unit dJ/dA vs SymPy: rel {err_j:.1e}",
+        ),
+        SymbolicRow(
+            "P2 (8)",
+            "softmax: sum_p dJ/da_p da_p/dz_j = a_j (dJ/da_j - sum_p dJ/da_p a_p)",
+            bool(p8_ok and ok_c),
+            f"SymPy: {'identity holds' if p8_ok else 'DIFFERS'} for n = {n}; "
+            f"kernel dz_backward vs SymPy contraction: rel {err_c:.1e}",
+        ),
     ]
 
 
@@ -266,7 +299,7 @@ def activation_rows(names=None):
 _COST_STATEMENTS = {
     "squared_error": "squared_error: L = 1/2 sum_j (y_hat - y)^2, dL/dy_hat = y_hat - y",
     "binary_cross_entropy": "binary_cross_entropy: L = -sum_j [y log y_hat + (1 - y) log(1 - y_hat)], "
-                            "dL/dy_hat = (y_hat - y)/(y_hat (1 - y_hat))",
+    "dL/dy_hat = (y_hat - y)/(y_hat (1 - y_hat))",
     "categorical_cross_entropy": "categorical_cross_entropy: L = -sum_j y log y_hat, dL/dy_hat = -y/y_hat",
     "poisson": "poisson: L = sum_j [y_hat - y + y log(y / y_hat)], dL/dy_hat = 1 - y/y_hat",
 }
@@ -293,15 +326,19 @@ def _cost_closed(name, p, t):
     return -t / p
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cost_symbolic(name):
     sp = require_sympy()
     m = SEED_EXAMPLES
     p = sp.symbols(f"yhat1:{m + 1}", positive=True)
     t = sp.symbols(f"y1:{m + 1}", real=True)
-    slope_ok = _is_zero(sp, sp.diff(_cost_term(sp, name, p[0], t[0]), p[0]) - _cost_closed(name, p[0], t[0]))
+    slope_ok = _is_zero(
+        sp, sp.diff(_cost_term(sp, name, p[0], t[0]), p[0]) - _cost_closed(name, p[0], t[0])
+    )
     J = sum(_cost_term(sp, name, p[i], t[i]) for i in range(m)) / m
-    seed_ok = all(_is_zero(sp, sp.diff(J, p[i]) - _cost_closed(name, p[i], t[i]) / m) for i in range(m))
+    seed_ok = all(
+        _is_zero(sp, sp.diff(J, p[i]) - _cost_closed(name, p[i], t[i]) / m) for i in range(m)
+    )
     term = sp.lambdify([p[0], t[0]], _cost_term(sp, name, p[0], t[0]), "math")
     slope = sp.lambdify([p[0], t[0]], sp.diff(_cost_term(sp, name, p[0], t[0]), p[0]), "math")
     return slope_ok, seed_ok, term, slope
@@ -317,28 +354,37 @@ def cost_rows(names=None):
             raise ValueError(f"names: unknown cost {name!r}")
         slope_ok, seed_ok, term, slope = _cost_symbolic(name)
         y_hat = _F(rng.uniform(0.05, 0.95, (2, 5)))
-        y = _F(rng.uniform(0, 1, (2, 5)) if name != "squared_error" else rng.standard_normal((2, 5)))
+        y = _F(
+            rng.uniform(0, 1, (2, 5)) if name != "squared_error" else rng.standard_normal((2, 5))
+        )
         m = y.shape[1]
         da = np.zeros_like(y_hat)
         _kernel("cost_seed")(COSTS[name], y_hat, y, da)
-        want_seed = np.array([[slope(y_hat[j, i], y[j, i]) / m for i in range(m)] for j in range(2)])
+        want_seed = np.array(
+            [[slope(y_hat[j, i], y[j, i]) / m for i in range(m)] for j in range(2)]
+        )
         ok_s, err_s = _close(da, want_seed)
         losses = np.zeros(m)
-        _kernel("example_losses")(COSTS[name], ACTIVATIONS["identity"], False,
-                                           y_hat, y_hat, y, losses)
+        _kernel("example_losses")(
+            COSTS[name], ACTIVATIONS["identity"], False, y_hat, y_hat, y, losses
+        )
         want_l = [sum(term(y_hat[j, i], y[j, i]) for j in range(2)) for i in range(m)]
         ok_l, err_l = _close(losses, want_l)
-        rows.append(SymbolicRow(
-            "cost", _COST_STATEMENTS[name] + "; seed dJ/dA[L] = (1/m) dL_i/dy_hat",
-            bool(slope_ok and seed_ok and ok_s and ok_l),
-            f"SymPy: dL/dy_hat {'holds' if slope_ok else 'DIFFERS'}, seed of J = (1/m) sum_i L_i "
-            f"(m = {SEED_EXAMPLES}) {'holds' if seed_ok else 'DIFFERS'}; kernels cost_seed, "
-            f"example_losses vs SymPy: rel {max(err_s, err_l):.1e}"))
+        rows.append(
+            SymbolicRow(
+                "cost",
+                _COST_STATEMENTS[name] + "; seed dJ/dA[L] = (1/m) dL_i/dy_hat",
+                bool(slope_ok and seed_ok and ok_s and ok_l),
+                f"SymPy: dL/dy_hat {'holds' if slope_ok else 'DIFFERS'}, seed of J = (1/m) sum_i L_i "
+                f"(m = {SEED_EXAMPLES}) {'holds' if seed_ok else 'DIFFERS'}; kernels cost_seed, "
+                f"example_losses vs SymPy: rel {max(err_s, err_l):.1e}",
+            )
+        )
     return rows
 
 
 # ----------------------------------------------------------------------- fused
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fused_sigmoid_symbolic():
     sp = require_sympy()
     z, y = sp.Symbol("z", real=True), sp.Symbol("y", real=True)
@@ -361,7 +407,7 @@ def _fused_sigmoid_symbolic():
     return delta_ok, loss_ok, delta_f, loss_f
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fused_softmax_symbolic():
     sp = require_sympy()
     n = SOFTMAX_NODES
@@ -394,10 +440,14 @@ def fused_rows(pairs=None):
         if out == "sigmoid":
             delta_ok, loss_ok, delta_f, loss_f = _fused_sigmoid_symbolic()
             y = _F(rng.uniform(0, 1, (n, m)))
-            want_delta = np.array([[delta_f(z[j, i], y[j, i]) / m for i in range(m)] for j in range(n)])
+            want_delta = np.array(
+                [[delta_f(z[j, i], y[j, i]) / m for i in range(m)] for j in range(n)]
+            )
             want_loss = [sum(loss_f(z[j, i], y[j, i]) for j in range(n)) for i in range(m)]
             delta_text = "sigmoid + binary_cross_entropy: d/dz BCE(sigma(z)) = sigma(z) - y  (so dJ/dZ[L] = (A - Y)/m)"
-            loss_text = "sigmoid + binary_cross_entropy: max(z,0) - z y + log(1 + e^-|z|) = BCE(sigma(z))"
+            loss_text = (
+                "sigmoid + binary_cross_entropy: max(z,0) - z y + log(1 + e^-|z|) = BCE(sigma(z))"
+            )
         else:
             delta_ok, loss_ok, delta_f, loss_f = _fused_softmax_symbolic()
             y = np.zeros((n, m))
@@ -405,8 +455,10 @@ def fused_rows(pairs=None):
             y = _F(y)
             want_delta = np.array([delta_f(list(z[:, i]), list(y[:, i])) for i in range(m)]).T / m
             want_loss = [loss_f(list(z[:, i]), list(y[:, i])) for i in range(m)]
-            delta_text = ("softmax + categorical_cross_entropy: d/dz_j CCE(softmax(z)) = a_j sum_p y_p - y_j  "
-                          "(so dJ/dZ[L] = (A - Y)/m for one-hot Y)")
+            delta_text = (
+                "softmax + categorical_cross_entropy: d/dz_j CCE(softmax(z)) = a_j sum_p y_p - y_j  "
+                "(so dJ/dZ[L] = (A - Y)/m for one-hot Y)"
+            )
             loss_text = "softmax + categorical_cross_entropy: -sum_j y_j (z_j - log sum_p e^z_p) = CCE(softmax(z))"
         dz = np.zeros_like(z)
         _kernel("output_delta_fused")(ACTIVATIONS[out], a, y, dz)
@@ -414,17 +466,29 @@ def fused_rows(pairs=None):
         losses = np.zeros(m)
         _kernel("example_losses")(COSTS[cost], ACTIVATIONS[out], True, z, a, y, losses)
         ok_l, err_l = _close(losses, want_loss)
-        rows.append(SymbolicRow("fused", delta_text, bool(delta_ok and ok_d),
-                                f"SymPy: {'identity holds' if delta_ok else 'DIFFERS'}; kernel "
-                                f"output_delta_fused vs SymPy: rel {err_d:.1e}"))
-        rows.append(SymbolicRow("fused", loss_text, bool(loss_ok and ok_l),
-                                f"SymPy: {'identity holds' if loss_ok else 'DIFFERS'}; kernel "
-                                f"example_losses (fused) vs SymPy: rel {err_l:.1e}"))
+        rows.append(
+            SymbolicRow(
+                "fused",
+                delta_text,
+                bool(delta_ok and ok_d),
+                f"SymPy: {'identity holds' if delta_ok else 'DIFFERS'}; kernel "
+                f"output_delta_fused vs SymPy: rel {err_d:.1e}",
+            )
+        )
+        rows.append(
+            SymbolicRow(
+                "fused",
+                loss_text,
+                bool(loss_ok and ok_l),
+                f"SymPy: {'identity holds' if loss_ok else 'DIFFERS'}; kernel "
+                f"example_losses (fused) vs SymPy: rel {err_l:.1e}",
+            )
+        )
     return rows
 
 
 # ----------------------------------------------------------------- the layer
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def layer_rows():
     """P1 (13), (14), (21) derived by SymPy from z = W a + b (P1 (1)) for
     n = 2, K = 3, m = 2 and a J that couples every z[j,i] (a cubic plus the
@@ -437,21 +501,33 @@ def layer_rows():
     A = sp.Matrix(K, m, lambda k, i: sp.Symbol(f"a{k}{i}", real=True))
     Zs = sp.Matrix(n, m, lambda j, i: sp.Symbol(f"z{j}{i}", real=True))
     c = sp.Matrix(n, m, lambda j, i: sp.Symbol(f"c{j}{i}", real=True))
-    J_of_z = sum(Zs[j, i] ** 3 for j in range(n) for i in range(m)) + \
-        sum(c[j, i] * Zs[j, i] for j in range(n) for i in range(m)) ** 2
+    J_of_z = (
+        sum(Zs[j, i] ** 3 for j in range(n) for i in range(m))
+        + sum(c[j, i] * Zs[j, i] for j in range(n) for i in range(m)) ** 2
+    )
     Z = W * A + b * sp.ones(1, m)
     at_z = {Zs[j, i]: Z[j, i] for j in range(n) for i in range(m)}
     J = J_of_z.subs(at_z)
     dJdz = sp.Matrix(n, m, lambda j, i: sp.diff(J_of_z, Zs[j, i]).subs(at_z))
-    ok13 = all(sp.expand(sp.diff(J, W[j, k]) - sum(dJdz[j, i] * A[k, i] for i in range(m))) == 0
-               for j in range(n) for k in range(K))
-    ok14 = all(sp.expand(sp.diff(J, b[j]) - sum(dJdz[j, i] for i in range(m))) == 0 for j in range(n))
-    ok21 = all(sp.expand(sp.diff(J, A[k, i]) - sum(dJdz[j, i] * W[j, k] for j in range(n))) == 0
-               for k in range(K) for i in range(m))
+    ok13 = all(
+        sp.expand(sp.diff(J, W[j, k]) - sum(dJdz[j, i] * A[k, i] for i in range(m))) == 0
+        for j in range(n)
+        for k in range(K)
+    )
+    ok14 = all(
+        sp.expand(sp.diff(J, b[j]) - sum(dJdz[j, i] for i in range(m))) == 0 for j in range(n)
+    )
+    ok21 = all(
+        sp.expand(sp.diff(J, A[k, i]) - sum(dJdz[j, i] * W[j, k] for j in range(n))) == 0
+        for k in range(K)
+        for i in range(m)
+    )
     detail = "SymPy, n = 2, K = 3, m = 2; formula only (the kernels are checked numerically in the table)"
-    return (SymbolicRow("P1 (13)", "dJ/dw[j,k] = sum_i dJ/dz[j,i] a[k,i]", bool(ok13), detail),
-            SymbolicRow("P1 (14)", "dJ/db[j] = sum_i dJ/dz[j,i]", bool(ok14), detail),
-            SymbolicRow("P1 (21)", "dJ/da[k,i] = sum_j dJ/dz[j,i] w[j,k]", bool(ok21), detail))
+    return (
+        SymbolicRow("P1 (13)", "dJ/dw[j,k] = sum_i dJ/dz[j,i] a[k,i]", bool(ok13), detail),
+        SymbolicRow("P1 (14)", "dJ/db[j] = sum_i dJ/dz[j,i]", bool(ok14), detail),
+        SymbolicRow("P1 (21)", "dJ/da[k,i] = sum_j dJ/dz[j,i] w[j,k]", bool(ok21), detail),
+    )
 
 
 def verify(activations=None, costs=None, fused_pairs=None, layer=True):

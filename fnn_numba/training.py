@@ -7,6 +7,7 @@ run :func:`run_epochs`; they differ only in the :class:`BatchRunner` that
 trains a range of batches (the CPU backend's jitted driver, the CUDA
 backend's, or a data-parallel step with an allreduce).
 """
+
 import math
 import time
 import warnings
@@ -74,7 +75,7 @@ class Schedule:
         if self.kind == "step":
             return alpha * self.gamma ** (epoch // self.step_size)
         if self.kind == "exponential":
-            return alpha * self.gamma ** epoch
+            return alpha * self.gamma**epoch
         return alpha
 
 
@@ -84,10 +85,13 @@ def make_schedule(learning_rate, lr_schedule="constant", power_t=0.5, step_size=
     kind = V.check_choice("lr_schedule", lr_schedule, SCHEDULES)
     if gamma is None:
         gamma = {"step": 0.5, "exponential": 0.95}.get(kind, 1.0)
-    return Schedule(V.check_positive("learning_rate", learning_rate), kind,
-                    V.check_positive("power_t", power_t, allow_zero=True),
-                    V.check_positive("step_size", step_size, integer=True),
-                    V.check_positive("gamma", gamma))
+    return Schedule(
+        V.check_positive("learning_rate", learning_rate),
+        kind,
+        V.check_positive("power_t", power_t, allow_zero=True),
+        V.check_positive("step_size", step_size, integer=True),
+        V.check_positive("gamma", gamma),
+    )
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,12 @@ def check_batch_size(batch_size, m):
         return m
     batch_size = V.check_positive("batch_size", batch_size, integer=True)
     if batch_size > m:
-        warnings.warn(f"batch_size: {batch_size} is larger than the {m} training examples; "
-                      f"training runs on batches of {m}", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"batch_size: {batch_size} is larger than the {m} training examples; "
+            f"training runs on batches of {m}",
+            UserWarning,
+            stacklevel=4,
+        )
         return m
     return batch_size
 
@@ -235,7 +243,11 @@ def run_epochs(plan, runner, history, cost_name, on_epoch_end=None, first_epoch=
                         f"training diverged at epoch {epoch + 1}, batch {bad + 1} of {n_batches}: "
                         f"the cost or an updated parameter became NaN or inf "
                         f"(learning_rate={lr:g} may be too large); the weights of the last finite "
-                        f"step are kept", epoch + 1, bad + 1, history)
+                        f"step are kept",
+                        epoch + 1,
+                        bad + 1,
+                        history,
+                    )
             history.cost.append(float(np.dot(batch_costs, runner.batch_weights) / runner.examples))
             history.learning_rate.append(lr)
             if plan.Xv is not None:
@@ -257,8 +269,11 @@ def run_epochs(plan, runner, history, cost_name, on_epoch_end=None, first_epoch=
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, stopping)
             if plan.verbose:
-                print(epoch_line(history, epoch + 1, plan.epochs, cost_name) +
-                      runner.epoch_note(history), flush=True)
+                print(
+                    epoch_line(history, epoch + 1, plan.epochs, cost_name)
+                    + runner.epoch_note(history),
+                    flush=True,
+                )
             if bar is not None:
                 bar.update(epoch + 1 - first_epoch, history)
             if plan.callback is not None:
@@ -284,7 +299,9 @@ def epoch_line(history, epoch, epochs, cost_name):
     line = f"epoch {epoch:4d}/{epochs}  cost {history.cost[-1]:.6f}"
     if history.val_cost:
         line += f"  val_cost {history.val_cost[-1]:.6f}"
-        if cost_name not in ("squared_error", "poisson") and not math.isnan(history.val_accuracy[-1]):
+        if cost_name not in ("squared_error", "poisson") and not math.isnan(
+            history.val_accuracy[-1]
+        ):
             line += f"  val_accuracy {history.val_accuracy[-1]:.4f}"
     return line
 

@@ -10,6 +10,7 @@ libdevice through it; where the toolkit has NVVM but no NVRTC (a CUDA 13
 toolkit without the NVRTC library, say) :func:`use_toolkit_nvvm` answers
 both from the toolkit instead.
 """
+
 import json
 import os
 import re
@@ -59,8 +60,18 @@ def kernel_signatures(dtype):
     d1 = np.zeros(1, np.float64)
     pad = np.zeros((1, 1, 1), dtype)
     net = gf.FusedNet(z1, z1, pad, pad, i1, i1, i1, i1, 0, False, 0.0)
-    data = gf.FusedBatches(np.zeros((1, 1), dtype, order="F"), np.zeros((1, 1), dtype, order="F"),
-                           i1, 0, 0, 0, pad, z1, d1, i1)
+    data = gf.FusedBatches(
+        np.zeros((1, 1), dtype, order="F"),
+        np.zeros((1, 1), dtype, order="F"),
+        i1,
+        0,
+        0,
+        0,
+        pad,
+        z1,
+        d1,
+        i1,
+    )
     opt = gf.FusedOptimizer(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, z1, z1, z1)
     return {
         "z_forward_cuda": (mat_c, vec, mat_f, mat_f),
@@ -90,8 +101,12 @@ def all_kernels():
     """{name: dispatcher} of every kernel in fnn_numba.gpu."""
     from fnn_numba.gpu import fused, kernels
 
-    return {name: getattr(mod, name) for mod in (kernels, fused) for name in dir(mod)
-            if name.endswith("_cuda")}
+    return {
+        name: getattr(mod, name)
+        for mod in (kernels, fused)
+        for name in dir(mod)
+        if name.endswith("_cuda")
+    }
 
 
 def compile_ptx_all(cc=(9, 0), dtypes=(np.float32, np.float64)):
@@ -110,13 +125,17 @@ def compile_ptx_all(cc=(9, 0), dtypes=(np.float32, np.float64)):
 def assemble(ptx, arch="sm_90", ptxas=None):
     """ptxas's verdict on one PTX text: (return code, registers, spill
     bytes, stack bytes, stderr)."""
-    ptxas = ptxas or shutil.which("ptxas") or os.path.join(
-        os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas")
+    ptxas = (
+        ptxas
+        or shutil.which("ptxas")
+        or os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas")
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
         f.write(ptx)
         f.flush()
-        out = subprocess.run([ptxas, f"-arch={arch}", "-v", f.name, "-o", os.devnull],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [ptxas, f"-arch={arch}", "-v", f.name, "-o", os.devnull], capture_output=True, text=True
+        )
     main = out.stderr
     regs = [int(r) for r in re.findall(r"Used (\d+) registers", main)]
     spills = [int(r) for r in re.findall(r"(\d+) bytes spill stores", main)]
@@ -134,10 +153,15 @@ def report(cc=(9, 0)):
     for (name, dtype), ptx in compile_ptx_all(cc).items():
         rc, regs, spills, stack, err = assemble(ptx, f"sm_{cc[0]}{cc[1]}")
         out[f"{name} {dtype}"] = dict(
-            rc=rc, regs=regs, spills=spills, stack=stack, err=err,
+            rc=rc,
+            regs=regs,
+            spills=spills,
+            stack=stack,
+            err=err,
             vector_shared_loads=len(re.findall(r"ld\.shared\.v[24]\.f(32|64)", ptx)),
             scalar_shared_loads=len(re.findall(r"ld\.shared\.f(32|64)", ptx)),
-            float64_ops=len(re.findall(r"\.f64\b", ptx)))
+            float64_ops=len(re.findall(r"\.f64\b", ptx)),
+        )
     return {"kernels": out, "fused_threads": fused.FUSED_THREADS}
 
 

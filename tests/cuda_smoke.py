@@ -13,6 +13,7 @@ clipping on the former), small enough for compute-sanitizer's racecheck
 and synccheck to finish in seconds; it prints the costs and exits 0 unless
 an exception escapes (the sanitizer's own exit status reports its findings).
 """
+
 import importlib.util
 import json
 import sys
@@ -58,8 +59,16 @@ def kernels():
     t = time.perf_counter()
     report = _sim_checks()._kernel_checks(small=True)
     missing = sorted(set(report["all_kernels"]) - set(report["checked"]))
-    print(json.dumps(dict(seconds=round(time.perf_counter() - t, 1), checks=report["checks"],
-                          failures=report["failures"], not_covered=missing)))
+    print(
+        json.dumps(
+            dict(
+                seconds=round(time.perf_counter() - t, 1),
+                checks=report["checks"],
+                failures=report["failures"],
+                not_covered=missing,
+            )
+        )
+    )
     return 1 if report["failures"] or missing else 0
 
 
@@ -73,12 +82,20 @@ def tiny():
     out = {}
     for fused_epoch in (False, True):
         gf.FUSED_EPOCH = fused_epoch
-        net = fnn.Network([5, 7, 3], ["tanh", "softmax"], dtype=np.float32, seed=0, l2=0.01,
-                          device="cuda")
+        net = fnn.Network(
+            [5, 7, 3], ["tanh", "softmax"], dtype=np.float32, seed=0, l2=0.01, device="cuda"
+        )
         out[f"fused={fused_epoch} forward"] = float(net.forward(X).sum())
         out[f"fused={fused_epoch} gradients J"] = float(net.gradients(X, np.eye(3)[:, y]).cost)
-        h = net.fit(X, y, epochs=1, batch_size=8, learning_rate=0.1, optimizer="adam",
-                    clip_norm=None if fused_epoch else 1.0)
+        h = net.fit(
+            X,
+            y,
+            epochs=1,
+            batch_size=8,
+            learning_rate=0.1,
+            optimizer="adam",
+            clip_norm=None if fused_epoch else 1.0,
+        )
         out[f"fused={fused_epoch} fit cost"] = h.cost[-1]
     print(json.dumps(out))
     return 0

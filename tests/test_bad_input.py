@@ -1,4 +1,5 @@
 """The catalogue of bad inputs: each gets a clear error and changes nothing."""
+
 import numpy as np
 import pytest
 
@@ -70,17 +71,24 @@ def test_calls_reject_and_change_nothing(X, Y, error, match, method):
     assert np.array_equal(net.get_parameters(), before)
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(epochs=0), ValueError, "epochs"),
-    (dict(epochs=2.5), TypeError, "epochs"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(batch_size=-4), ValueError, "batch_size"),
-    (dict(learning_rate=0.0), ValueError, "learning_rate"),
-    (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
-    (dict(learning_rate="fast"), TypeError, "learning_rate"),
-    (dict(validation_data=(GOOD_X,)), ValueError, "validation_data"),
-    (dict(validation_data=(GOOD_X[:2], GOOD_Y)), ValueError, r"validation_data\[0\]: expected 4 rows"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(epochs=2.5), TypeError, "epochs"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(batch_size=-4), ValueError, "batch_size"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(learning_rate=float("inf")), ValueError, "learning_rate"),
+        (dict(learning_rate="fast"), TypeError, "learning_rate"),
+        (dict(validation_data=(GOOD_X,)), ValueError, "validation_data"),
+        (
+            dict(validation_data=(GOOD_X[:2], GOOD_Y)),
+            ValueError,
+            r"validation_data\[0\]: expected 4 rows",
+        ),
+    ],
+)
 def test_fit_arguments_rejected_and_change_nothing(kwargs, error, match):
     net = fnn.Network([4, 5, 3], seed=0)
     before = net.get_parameters()

@@ -1,5 +1,6 @@
 """The fnn-numba command line, run in-process through main() and once as
 ``python -m fnn_numba`` in a subprocess."""
+
 import gzip
 import importlib.util
 import os
@@ -52,29 +53,40 @@ def test_top_level_help_and_version(capsys):
 
 
 # -------------------------------------------------------------- bad input
-@pytest.mark.parametrize("argv, fragments", [
-    (["train", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
-    (["train", "--epochs", "0"], ["--epochs", "expected a positive integer, got '0'"]),
-    (["train", "--epochs", "many"], ["--epochs", "expected a positive integer, got 'many'"]),
-    (["train", "--learning-rate", "-1"], ["--learning-rate", r"expected a number in \(0, inf\)"]),
-    (["train", "--test-fraction", "1"], ["--test-fraction", r"expected a number in \[0, 1\)"]),
-    (["train", "mnist"], ["invalid choice: 'mnist'"]),
-    (["train", "--dataset", "mnist"], ["invalid choice: 'mnist'"]),
-    (["train", "--dtype", "float16"], ["invalid choice: 'float16'"]),
-    (["train", "--activation", "swish"], ["invalid choice: 'swish'"]),
-    (["train", "--optimizer", "lbfgs"], ["invalid choice: 'lbfgs'"]),
-    (["train", "--data", "no-such-file.npz"], [r"fnn-numba train: error: path: no such file: no-such-file\.npz"]),
-    (["train", "--data", "no-such-file.json"], ["--data: expected a .npz or .csv file"]),
-    (["train", "--images", "a-file"], ["--images/--labels: IDX data need both files"]),
-    (["train", "iris", "--dataset", "wine"], ["given twice"]),
-    (["train", "iris", "--data", "x.npz"], ["either a bundled data set or a file"]),
-    (["train", "iris", "--hidden", "4", "4", "--activation", "relu", "tanh", "relu", "relu"],
-     ["--activation: expected 1, 2 .* or 3"]),
-    (["predict", "no-model.npz", "iris"], ["MODEL: no such file: no-model.npz"]),
-    (["info", "no-model.npz"], ["MODEL: no such file: no-model.npz"]),
-    (["info"], ["the following arguments are required: MODEL"]),
-    (["evaluate"], ["invalid choice: 'evaluate'"]),
-])
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+        (["train", "--epochs", "0"], ["--epochs", "expected a positive integer, got '0'"]),
+        (["train", "--epochs", "many"], ["--epochs", "expected a positive integer, got 'many'"]),
+        (
+            ["train", "--learning-rate", "-1"],
+            ["--learning-rate", r"expected a number in \(0, inf\)"],
+        ),
+        (["train", "--test-fraction", "1"], ["--test-fraction", r"expected a number in \[0, 1\)"]),
+        (["train", "mnist"], ["invalid choice: 'mnist'"]),
+        (["train", "--dataset", "mnist"], ["invalid choice: 'mnist'"]),
+        (["train", "--dtype", "float16"], ["invalid choice: 'float16'"]),
+        (["train", "--activation", "swish"], ["invalid choice: 'swish'"]),
+        (["train", "--optimizer", "lbfgs"], ["invalid choice: 'lbfgs'"]),
+        (
+            ["train", "--data", "no-such-file.npz"],
+            [r"fnn-numba train: error: path: no such file: no-such-file\.npz"],
+        ),
+        (["train", "--data", "no-such-file.json"], ["--data: expected a .npz or .csv file"]),
+        (["train", "--images", "a-file"], ["--images/--labels: IDX data need both files"]),
+        (["train", "iris", "--dataset", "wine"], ["given twice"]),
+        (["train", "iris", "--data", "x.npz"], ["either a bundled data set or a file"]),
+        (
+            ["train", "iris", "--hidden", "4", "4", "--activation", "relu", "tanh", "relu", "relu"],
+            ["--activation: expected 1, 2 .* or 3"],
+        ),
+        (["predict", "no-model.npz", "iris"], ["MODEL: no such file: no-model.npz"]),
+        (["info", "no-model.npz"], ["MODEL: no such file: no-model.npz"]),
+        (["info"], ["the following arguments are required: MODEL"]),
+        (["evaluate"], ["invalid choice: 'evaluate'"]),
+    ],
+)
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, fragments):
     code, _, err = run(capsys, *argv)
     assert_one_line_error(code, err, *fragments)
@@ -93,8 +105,12 @@ def test_a_text_file_is_not_a_model_and_no_unsafe_load_is_suggested(capsys, tmp_
     readme.write_text("# fnn_numba\n\nNot a model.\n")
     argv = [command[0], readme] + (["iris"] if command[0] == "predict" else []) + command[1:]
     code, _, err = run(capsys, *argv)
-    assert_one_line_error(code, err, r"MODEL: .*README.md is not an fnn_numba model file \(a model "
-                                     r"is a .npz archive, and this file is not one\)")
+    assert_one_line_error(
+        code,
+        err,
+        r"MODEL: .*README.md is not an fnn_numba model file \(a model "
+        r"is a .npz archive, and this file is not one\)",
+    )
     assert "pickle" not in err
 
 
@@ -106,8 +122,12 @@ def test_a_model_holding_nan_is_refused(capsys, tmp_path):
     arrays["params"][2] = np.nan
     np.savez(model, **arrays)
     code, _, err = run(capsys, "info", model)
-    assert_one_line_error(code, err, r"MODEL: .*m.npz is a damaged fnn_numba model file: 1 of its 15 "
-                                     r"parameters are NaN or inf \(the first at index 2\)")
+    assert_one_line_error(
+        code,
+        err,
+        r"MODEL: .*m.npz is a damaged fnn_numba model file: 1 of its 15 "
+        r"parameters are NaN or inf \(the first at index 2\)",
+    )
 
 
 def test_cross_entropy_on_real_targets_is_refused(capsys, tmp_path):
@@ -137,8 +157,11 @@ def test_train_says_whether_its_time_includes_compiling(capsys):
         code, out, err = run(capsys, *argv)
         assert code == 0, err
     last = out.splitlines()[-1]
-    assert re.fullmatch(r"test accuracy \S+ after 1 epoch in \S+ s \(no JIT compilation: the "
-                        r"compiled kernels were cached\)", last), last
+    assert re.fullmatch(
+        r"test accuracy \S+ after 1 epoch in \S+ s \(no JIT compilation: the "
+        r"compiled kernels were cached\)",
+        last,
+    ), last
 
 
 def test_compile_watch_counts_what_numba_really_compiles():
@@ -156,10 +179,14 @@ def test_compile_watch_counts_what_numba_really_compiles():
     with _compile_watch() as warm:
         double(2.0)  # the same signature: already compiled
     assert warm.compiled == 0 and warm.seconds == 0
-    assert re.fullmatch(r"after 3 epochs in 2.50 s, \d+\.\d\d s of it JIT-compiling 1 function \(a "
-                        r"cold cache: later runs reuse them\)", _timing(3, 2.5, cold))
-    assert _timing(1, 0.5, warm) == ("after 1 epoch in 0.50 s (no JIT compilation: the compiled "
-                                     "kernels were cached)")
+    assert re.fullmatch(
+        r"after 3 epochs in 2.50 s, \d+\.\d\d s of it JIT-compiling 1 function \(a "
+        r"cold cache: later runs reuse them\)",
+        _timing(3, 2.5, cold),
+    )
+    assert _timing(1, 0.5, warm) == (
+        "after 1 epoch in 0.50 s (no JIT compilation: the compiled kernels were cached)"
+    )
 
 
 def test_compile_watch_counts_cuda_kernels_by_their_cache_misses(monkeypatch):
@@ -178,26 +205,36 @@ def test_compile_watch_counts_cuda_kernels_by_their_cache_misses(monkeypatch):
     kernel = CUDADispatcher()
     gpu = ModuleType("fnn_numba._stand_in_gpu")
     gpu.kernel = kernel
-    monkeypatch.setitem(sys.modules, "numba.cuda.dispatcher", SimpleNamespace(CUDADispatcher=CUDADispatcher))
+    monkeypatch.setitem(
+        sys.modules, "numba.cuda.dispatcher", SimpleNamespace(CUDADispatcher=CUDADispatcher)
+    )
     monkeypatch.setitem(sys.modules, gpu.__name__, gpu)
     with _compile_watch() as watch:
         kernel.stats.cache_misses["(float32[:],)"] += 1
     assert (watch.compiled, watch.cuda_compiled) == (1, 1)
-    assert _timing(2, 1.0, watch) == ("after 2 epochs in 1.00 s, including JIT compilation of 1 "
-                                      "function (a cold cache: later runs reuse them)")
+    assert _timing(2, 1.0, watch) == (
+        "after 2 epochs in 1.00 s, including JIT compilation of 1 "
+        "function (a cold cache: later runs reuse them)"
+    )
 
 
 def test_output_path_is_checked_before_training(capsys, tmp_path):
-    code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path / "no" / "such" / "x.npz")
-    assert_one_line_error(code, err, r"--output: cannot write .*x.npz: the directory .*such does not exist")
+    code, out, err = run(
+        capsys, "train", "iris", *FAST, "--output", tmp_path / "no" / "such" / "x.npz"
+    )
+    assert_one_line_error(
+        code, err, r"--output: cannot write .*x.npz: the directory .*such does not exist"
+    )
     assert "epoch" not in out  # refused before training, not after
     code, out, err = run(capsys, "train", "iris", *FAST, "--output", tmp_path)
     assert_one_line_error(code, err, "--output: expected a file path, got the directory")
     assert "epoch" not in out
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root may write into a read-only directory")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root may write into a read-only directory",
+)
 def test_output_in_a_read_only_directory_is_refused(capsys, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -206,15 +243,21 @@ def test_output_in_a_read_only_directory_is_refused(capsys, tmp_path):
         code, out, err = run(capsys, "train", "iris", *FAST, "--output", locked / "x.npz")
     finally:
         locked.chmod(0o700)
-    assert_one_line_error(code, err, "--output: cannot write .*: the directory .*locked is not writable")
+    assert_one_line_error(
+        code, err, "--output: cannot write .*: the directory .*locked is not writable"
+    )
 
 
 def test_predict_on_an_unknown_name_lists_the_bundled_data_sets(capsys, tmp_path):
     model = tmp_path / "m.npz"
     fnn.Network([4, 3], ["softmax"], "categorical_cross_entropy", seed=0).save(model)
     code, _, err = run(capsys, "predict", model, "mnist")
-    assert_one_line_error(code, err, "DATA: no such file or bundled data set: mnist "
-                                     r"\(the bundled data sets: digits, iris, breast_cancer, wine, diabetes;")
+    assert_one_line_error(
+        code,
+        err,
+        "DATA: no such file or bundled data set: mnist "
+        r"\(the bundled data sets: digits, iris, breast_cancer, wine, diabetes;",
+    )
 
 
 def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatch):
@@ -223,7 +266,9 @@ def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatc
 
     monkeypatch.setattr(kernels, "OPTIMIZERS", {**kernels.OPTIMIZERS, "lion": 99})
     monkeypatch.setattr(network, "SCHEDULES", network.SCHEDULES + ("cosine",))
-    args = build_parser("train").parse_args(["train", "--optimizer", "lion", "--lr-schedule", "cosine"])
+    args = build_parser("train").parse_args(
+        ["train", "--optimizer", "lion", "--lr-schedule", "cosine"]
+    )
     assert (args.optimizer, args.lr_schedule) == ("lion", "cosine")
 
 
@@ -231,13 +276,16 @@ def test_optimizer_and_schedule_choices_come_from_the_library(capsys, monkeypatc
 # sensible test score: better than
 # the majority class for the classifiers, better than the targets' mean
 # (RMSE 72-82) for diabetes. Thresholds sit below the scores of seeds 0-9.
-@pytest.mark.parametrize("name, metric, passes", [
-    ("digits", "accuracy", lambda v: v >= 0.9),
-    ("iris", "accuracy", lambda v: v >= 0.85),
-    ("breast_cancer", "accuracy", lambda v: v >= 0.9),
-    ("wine", "accuracy", lambda v: v >= 0.9),
-    ("diabetes", "RMSE", lambda v: v <= 65),
-])
+@pytest.mark.parametrize(
+    "name, metric, passes",
+    [
+        ("digits", "accuracy", lambda v: v >= 0.9),
+        ("iris", "accuracy", lambda v: v >= 0.85),
+        ("breast_cancer", "accuracy", lambda v: v >= 0.9),
+        ("wine", "accuracy", lambda v: v >= 0.9),
+        ("diabetes", "RMSE", lambda v: v <= 65),
+    ],
+)
 def test_defaults_give_a_sensible_score_on_every_bundled_data_set(capsys, name, metric, passes):
     code, out, err = run(capsys, "train", name)
     assert code == 0, err
@@ -277,15 +325,18 @@ def test_default_batch_size_never_exceeds_the_training_examples(capsys, tmp_path
     path.write_text("".join(f"{i % 3},{i % 2},{i % 2}\n" for i in range(12)))
     code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2")
     assert code == 0, err
-    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2", "--batch-size", "64")
+    code, _, err = run(
+        capsys, "train", "--data", path, "--epochs", "1", "--hidden", "2", "--batch-size", "64"
+    )
     assert code == 0, err
     assert seen == [(9, 9), (64, 9)]  # 12 examples less the 0.25 test split; a given size is kept
 
 
 def test_round_trip_train_save_info_predict(capsys, tmp_path):
     model = tmp_path / "iris.npz"
-    code, out, err = run(capsys, "train", "iris", *FAST, "--learning-rate", "0.5", "--seed", "4",
-                         "--output", model)
+    code, out, err = run(
+        capsys, "train", "iris", *FAST, "--learning-rate", "0.5", "--seed", "4", "--output", model
+    )
     assert code == 0, err
     assert out.splitlines()[-1] == f"model written to {model}"
     trained = float(re.search(r"test accuracy (\S+)", out).group(1))
@@ -320,7 +371,9 @@ def test_predict_writes_files_and_outputs(capsys, tmp_path):
     assert code == 0 and out.strip() == f"150 predictions written to {tmp_path / 'p.csv'}"
     assert np.loadtxt(tmp_path / "p.csv", dtype=int).tolist() == expected.tolist()
 
-    code, out, _ = run(capsys, "predict", model, data, "--y-key", "y", "--output", tmp_path / "p.npz")
+    code, out, _ = run(
+        capsys, "predict", model, data, "--y-key", "y", "--output", tmp_path / "p.npz"
+    )
     assert code == 0 and re.search(r"^accuracy \S+ on 150 examples$", out, re.M)
     with np.load(tmp_path / "p.npz") as saved:
         assert saved["predictions"].tolist() == expected.tolist()
@@ -347,14 +400,20 @@ def test_info_counts_parameters_layer_by_layer(capsys, tmp_path):
     fnn.Network([n, 3, 2, 1], ["relu", "relu", "sigmoid"], "bce", seed=0).save(model)
     code, out, _ = run(capsys, "info", model)
     assert code == 0
-    per_layer = [int(line.split()[-1]) for line in out.splitlines() if re.match(r"^\s*\d+\s+\d+ ->", line)]
+    per_layer = [
+        int(line.split()[-1]) for line in out.splitlines() if re.match(r"^\s*\d+\s+\d+ ->", line)
+    ]
     assert per_layer == [3 * n + 3, 2 * 3 + 2, 2 + 1]
     assert f"total: {3 * n + 14} parameters" in out
 
 
 def write_idx(path, array, compress=False):
     array = np.asarray(array, dtype=np.uint8)
-    data = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", s) for s in array.shape) + array.tobytes()
+    data = (
+        bytes([0, 0, 0x08, array.ndim])
+        + b"".join(struct.pack(">I", s) for s in array.shape)
+        + array.tobytes()
+    )
     path.write_bytes(gzip.compress(data) if compress else data)
     return path
 
@@ -369,16 +428,32 @@ def test_train_on_idx_files(capsys, tmp_path):
     tip = write_idx(tmp_path / "test-images", images[:10])
     tlp = write_idx(tmp_path / "test-labels", labels[:10])
     model = tmp_path / "idx-model.npz"
-    code, out, err = run(capsys, "train", "--images", ip, "--labels", lp, "--test-images", tip,
-                         "--test-labels", tlp, *FAST, "--output", model)
+    code, out, err = run(
+        capsys,
+        "train",
+        "--images",
+        ip,
+        "--labels",
+        lp,
+        "--test-images",
+        tip,
+        "--test-labels",
+        tlp,
+        *FAST,
+        "--output",
+        model,
+    )
     assert code == 0, err
-    assert out.startswith("train-images.gz: 60 training and 10 test examples; Network(sizes=[16, 8, 2]")
+    assert out.startswith(
+        "train-images.gz: 60 training and 10 test examples; Network(sizes=[16, 8, 2]"
+    )
     code, out, err = run(capsys, "predict", model, tip, "--labels", tlp)
     assert code == 0 and len(out.split()) == 10 and err.startswith("accuracy ")
     short = write_idx(tmp_path / "short-labels", labels[:50])
     code, _, err = run(capsys, "train", "--images", ip, "--labels", short, *FAST)
-    assert_one_line_error(code, err, "labels_path: .*short-labels holds 50 labels but images_path: "
-                                     ".*holds 60 images")
+    assert_one_line_error(
+        code, err, "labels_path: .*short-labels holds 50 labels but images_path: .*holds 60 images"
+    )
     bad = tmp_path / "bad-images"
     bad.write_bytes(b"\x00\x00\x08\x03\x00")
     code, _, err = run(capsys, "train", "--images", bad, "--labels", lp, *FAST)
@@ -388,8 +463,14 @@ def test_train_on_idx_files(capsys, tmp_path):
 def test_train_on_csv_and_npz_files(capsys, tmp_path):
     X, y = datasets.load_iris()
     csv_path = tmp_path / "iris.csv"
-    np.savetxt(csv_path, np.column_stack([y, X.T]), fmt=["%d"] + ["%.1f"] * 4, delimiter=",",
-               header="species,a,b,c,d", comments="")
+    np.savetxt(
+        csv_path,
+        np.column_stack([y, X.T]),
+        fmt=["%d"] + ["%.1f"] * 4,
+        delimiter=",",
+        header="species,a,b,c,d",
+        comments="",
+    )
     code, out, err = run(capsys, "train", "--data", csv_path, "--target-column", "species", *FAST)
     assert code == 0, err
     assert out.startswith("iris.csv: 112 training and 38 test examples; Network(sizes=[4, 8, 3]")
@@ -398,8 +479,20 @@ def test_train_on_csv_and_npz_files(capsys, tmp_path):
     train_npz, test_npz = tmp_path / "tr.npz", tmp_path / "te.npz"
     np.savez(train_npz, features=X[:, :100], labels=y[:100])
     np.savez(test_npz, features=X[:, 100:], labels=y[100:])
-    code, out, err = run(capsys, "train", "--data", train_npz, "--test-data", test_npz, "--x-key", "features",
-                         "--y-key", "labels", "--columns-are-examples", *FAST)
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        train_npz,
+        "--test-data",
+        test_npz,
+        "--x-key",
+        "features",
+        "--y-key",
+        "labels",
+        "--columns-are-examples",
+        *FAST,
+    )
     assert code == 0, err
     assert out.startswith("tr.npz: 100 training and 50 test examples")
 
@@ -420,14 +513,21 @@ def test_regression_reports_rmse(capsys):
 
 
 def test_binary_cross_entropy_with_two_classes_uses_one_output(capsys):
-    code, out, err = run(capsys, "train", "breast_cancer", *FAST, "--cost", "bce", "--activation", "tanh")
+    code, out, err = run(
+        capsys, "train", "breast_cancer", *FAST, "--cost", "bce", "--activation", "tanh"
+    )
     assert code == 0, err
-    assert "Network(sizes=[30, 8, 1], activations=['tanh', 'sigmoid'], cost='binary_cross_entropy'" in out
+    assert (
+        "Network(sizes=[30, 8, 1], activations=['tanh', 'sigmoid'], cost='binary_cross_entropy'"
+        in out
+    )
     assert "test accuracy" in out
 
 
 def test_divergence_is_one_line_with_status_1(capsys):
-    code, _, err = run(capsys, "train", "diabetes", *FAST, "--learning-rate", "1e30", "--init", "normal")
+    code, _, err = run(
+        capsys, "train", "diabetes", *FAST, "--learning-rate", "1e30", "--init", "normal"
+    )
     assert code == 1 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "diverged" in err
 
@@ -439,12 +539,15 @@ def epoch_costs(out):
 def test_optimizer_options_reach_fit(capsys):
     base = ["train", "iris", *FAST, "--epochs", "3", "--seed", "2"]
     runs = {}
-    for name, extra in [("default", []), ("sgd", ["--optimizer", "sgd"]),
-                        ("adam", ["--optimizer", "adam", "--beta1", "0.8", "--learning-rate", "0.01"]),
-                        ("adam2", ["--optimizer", "adam", "--beta1", "0.5", "--learning-rate", "0.01"]),
-                        ("decay", ["--lr-schedule", "exponential", "--gamma", "0.1"]),
-                        ("clipped", ["--clip-norm", "1e-3"]),
-                        ("momentum", ["--optimizer", "momentum", "--momentum", "0.5"])]:
+    for name, extra in [
+        ("default", []),
+        ("sgd", ["--optimizer", "sgd"]),
+        ("adam", ["--optimizer", "adam", "--beta1", "0.8", "--learning-rate", "0.01"]),
+        ("adam2", ["--optimizer", "adam", "--beta1", "0.5", "--learning-rate", "0.01"]),
+        ("decay", ["--lr-schedule", "exponential", "--gamma", "0.1"]),
+        ("clipped", ["--clip-norm", "1e-3"]),
+        ("momentum", ["--optimizer", "momentum", "--momentum", "0.5"]),
+    ]:
         code, out, err = run(capsys, *base, *extra)
         assert code == 0, err
         runs[name] = epoch_costs(out)
@@ -457,8 +560,22 @@ def test_optimizer_options_reach_fit(capsys):
 
 
 def test_early_stopping_keeps_the_test_examples_out(capsys):
-    code, out, err = run(capsys, "train", "iris", "--hidden", "8", "--epochs", "200", "--early-stopping",
-                         "--patience", "1", "--min-delta", "100", "--validation-fraction", "0.25")
+    code, out, err = run(
+        capsys,
+        "train",
+        "iris",
+        "--hidden",
+        "8",
+        "--epochs",
+        "200",
+        "--early-stopping",
+        "--patience",
+        "1",
+        "--min-delta",
+        "100",
+        "--validation-fraction",
+        "0.25",
+    )
     assert code == 0, err
     # no decrease of the cost reaches min_delta = 100: stop after patience + 1 epochs
     assert len(epoch_costs(out)) == 2
@@ -488,9 +605,16 @@ def test_device_option(capsys):
     assert code == 0, err
 
 
-@pytest.mark.parametrize("command, argv, expected", [
-    ("crosscheck", ["--sizes", "3", "4", "2", "--cost", "cce", "-m", "3", "--no-symbolic"], "all passed"),
-])
+@pytest.mark.parametrize(
+    "command, argv, expected",
+    [
+        (
+            "crosscheck",
+            ["--sizes", "3", "4", "2", "--cost", "cce", "-m", "3", "--no-symbolic"],
+            "all passed",
+        ),
+    ],
+)
 def test_delegated_commands(capsys, command, argv, expected):
     module = cli.DELEGATED[command][0]
     if importlib.util.find_spec(module) is None:
@@ -512,8 +636,11 @@ def test_a_delegated_module_that_is_missing_is_refused_cleanly(capsys, monkeypat
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "future" in out and "a command to come" in out
     code, _, err = run(capsys, "future", "--any", "options")
-    assert_one_line_error(code, err, "fnn-numba future: error: this installation has no "
-                                     "fnn_numba.future_module module")
+    assert_one_line_error(
+        code,
+        err,
+        "fnn-numba future: error: this installation has no fnn_numba.future_module module",
+    )
 
 
 # ------------------------------------------------------------- subprocess
@@ -521,13 +648,27 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     model = tmp_path / "m.npz"
     fnn.Network([3, 2], ["softmax"], "cce", seed=0).save(model)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fnn.__file__)),
-                                         env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-m", "fnn_numba", "info", str(model)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(fnn.__file__)), env.get("PYTHONPATH", "")]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fnn_numba", "info", str(model)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "total: 8 parameters" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "fnn_numba", "train", "--epochs", "-3"], capture_output=True,
-                         text=True, env=env, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fnn_numba", "train", "--epochs", "-3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip() == "fnn-numba train: error: argument --epochs: expected a positive integer, got '-3'"
+    assert (
+        bad.stderr.strip()
+        == "fnn-numba train: error: argument --epochs: expected a positive integer, got '-3'"
+    )

@@ -7,6 +7,7 @@ NumPy chain rule written here with the full Jacobian of each activation
 (P1 (17) summed over p; for softmax the Jacobian diag(a) - a a^T, which is
 the cross-sum P2 (8), not the a - y shortcut of a fused cost).
 """
+
 import numpy as np
 import pytest
 
@@ -57,10 +58,15 @@ def _jacobian(name, z, a):
     if name == "softmax":
         return np.stack([np.diag(a[:, i]) - np.outer(a[:, i], a[:, i]) for i in range(m)])
     # element-wise activations: a diagonal Jacobian from the closed forms
-    slope = {"identity": np.ones_like(z), "sigmoid": a * (1 - a), "tanh": 1 - a * a,
-             "relu": (z > 0).astype(float), "leaky_relu": np.where(z > 0, 1.0, LEAKY_RELU_SLOPE),
-             "elu": np.where(z > 0, 1.0, a + ELU_ALPHA),
-             "selu": np.where(z > 0, SELU_LAMBDA, a + SELU_LAMBDA * SELU_ALPHA)}.get(name)
+    slope = {
+        "identity": np.ones_like(z),
+        "sigmoid": a * (1 - a),
+        "tanh": 1 - a * a,
+        "relu": (z > 0).astype(float),
+        "leaky_relu": np.where(z > 0, 1.0, LEAKY_RELU_SLOPE),
+        "elu": np.where(z > 0, 1.0, a + ELU_ALPHA),
+        "selu": np.where(z > 0, SELU_LAMBDA, a + SELU_LAMBDA * SELU_ALPHA),
+    }.get(name)
     assert slope is not None, name
     return np.stack([np.diag(slope[:, i]) for i in range(m)])
 
@@ -148,10 +154,16 @@ def test_output_gradient_bad_input():
 # --------------------------------------------------------- a PyTorch witness
 def _torch_net(net, torch):
     mods = []
-    table = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-             "relu": torch.nn.ReLU, "leaky_relu": lambda: torch.nn.LeakyReLU(LEAKY_RELU_SLOPE),
-             "elu": lambda: torch.nn.ELU(ELU_ALPHA), "selu": torch.nn.SELU,
-             "softmax": lambda: torch.nn.Softmax(dim=1)}
+    table = {
+        "identity": torch.nn.Identity,
+        "sigmoid": torch.nn.Sigmoid,
+        "tanh": torch.nn.Tanh,
+        "relu": torch.nn.ReLU,
+        "leaky_relu": lambda: torch.nn.LeakyReLU(LEAKY_RELU_SLOPE),
+        "elu": lambda: torch.nn.ELU(ELU_ALPHA),
+        "selu": torch.nn.SELU,
+        "softmax": lambda: torch.nn.Softmax(dim=1),
+    }
     for W, b, act in zip(net.weights, net.biases, net.activations):
         lin = torch.nn.Linear(W.shape[1], W.shape[0]).double()
         with torch.no_grad():
@@ -210,8 +222,16 @@ def test_step_equals_full_batch_fit(optimizer, l2):
     labels = rng.integers(0, 3, 20)
     a = fnn.Network([4, 6, 3], ["tanh", "softmax"], cost="cce", seed=5, l2=l2)
     b = fnn.Network([4, 6, 3], ["tanh", "softmax"], cost="cce", seed=5, l2=l2)
-    a.fit(X, labels, epochs=3, batch_size=None, learning_rate=0.1, optimizer=optimizer,
-          shuffle=False, progress=False)
+    a.fit(
+        X,
+        labels,
+        epochs=3,
+        batch_size=None,
+        learning_rate=0.1,
+        optimizer=optimizer,
+        shuffle=False,
+        progress=False,
+    )
     for _ in range(3):
         b.step(b.gradients(X, labels), learning_rate=0.1, optimizer=optimizer)
     np.testing.assert_allclose(b.get_parameters(), a.get_parameters(), rtol=1e-12, atol=1e-14)
@@ -283,8 +303,9 @@ def test_clip_value_clips_each_element():
     p0 = net.get_parameters()
     g = rng.standard_normal(net.n_parameters) * 3
     net.step(g, 0.1, clip_value=0.5)
-    np.testing.assert_allclose(net.get_parameters(), p0 - 0.1 * np.clip(g, -0.5, 0.5),
-                               rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(
+        net.get_parameters(), p0 - 0.1 * np.clip(g, -0.5, 0.5), rtol=1e-14, atol=1e-15
+    )
     assert np.any(np.abs(g) > 0.5) and np.any(np.abs(g) < 0.5)
 
 
@@ -305,12 +326,21 @@ def test_fit_clip_value_equals_step_clip_value():
     Y = rng.standard_normal((2, 12)) * 5
     a = fnn.Network([3, 4, 2], ["relu", "identity"], cost="mse", seed=2)
     b = fnn.Network([3, 4, 2], ["relu", "identity"], cost="mse", seed=2)
-    a.fit(X, Y, epochs=2, batch_size=None, learning_rate=0.05, clip_value=0.1, shuffle=False,
-          progress=False)
+    a.fit(
+        X,
+        Y,
+        epochs=2,
+        batch_size=None,
+        learning_rate=0.05,
+        clip_value=0.1,
+        shuffle=False,
+        progress=False,
+    )
     for _ in range(2):
         b.step(b.gradients(X, Y), 0.05, clip_value=0.1)
     np.testing.assert_allclose(b.get_parameters(), a.get_parameters(), rtol=1e-12, atol=1e-14)
     unclipped = fnn.Network([3, 4, 2], ["relu", "identity"], cost="mse", seed=2)
-    unclipped.fit(X, Y, epochs=2, batch_size=None, learning_rate=0.05, shuffle=False,
-                  progress=False)
+    unclipped.fit(
+        X, Y, epochs=2, batch_size=None, learning_rate=0.05, shuffle=False, progress=False
+    )
     assert not np.allclose(unclipped.get_parameters(), a.get_parameters())

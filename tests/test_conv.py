@@ -4,6 +4,7 @@ fnn_numba.conv_kernels against its index-level reference twin
 the notes' padded, flipped form of CNN (4) against the direct sum; whole
 networks against finite differences and PyTorch autograd (float64); determinism
 across thread counts; geometry errors; training on digits."""
+
 import os
 import subprocess
 import sys
@@ -171,7 +172,9 @@ def test_maxpool_ties_go_to_the_first_maximum_like_pytorch():
     x = torch.tensor(a_prev[..., 0][None], requires_grad=True)
     torch.nn.functional.max_pool2d(x, 2).backward(torch.tensor(da[..., 0][None]))
     np.testing.assert_array_equal(maps(back, (1, 4, 4))[..., 0], x.grad.numpy()[0])
-    np.testing.assert_array_equal(maps(back, (1, 4, 4)), ref.maxpool_backward_reference(a_prev, da, (2, 2)))
+    np.testing.assert_array_equal(
+        maps(back, (1, 4, 4)), ref.maxpool_backward_reference(a_prev, da, (2, 2))
+    )
 
 
 def test_flatten_and_dropout_kernels():
@@ -221,15 +224,20 @@ def torch_gradients(net, X, y):
     params = []
     h = torch.tensor(np.moveaxis(X, 3, 0), requires_grad=True)
     x = h
-    acts = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
-            "identity": lambda t: t}
+    acts = {
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "identity": lambda t: t,
+    }
     it = iter(zip(net.weights, net.biases))
     for layer in net.layers[1:]:
         if isinstance(layer, Conv2D):
             w, b = (torch.tensor(a, requires_grad=True) for a in next(it))
             params += [w, b]
-            h = acts[layer.activation](nn.functional.conv2d(h, w, b, stride=layer.stride,
-                                                            padding=layer.padding))
+            h = acts[layer.activation](
+                nn.functional.conv2d(h, w, b, stride=layer.stride, padding=layer.padding)
+            )
         elif isinstance(layer, MaxPool2D):
             h = nn.functional.max_pool2d(h, layer.pool_size)
         elif isinstance(layer, AvgPool2D):
@@ -237,8 +245,10 @@ def torch_gradients(net, X, y):
         elif isinstance(layer, Subsample2D):
             beta, b = (torch.tensor(a, requires_grad=True) for a in next(it))
             params += [beta, b]
-            h = acts[layer.activation](beta[None, :, None, None] * nn.functional.avg_pool2d(
-                h, layer.pool_size) + b[None, :, None, None])
+            h = acts[layer.activation](
+                beta[None, :, None, None] * nn.functional.avg_pool2d(h, layer.pool_size)
+                + b[None, :, None, None]
+            )
         elif isinstance(layer, Flatten):
             h = nn.Flatten()(h)
         elif isinstance(layer, Dropout):
@@ -272,12 +282,21 @@ def test_conv_network_gradients_equal_pytorch(C, H, W, F, k, s, p):
     check_against_torch(net, X, rng.integers(0, 4, 5))
 
 
-@pytest.mark.parametrize("pool", [MaxPool2D(2), AvgPool2D((2, 1)), Subsample2D(2, activation="sigmoid"),
-                                  MaxPool2D(3), Subsample2D((1, 2))])
+@pytest.mark.parametrize(
+    "pool",
+    [
+        MaxPool2D(2),
+        AvgPool2D((2, 1)),
+        Subsample2D(2, activation="sigmoid"),
+        MaxPool2D(3),
+        Subsample2D((1, 2)),
+    ],
+)
 @pytest.mark.parametrize("s,p", [(1, 0), (2, 1)])
 def test_pool_network_gradients_equal_pytorch(pool, s, p):
-    net = conv_net(2, 9, 8, 3, 3, s, p, pool=pool,
-                   extra=[Conv2D(2, 1, activation="relu"), Dropout(0.5)])
+    net = conv_net(
+        2, 9, 8, 3, 3, s, p, pool=pool, extra=[Conv2D(2, 1, activation="relu"), Dropout(0.5)]
+    )
     if isinstance(pool, Subsample2D):
         net.weights = [w if w.ndim != 1 else np.array([0.7, -1.3, 1.9]) for w in net.weights]
     rng = np.random.default_rng(12)
@@ -288,9 +307,16 @@ def test_pool_network_gradients_equal_pytorch(pool, s, p):
 def test_gradients_equal_finite_differences():
     from conftest import finite_difference_gradients
 
-    layers = [Input((2, 6, 5)), Conv2D(3, (3, 2), stride=2, padding=1, activation="tanh"),
-              Subsample2D(1, activation="elu"), Conv2D(2, 2, padding=1, activation="sigmoid"),
-              AvgPool2D((2, 1)), MaxPool2D((1, 2)), Flatten(), Dense(3, activation="softmax")]
+    layers = [
+        Input((2, 6, 5)),
+        Conv2D(3, (3, 2), stride=2, padding=1, activation="tanh"),
+        Subsample2D(1, activation="elu"),
+        Conv2D(2, 2, padding=1, activation="sigmoid"),
+        AvgPool2D((2, 1)),
+        MaxPool2D((1, 2)),
+        Flatten(),
+        Dense(3, activation="softmax"),
+    ]
     net = fnn.Network(layers, seed=3, l2=0.1)
     rng = np.random.default_rng(4)
     net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
@@ -308,8 +334,16 @@ def test_training_gradient_with_dropout_equals_pytorch_with_its_mask():
     torch = pytest.importorskip("torch")
     from fnn_numba import engine
 
-    net = fnn.Network([Input((1, 5, 5)), Conv2D(2, 3, activation="relu"), Dropout(0.4), Flatten(),
-                       Dense(3, activation="softmax")], seed=5)
+    net = fnn.Network(
+        [
+            Input((1, 5, 5)),
+            Conv2D(2, 3, activation="relu"),
+            Dropout(0.4),
+            Flatten(),
+            Dense(3, activation="softmax"),
+        ],
+        seed=5,
+    )
     rng = np.random.default_rng(6)
     X = np.asfortranarray(rng.standard_normal((25, 6)))
     Y = np.asfortranarray(np.eye(3)[rng.integers(0, 3, 6)].T)
@@ -322,8 +356,10 @@ def test_training_gradient_with_dropout_equals_pytorch_with_its_mask():
     engine.backward_pass(model, X, Y, buf, True, True)
     mask = engine.view_f(buf.ws, buf.ws_off[engine.Z, 2], 2 * 3 * 3, 6).copy()
     assert 0 < np.mean(mask == 0) < 1 and model.rng[1] == 1
-    w1, b1, w2, b2 = (torch.tensor(a, requires_grad=True)
-                      for a in (net.weights[0], net.biases[0], net.weights[1], net.biases[1]))
+    w1, b1, w2, b2 = (
+        torch.tensor(a, requires_grad=True)
+        for a in (net.weights[0], net.biases[0], net.weights[1], net.biases[1])
+    )
     x = torch.tensor(X.T.reshape(6, 1, 5, 5))
     h = torch.relu(torch.nn.functional.conv2d(x, w1, b1)).flatten(1) * torch.tensor(mask.T)
     loss = torch.nn.functional.cross_entropy(h @ w2.T + b2, torch.tensor(Y.argmax(0)))
@@ -351,14 +387,24 @@ def test_image_inputs_and_columns_agree():
 
 
 def test_parameter_shapes_init_and_save_load(tmp_path):
-    net = fnn.Network([Input((3, 8, 8)), Conv2D(4, (3, 2), padding=1), Subsample2D(2),
-                       MaxPool2D(2), Dropout(0.2), Dense(5, activation="softmax")], seed=1)
+    net = fnn.Network(
+        [
+            Input((3, 8, 8)),
+            Conv2D(4, (3, 2), padding=1),
+            Subsample2D(2),
+            MaxPool2D(2),
+            Dropout(0.2),
+            Dense(5, activation="softmax"),
+        ],
+        seed=1,
+    )
     assert [w.shape for w in net.weights] == [(4, 3, 3, 2), (4,), (5, 4 * 2 * 2)]
     assert [b.shape for b in net.biases] == [(4,), (4,), (5,)]
     np.testing.assert_array_equal(net.weights[1], 1.0)  # beta starts at 1
     # He initialisation with the convolution's fan-in c kh kw = 18
-    big = fnn.Network([Input((3, 8, 8)), Conv2D(200, (3, 2)), Flatten(), Dense(2, activation="softmax")],
-                      seed=2)
+    big = fnn.Network(
+        [Input((3, 8, 8)), Conv2D(200, (3, 2)), Flatten(), Dense(2, activation="softmax")], seed=2
+    )
     assert abs(big.weights[0].std() - np.sqrt(2 / 18)) < 0.01
     path = tmp_path / "conv.npz"
     net.save(path)
@@ -373,7 +419,9 @@ def test_parameter_shapes_init_and_save_load(tmp_path):
 
 
 def test_bad_geometry_names_the_layer():
-    with pytest.raises(ValueError, match=r"layer 2 \(Conv2D\): kernel 5x5 is larger than its input 3x3"):
+    with pytest.raises(
+        ValueError, match=r"layer 2 \(Conv2D\): kernel 5x5 is larger than its input 3x3"
+    ):
         fnn.Network([Input((1, 8, 8)), Conv2D(2, 3, stride=2), Conv2D(2, 5)])
     with pytest.raises(ValueError, match=r"layer 1 \(MaxPool2D\): pool window 3x3 is larger"):
         fnn.Network([Input((1, 2, 8)), MaxPool2D(3), Flatten(), Dense(2, activation="softmax")])
@@ -392,7 +440,9 @@ def test_bad_geometry_names_the_layer():
     with pytest.raises(ValueError, match="MaxPool2D: pool_size"):
         MaxPool2D("2")
     # padding enough for a kernel larger than the map is allowed, as in PyTorch
-    fnn.Network([Input((1, 3, 3)), Conv2D(2, 5, padding=1), Flatten(), Dense(2, activation="softmax")])
+    fnn.Network(
+        [Input((1, 3, 3)), Conv2D(2, 5, padding=1), Flatten(), Dense(2, activation="softmax")]
+    )
 
 
 def test_cuda_device_refuses_conv_layers_clearly():
@@ -425,8 +475,13 @@ def test_bit_identical_across_thread_counts():
     out = []
     for threads in ("1", "2"):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads, PYTHONPATH=REPO)
-        res = subprocess.run([sys.executable, "-c", _DETERMINISM], env=env, capture_output=True,
-                             text=True, timeout=900)
+        res = subprocess.run(
+            [sys.executable, "-c", _DETERMINISM],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert res.returncode == 0, res.stderr
         out.append(res.stdout.strip().splitlines()[-1])
     assert out[0] == out[1]
@@ -438,8 +493,16 @@ def test_seeded_fit_with_dropout_is_reproducible_and_prediction_has_no_dropout()
     y = rng.integers(0, 3, 40)
 
     def trained():
-        net = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(), Dropout(0.5),
-                           Dense(3, activation="softmax")], seed=9)
+        net = fnn.Network(
+            [
+                Input((1, 6, 6)),
+                Conv2D(3, 3, activation="relu"),
+                Flatten(),
+                Dropout(0.5),
+                Dense(3, activation="softmax"),
+            ],
+            seed=9,
+        )
         net.fit(X, y, epochs=2, batch_size=8, learning_rate=0.1)
         return net
 
@@ -448,13 +511,27 @@ def test_seeded_fit_with_dropout_is_reproducible_and_prediction_has_no_dropout()
     # predictions are deterministic (no masks outside training) ...
     np.testing.assert_array_equal(a.forward(X), a.forward(X))
     # ... and equal the network without its Dropout layer
-    plain = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(),
-                         Dense(3, activation="softmax")], seed=9)
+    plain = fnn.Network(
+        [
+            Input((1, 6, 6)),
+            Conv2D(3, 3, activation="relu"),
+            Flatten(),
+            Dense(3, activation="softmax"),
+        ],
+        seed=9,
+    )
     plain.set_parameters(a.get_parameters())
     np.testing.assert_allclose(a.forward(X), plain.forward(X), rtol=0, atol=0)
     # a network without Dropout shuffles exactly as before (no draw for a key)
-    c = fnn.Network([Input((1, 6, 6)), Conv2D(3, 3, activation="relu"), Flatten(),
-                     Dense(3, activation="softmax")], seed=9)
+    c = fnn.Network(
+        [
+            Input((1, 6, 6)),
+            Conv2D(3, 3, activation="relu"),
+            Flatten(),
+            Dense(3, activation="softmax"),
+        ],
+        seed=9,
+    )
     state = c._rng.bit_generator.state
     c.fit(X, y, epochs=1, batch_size=8)
     rng2 = np.random.default_rng(9)
@@ -467,8 +544,17 @@ def digits_net(seed=2):
     """conv 16@3x3 padding 1, max pool 2, conv 32@3x3, dense 10. The smaller
     conv 8 / conv 16 network ends at 0.971-0.982 test accuracy on this split
     (three seeds, Adam or momentum), so it cannot promise 0.98."""
-    return fnn.Network([Input((1, 8, 8)), Conv2D(16, 3, padding=1), MaxPool2D(2), Conv2D(32, 3),
-                        Flatten(), Dense(10, activation="softmax")], seed=seed)
+    return fnn.Network(
+        [
+            Input((1, 8, 8)),
+            Conv2D(16, 3, padding=1),
+            MaxPool2D(2),
+            Conv2D(32, 3),
+            Flatten(),
+            Dense(10, activation="softmax"),
+        ],
+        seed=seed,
+    )
 
 
 @pytest.mark.slow
@@ -477,12 +563,19 @@ def test_digits_conv_net_reaches_98_percent():
 
     X_train, y_train, X_test, y_test, _ = load("digits")
     net = digits_net()
-    net.fit(X_train, y_train, epochs=30, batch_size=32, learning_rate=0.005, optimizer="adam",
-            lr_schedule="exponential", gamma=0.9)
+    net.fit(
+        X_train,
+        y_train,
+        epochs=30,
+        batch_size=32,
+        learning_rate=0.005,
+        optimizer="adam",
+        lr_schedule="exponential",
+        gamma=0.9,
+    )
     acc = net.accuracy(X_test, y_test)
     print("digits conv test accuracy", acc)
     assert acc >= 0.98
-
 
 
 _CUDASIM = textwrap.dedent("""
@@ -553,8 +646,9 @@ _CUDASIM = textwrap.dedent("""
 def test_cuda_twins_equal_cpu_kernels_in_the_simulator():
     pytest.importorskip("numba.cuda")
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=REPO)
-    res = subprocess.run([sys.executable, "-c", _CUDASIM], env=env, capture_output=True, text=True,
-                         timeout=900)
+    res = subprocess.run(
+        [sys.executable, "-c", _CUDASIM], env=env, capture_output=True, text=True, timeout=900
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     worst = float(res.stdout.split("worst")[-1])
     assert worst <= 1e-13
@@ -565,14 +659,35 @@ def test_cli_trains_a_conv_net_and_reads_the_layer_syntax(capsys, tmp_path):
     from fnn_numba.layers import parse_layers
 
     out = tmp_path / "conv.npz"
-    code = main(["train", "--dataset", "digits", "--layers", "conv4x3p1,maxpool2,dropout0.1,flatten",
-                 "--epochs", "2", "--batch-size", "32", "--learning-rate", "0.05", "--output", str(out)])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--layers",
+            "conv4x3p1,maxpool2,dropout0.1,flatten",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--learning-rate",
+            "0.05",
+            "--output",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0, text
     assert "Conv2D(filters=4" in text and "test accuracy" in text
     net = fnn.Network.load(out)
-    assert [type(x).__name__ for x in net.layers] == ["Input", "Conv2D", "MaxPool2D", "Dropout",
-                                                      "Flatten", "Dense"]
+    assert [type(x).__name__ for x in net.layers] == [
+        "Input",
+        "Conv2D",
+        "MaxPool2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+    ]
     stack = parse_layers("conv6x5s2p1, avgpool2,subsample1,flatten", 3 * 32 * 32, (3, 32, 32))
     assert stack[1].config() == Conv2D(6, 5, stride=2, padding=1).config()
     assert [type(x).__name__ for x in stack[2:]] == ["AvgPool2D", "Subsample2D", "Flatten"]
@@ -591,8 +706,16 @@ def test_plots_of_filters_and_feature_maps(tmp_path):
     matplotlib.use("Agg")
     from fnn_numba.plotting import plot_feature_maps, plot_filters
 
-    net = fnn.Network([Input((2, 8, 8)), Conv2D(3, 3, padding=1), MaxPool2D(2), Flatten(),
-                       Dense(2, activation="softmax")], seed=0)
+    net = fnn.Network(
+        [
+            Input((2, 8, 8)),
+            Conv2D(3, 3, padding=1),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(2, activation="softmax"),
+        ],
+        seed=0,
+    )
     fig = plot_filters(net, path=tmp_path / "filters.png")
     assert (tmp_path / "filters.png").stat().st_size > 0
     images = [ax.images[0].get_array() for ax in fig.axes if ax.images]

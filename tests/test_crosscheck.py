@@ -8,18 +8,21 @@ Planting a slip: inside ``with _with_kernels({name or (name, layer): copy})``
 ``copy`` in place of ``fnn_numba.kernels.<name>`` (for that layer). The
 copies below are plain Python: the kernel's own loops with one slip each.
 """
+
 import argparse
 import importlib.util
 import sys
 
 import numpy as np
 import pytest
+from conftest import ALL_ACTIVATIONS, OUTPUTS, random_network, targets_for
 
 import fnn_numba as fnn
 from fnn_numba import conv_kernels as ck
 from fnn_numba import equations, kernels, reference, symbolic, verify
 from fnn_numba.activations import LEAKY_RELU, SOFTMAX, activation_slope
 from fnn_numba.costs import COSTS, loss_slope
+from fnn_numba.layers import AvgPool2D, Conv2D, Dense, Flatten, Input, MaxPool2D, Subsample2D
 from fnn_numba.verify import (
     KERNEL_NAMES,
     TOLERANCES,
@@ -30,9 +33,6 @@ from fnn_numba.verify import (
     crosscheck,
     default_conv_layers,
 )
-from fnn_numba.layers import AvgPool2D, Conv2D, Dense, Flatten, Input, MaxPool2D, Subsample2D
-
-from conftest import ALL_ACTIVATIONS, OUTPUTS, random_network, targets_for
 
 HAS_SYMPY = importlib.util.find_spec("sympy") is not None
 
@@ -64,11 +64,18 @@ def test_a_batch_long_enough_for_the_dot_product_order_of_p1_13_passes():
     """The dot-product order of P1 (13) (batch >= DW_OUTER_MAX_BATCH, a layer of
     >= DW_DOT_MIN_ROWS units) against the reference, NumPy and finite differences."""
     m = kernels.DW_OUTER_MAX_BATCH
-    net = random_network([3, kernels.DW_DOT_MIN_ROWS, 2], ["tanh", "softmax"], "categorical_cross_entropy", seed=4)
+    net = random_network(
+        [3, kernels.DW_DOT_MIN_ROWS, 2], ["tanh", "softmax"], "categorical_cross_entropy", seed=4
+    )
     X, Y = data_for(net, m)
     report = crosscheck(net, X, Y, symbolic=False)
     assert report.passed, str(report)
-    assert set(report.find("dJ/dW[1]").comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+    assert set(report.find("dJ/dW[1]").comparisons) == {
+        "reference",
+        "numpy",
+        "finite diff",
+        "net.gradients",
+    }
 
 
 @pytest.mark.parametrize("hidden,out,cost", _cases())
@@ -79,22 +86,46 @@ def test_every_row_passes_on_a_correct_library(hidden, out, cost):
     assert report.passed, str(report)
     # every equation has its row, and the witnesses it should have
     labels = {r.equation for r in report.rows}
-    assert {"P1 (1)", "P1 (13)", "P1 (14)", "P1 (17)", "P1 (21)", "P1 (9)", "cost", "seed", "L2"} <= labels
-    assert ("fused" in labels) == ((out, cost) in {("sigmoid", "binary_cross_entropy"),
-                                                   ("softmax", "categorical_cross_entropy")})
+    assert {
+        "P1 (1)",
+        "P1 (13)",
+        "P1 (14)",
+        "P1 (17)",
+        "P1 (21)",
+        "P1 (9)",
+        "cost",
+        "seed",
+        "L2",
+    } <= labels
+    assert ("fused" in labels) == (
+        (out, cost)
+        in {("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy")}
+    )
     for q in ("dJ/dW[1]", "dJ/db[2]", "dJ/dX"):
-        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+        assert set(report.find(q).comparisons) == {
+            "reference",
+            "numpy",
+            "finite diff",
+            "net.gradients",
+        }
     assert "finite diff" in report.find("da[2]/dz[2] Jacobian").comparisons
     # the rows are in the order they are computed: forward, cost, seed, backward from L
     quantities = [r.quantity for r in report.rows]
-    assert quantities.index("Z[1] = W[1] A[0] + b[1]") < quantities.index("dJ/dA[2] = (1/m) dL_i/dy_hat") \
-        < quantities.index("dJ/dW[2]") < quantities.index("dJ/dW[1]") < quantities.index("dJ/dX = dJ/dA[0]")
+    assert (
+        quantities.index("Z[1] = W[1] A[0] + b[1]")
+        < quantities.index("dJ/dA[2] = (1/m) dL_i/dy_hat")
+        < quantities.index("dJ/dW[2]")
+        < quantities.index("dJ/dW[1]")
+        < quantities.index("dJ/dX = dJ/dA[0]")
+    )
 
 
 def test_the_fast_chain_is_what_net_gradients_runs():
     """The kernel-by-kernel chain reproduces the jitted engine bit for bit,
     so what the report checks is what fit runs."""
-    net = random_network([4, 6, 5, 3], ["elu", "tanh", "softmax"], "categorical_cross_entropy", seed=5, l2=0.1)
+    net = random_network(
+        [4, 6, 5, 3], ["elu", "tanh", "softmax"], "categorical_cross_entropy", seed=5, l2=0.1
+    )
     X, Y = data_for(net, 9)
     report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
     for q in ("dJ/dW[1]", "dJ/dW[3]", "dJ/db[2]", "dJ/dX", "J = "):
@@ -102,7 +133,9 @@ def test_the_fast_chain_is_what_net_gradients_runs():
 
 
 def test_float32_network_is_checked_on_a_float64_copy_and_left_alone():
-    net = random_network([3, 4, 2], ["tanh", "sigmoid"], "binary_cross_entropy", seed=1, dtype=np.float32)
+    net = random_network(
+        [3, 4, 2], ["tanh", "sigmoid"], "binary_cross_entropy", seed=1, dtype=np.float32
+    )
     before = net.get_parameters()
     X, Y = data_for(net, 4)
     report = crosscheck(net, X.astype(np.float32), Y, symbolic=False)
@@ -145,8 +178,13 @@ def _backward_rows_from(report, layer):
     ``layer`` (but its Jacobian) and every dJ/dZ, dW, db, dA below it."""
     out = set()
     for l in range(layer, 0, -1):
-        out |= {f"dJ/dZ[{l}] closed form", f"dJ/dZ[{l}] = sum_p", f"dJ/dW[{l}]", f"dJ/db[{l}]",
-                "dJ/dX = dJ/dA[0]" if l == 1 else f"dJ/dA[{l - 1}]"}
+        out |= {
+            f"dJ/dZ[{l}] closed form",
+            f"dJ/dZ[{l}] = sum_p",
+            f"dJ/dW[{l}]",
+            f"dJ/db[{l}]",
+            "dJ/dX = dJ/dA[0]" if l == 1 else f"dJ/dA[{l - 1}]",
+        }
     return {r.quantity for r in report.rows if any(r.quantity.startswith(q) for q in out)}
 
 
@@ -163,7 +201,9 @@ def dz_backward_softmax_derivative_is_softmax(code, z, a, da, dz):
 
 
 def test_slip_softmax_derivative_returning_softmax():
-    report = _slip_report(["tanh", "softmax", "identity"], {"dz_backward": dz_backward_softmax_derivative_is_softmax})
+    report = _slip_report(
+        ["tanh", "softmax", "identity"], {"dz_backward": dz_backward_softmax_derivative_is_softmax}
+    )
     expected = {"da[2]/dz[2] Jacobian (softmax)"} | _backward_rows_from(report, 2)
     assert failing(report) == expected, str(report)
     assert report.first_failure.quantity == "da[2]/dz[2] Jacobian (softmax)"
@@ -186,7 +226,9 @@ def dz_backward_leaky_slope_differs(code, z, a, da, dz):
 
 
 def test_slip_leaky_relu_backward_slope_differs_from_forward():
-    report = _slip_report(["leaky_relu", "tanh", "identity"], {"dz_backward": dz_backward_leaky_slope_differs})
+    report = _slip_report(
+        ["leaky_relu", "tanh", "identity"], {"dz_backward": dz_backward_leaky_slope_differs}
+    )
     expected = {"da[1]/dz[1] Jacobian (leaky_relu)"} | _backward_rows_from(report, 1)
     assert failing(report) == expected, str(report)
     # the finite-difference Jacobian of the forward kernel is what exposes it
@@ -212,8 +254,11 @@ def dw_db_backward_transposed(dz, a_prev, w, l2, dw, db, *scratch):
 
 def test_slip_dw_transposed():
     # W[2] is square (5 x 5): there the slip is exactly the transpose, found by value
-    report = _slip_report(["sigmoid", "relu", "identity"], {"dw_db_backward": dw_db_backward_transposed},
-                          sizes=[4, 5, 5, 3])
+    report = _slip_report(
+        ["sigmoid", "relu", "identity"],
+        {"dw_db_backward": dw_db_backward_transposed},
+        sizes=[4, 5, 5, 3],
+    )
     assert failing(report) == {"dJ/dW[1]", "dJ/dW[2]", "dJ/dW[3]"}, str(report)
     assert {r.equation for r in report.rows if not r.passed} == {"P1 (13)"}
 
@@ -230,7 +275,9 @@ def dw_db_backward_without_mean(dz, a_prev, w, l2, dw, db, *scratch):
 
 
 def test_slip_mean_forgotten_in_one_layer():
-    report = _slip_report(["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean})
+    report = _slip_report(
+        ["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean}
+    )
     assert failing(report) == {"dJ/dW[2]", "dJ/db[2]"}, str(report)
     assert report.first_failure.equation == "P1 (13)"
 
@@ -256,15 +303,20 @@ def output_delta_fused_without_mean(out_code, a, y, dz):
 
 
 def test_slip_in_the_fused_delta_fails_the_fused_row_and_below_only():
-    report = _slip_report(["relu", "selu", "softmax"], {"output_delta_fused": output_delta_fused_without_mean},
-                          cost="categorical_cross_entropy")
+    report = _slip_report(
+        ["relu", "selu", "softmax"],
+        {"output_delta_fused": output_delta_fused_without_mean},
+        cost="categorical_cross_entropy",
+    )
     # the closed-form rows of layer 3 are the general route (seed, P2 (8)): they still pass
     below = _backward_rows_from(report, 2) | {"dJ/dW[3]", "dJ/db[3]", "dJ/dA[2]"}
     assert failing(report) == {"dJ/dZ[3] fused vs general"} | below, str(report)
 
 
 def test_a_forward_slip_fails_its_row_first():
-    report = _slip_report(["tanh", "sigmoid", "identity"], {("z_forward", 2): z_forward_without_bias})
+    report = _slip_report(
+        ["tanh", "sigmoid", "identity"], {("z_forward", 2): z_forward_without_bias}
+    )
     assert report.first_failure.quantity == "Z[2] = W[2] A[1] + b[2]"
     assert "Z[1] = W[1] A[0] + b[1]" not in failing(report)
     assert not report.passed
@@ -325,7 +377,9 @@ def test_zero_weights_are_replaced_too_and_a_network_without_zeros_is_checked_as
 
 # ------------------------------------------------------------------- report
 def test_report_table_names_every_row_and_marks_failures():
-    report = _slip_report(["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean})
+    report = _slip_report(
+        ["tanh", "elu", "identity"], {("dw_db_backward", 2): dw_db_backward_without_mean}
+    )
     text = str(report)
     assert text == report.format()
     for r in report.rows:
@@ -342,6 +396,7 @@ def test_report_table_names_every_row_and_marks_failures():
 def test_tolerances_are_documented_float64_values():
     assert TOLERANCES["reference"] == (1e-10, 1e-13)
     assert TOLERANCES["finite diff"][0] >= 1e-7
+
     # a relative slip of 1e-6 in dW is caught by the exact witnesses
     def dw_db_nudged(dz, a_prev, w, l2, dw, db, *scratch):
         kernels.dw_db_backward(dz, a_prev, w, l2, dw, db, *scratch)
@@ -362,8 +417,9 @@ def test_symbolic_rows_cover_every_activation_cost_and_fused_pair():
         assert name in text
     for cost in COSTS:
         assert cost in text
-    assert {"P2 (2)", "P2 (4)", "P2 (6)", "P2 (8)", "P1 (13)", "P1 (14)", "P1 (21)", "fused"} <= \
-        {r.equation for r in rows}
+    assert {"P2 (2)", "P2 (4)", "P2 (6)", "P2 (8)", "P1 (13)", "P1 (14)", "P1 (21)", "fused"} <= {
+        r.equation for r in rows
+    }
 
 
 @pytest.mark.skipif(not HAS_SYMPY, reason="needs sympy")
@@ -387,7 +443,9 @@ def test_crosscheck_includes_the_networks_symbolic_rows():
     X, Y = data_for(net, 3)
     report = crosscheck(net, X, Y)
     statements = " ".join(r.statement for r in report.symbolic_rows)
-    assert "relu" in statements and "binary_cross_entropy" in statements and "tanh" not in statements
+    assert (
+        "relu" in statements and "binary_cross_entropy" in statements and "tanh" not in statements
+    )
     assert any(r.equation == "fused" for r in report.symbolic_rows)
     assert "symbolic (SymPy)" in str(report)
     assert report.passed
@@ -419,8 +477,20 @@ def test_cli_defaults_cover_every_activation_and_cost(capsys):
         assert f"({name})" in out or f"{name}(Z" in out
     for cost in COSTS:
         assert f"cost {cost}" in out
-    for label in ("P1 (1)", "P1 (13)", "P1 (14)", "P1 (17)", "P1 (21)", "P2 (2)", "P2 (4)", "P2 (6)",
-                  "P2 (8)", "fused", "seed", "L2"):
+    for label in (
+        "P1 (1)",
+        "P1 (13)",
+        "P1 (14)",
+        "P1 (17)",
+        "P1 (21)",
+        "P2 (2)",
+        "P2 (4)",
+        "P2 (6)",
+        "P2 (8)",
+        "fused",
+        "seed",
+        "L2",
+    ):
         assert label in out
     assert "all passed" in out and "FAIL" not in out
     if HAS_SYMPY:
@@ -428,8 +498,24 @@ def test_cli_defaults_cover_every_activation_and_cost(capsys):
 
 
 def test_cli_options(capsys):
-    argv = ["--sizes", "3", "4", "2", "--activations", "selu", "sigmoid", "--cost", "bce", "-m", "2",
-            "--dtype", "float32", "--seed", "3", "--no-symbolic"]
+    argv = [
+        "--sizes",
+        "3",
+        "4",
+        "2",
+        "--activations",
+        "selu",
+        "sigmoid",
+        "--cost",
+        "bce",
+        "-m",
+        "2",
+        "--dtype",
+        "float32",
+        "--seed",
+        "3",
+        "--no-symbolic",
+    ]
     assert cli_main(_args(argv)) == 0
     out = capsys.readouterr().out
     assert "network 3-4-2, activations [selu, sigmoid], cost binary_cross_entropy, m = 2" in out
@@ -438,21 +524,38 @@ def test_cli_options(capsys):
 
 
 def test_cli_exits_non_zero_when_a_row_fails(capsys):
-    argv = ["--sizes", "3", "4", "2", "--activations", "tanh", "identity", "-m", "3", "--no-symbolic"]
+    argv = [
+        "--sizes",
+        "3",
+        "4",
+        "2",
+        "--activations",
+        "tanh",
+        "identity",
+        "-m",
+        "3",
+        "--no-symbolic",
+    ]
     with _with_kernels({("dw_db_backward", 1): dw_db_backward_without_mean}):
         assert cli_main(_args(argv)) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "2 FAILED" in out
 
 
-@pytest.mark.parametrize("argv,word", [
-    (["--sizes", "3", "4", "2", "--activations", "relu"], "--activations"),
-    (["--sizes", "3", "4", "2", "--activations", "relu", "relu", "--cost", "bce"], "activations"),
-    (["--activations", "swish", "relu", "relu", "relu"], "--activations"),
-    (["--cost", "hinge"], "--cost"),
-    (["-m", "0"], "--examples"),
-    (["--sizes", "3"], "sizes"),
-])
+@pytest.mark.parametrize(
+    "argv,word",
+    [
+        (["--sizes", "3", "4", "2", "--activations", "relu"], "--activations"),
+        (
+            ["--sizes", "3", "4", "2", "--activations", "relu", "relu", "--cost", "bce"],
+            "activations",
+        ),
+        (["--activations", "swish", "relu", "relu", "relu"], "--activations"),
+        (["--cost", "hinge"], "--cost"),
+        (["-m", "0"], "--examples"),
+        (["--sizes", "3"], "sizes"),
+    ],
+)
 def test_cli_bad_options_exit_2_naming_the_option(argv, word, capsys):
     assert cli_main(_args(argv + ["--no-symbolic"])) == 2
     assert word in capsys.readouterr().err
@@ -464,8 +567,12 @@ def test_the_package_exports_the_function_and_the_cli_delegates_to_its_module():
     assert fnn.crosscheck is crosscheck and crosscheck.__module__ == "fnn_numba.verify"
     # no attributes hang off the function, and no public keyword plants kernels
     assert not {"cli_main", "add_cli_arguments", "main"} & set(vars(crosscheck))
-    assert "kernels" not in crosscheck.__code__.co_varnames[:crosscheck.__code__.co_argcount
-                                                             + crosscheck.__code__.co_kwonlyargcount]
+    assert (
+        "kernels"
+        not in crosscheck.__code__.co_varnames[
+            : crosscheck.__code__.co_argcount + crosscheck.__code__.co_kwonlyargcount
+        ]
+    )
     assert cli.DELEGATED["crosscheck"][0] == "fnn_numba.verify"
     assert verify.cli_main is cli_main and verify.add_cli_arguments is add_cli_arguments
 
@@ -476,14 +583,17 @@ def _small():
     return (net,) + data_for(net, 3)
 
 
-@pytest.mark.parametrize("mapping,exc", [
-    ({"z_forwards": kernels.z_forward}, ValueError),
-    ({("z_forward", 3): kernels.z_forward}, ValueError),  # the network has 2 layers
-    ({("z_forward", True): kernels.z_forward}, ValueError),
-    ({("z_forward", 0): kernels.z_forward}, ValueError),
-    ({"z_forward": 3}, TypeError),
-    ([kernels.z_forward], TypeError),
-])
+@pytest.mark.parametrize(
+    "mapping,exc",
+    [
+        ({"z_forwards": kernels.z_forward}, ValueError),
+        ({("z_forward", 3): kernels.z_forward}, ValueError),  # the network has 2 layers
+        ({("z_forward", True): kernels.z_forward}, ValueError),
+        ({("z_forward", 0): kernels.z_forward}, ValueError),
+        ({"z_forward": 3}, TypeError),
+        ([kernels.z_forward], TypeError),
+    ],
+)
 def test_bad_substitutes_name_the_kernels(mapping, exc):
     net, X, Y = _small()
     with pytest.raises(exc, match="kernels"):
@@ -491,12 +601,15 @@ def test_bad_substitutes_name_the_kernels(mapping, exc):
             crosscheck(net, X, Y)
 
 
-@pytest.mark.parametrize("kwargs,exc,word", [
-    (dict(l2=-1.0), ValueError, "l2"),
-    (dict(fd_step=0.0), ValueError, "fd_step"),
-    (dict(symbolic="yes"), TypeError, "symbolic"),
-    (dict(finite_differences=1), TypeError, "finite_differences"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,word",
+    [
+        (dict(l2=-1.0), ValueError, "l2"),
+        (dict(fd_step=0.0), ValueError, "fd_step"),
+        (dict(symbolic="yes"), TypeError, "symbolic"),
+        (dict(finite_differences=1), TypeError, "finite_differences"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, exc, word):
     net, X, Y = _small()
     with pytest.raises(exc, match=word):
@@ -527,6 +640,7 @@ def test_every_kernel_name_can_be_substituted():
         def run(*args):
             calls.append(name)
             return getattr(module, name)(*args)
+
         return run
 
     net, X, Y = _small()
@@ -567,12 +681,15 @@ def _weighted_case(activations, cost, sizes=(4, 6, 5, 3), seed=11, m=5):
     return net, X, Y, s
 
 
-@pytest.mark.parametrize("activations,cost", [
-    (["tanh", "elu", "identity"], "squared_error"),
-    (["relu", "selu", "softmax"], "categorical_cross_entropy"),
-    (["sigmoid", "tanh", "sigmoid"], "binary_cross_entropy"),
-    (["elu", "tanh", "exp"], "poisson"),
-])
+@pytest.mark.parametrize(
+    "activations,cost",
+    [
+        (["tanh", "elu", "identity"], "squared_error"),
+        (["relu", "selu", "softmax"], "categorical_cross_entropy"),
+        (["sigmoid", "tanh", "sigmoid"], "binary_cross_entropy"),
+        (["elu", "tanh", "exp"], "poisson"),
+    ],
+)
 def test_the_weighted_rows_pass_on_a_correct_library(activations, cost):
     net, X, Y, s = _weighted_case(activations, cost)
     report = crosscheck(net, X, Y, symbolic=False, sample_weight=s)
@@ -583,12 +700,18 @@ def test_the_weighted_rows_pass_on_a_correct_library(activations, cost):
     assert "seed" not in labels and "P1 (9)" not in labels
     weighted = [r.quantity for r in report.rows if r.equation == "weighted"]
     fused = activations[-1] in ("softmax", "sigmoid")
-    assert weighted == ["J = sum s_i L_i / S + L2 term", WEIGHTED_SEED_ROW] \
-        + (["dJ/dZ[3] fused vs general (s_i/S)"] if fused else [])
+    assert weighted == ["J = sum s_i L_i / S + L2 term", WEIGHTED_SEED_ROW] + (
+        ["dJ/dZ[3] fused vs general (s_i/S)"] if fused else []
+    )
     assert set(report.find("J = sum s_i").comparisons) == {"reference", "numpy", "net.gradients"}
     assert set(report.find(WEIGHTED_SEED_ROW).comparisons) == {"reference", "numpy", "finite diff"}
     for q in ("dJ/dW[1]", "dJ/db[3]", "dJ/dX"):
-        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+        assert set(report.find(q).comparisons) == {
+            "reference",
+            "numpy",
+            "finite diff",
+            "net.gradients",
+        }
     # the same batch without weights has no weighted row
     plain = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
     assert plain.passed and "weighted" not in {r.equation for r in plain.rows}
@@ -638,14 +761,17 @@ def test_slip_weights_forgotten_in_the_cost_fails_the_weighted_j_row():
     assert all(not c.passed for c in report.first_failure.comparisons.values())
 
 
-@pytest.mark.parametrize("weights,exc,word", [
-    ([1.0, 2.0], ValueError, "shape"),
-    (np.ones((1, 3)), ValueError, "shape"),
-    ([1.0, -1.0, 2.0], ValueError, ">= 0"),
-    ([1.0, np.nan, 2.0], ValueError, "NaN"),
-    ([0.0, 0.0, 0.0], ValueError, "all zero"),
-    (["a", "b", "c"], TypeError, "real numbers"),
-])
+@pytest.mark.parametrize(
+    "weights,exc,word",
+    [
+        ([1.0, 2.0], ValueError, "shape"),
+        (np.ones((1, 3)), ValueError, "shape"),
+        ([1.0, -1.0, 2.0], ValueError, ">= 0"),
+        ([1.0, np.nan, 2.0], ValueError, "NaN"),
+        ([0.0, 0.0, 0.0], ValueError, "all zero"),
+        (["a", "b", "c"], TypeError, "real numbers"),
+    ],
+)
 def test_bad_sample_weight_names_itself(weights, exc, word):
     net, X, Y = _small()
     with pytest.raises(exc, match=f"sample_weight.*{word}"):
@@ -654,17 +780,27 @@ def test_bad_sample_weight_names_itself(weights, exc, word):
 
 # ----------------------------------------------------- reference additions
 def test_fused_references_equal_the_general_ones_and_the_kernels(rng):
-    for out, cost in (("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy")):
+    for out, cost in (
+        ("sigmoid", "binary_cross_entropy"),
+        ("softmax", "categorical_cross_entropy"),
+    ):
         z = np.asfortranarray(rng.standard_normal((3, 6)) * 3)
         a = reference.a_reference(out, z)
         y = np.asfortranarray(targets_for(cost, 3, 6, rng))
-        np.testing.assert_allclose(reference.fused_losses_reference(out, z, y), reference.losses_reference(cost, a, y),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            reference.fused_losses_reference(out, z, y),
+            reference.losses_reference(cost, a, y),
+            rtol=1e-12,
+        )
         general = reference.dz_general_reference(out, z, a, reference.seed_reference(cost, a, y))
-        np.testing.assert_allclose(reference.fused_delta_reference(out, a, y), general, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(
+            reference.fused_delta_reference(out, a, y), general, rtol=1e-10, atol=1e-15
+        )
         dz = np.zeros_like(z)
         kernels.output_delta_fused(fnn.ACTIVATIONS[out], a, y, dz)
-        np.testing.assert_allclose(dz, reference.fused_delta_reference(out, a, y), rtol=1e-12, atol=1e-16)
+        np.testing.assert_allclose(
+            dz, reference.fused_delta_reference(out, a, y), rtol=1e-12, atol=1e-16
+        )
     with pytest.raises(ValueError, match="fused"):
         reference.fused_losses_reference("tanh", z, y)
 
@@ -681,7 +817,9 @@ def _conv_net(layers, m=4, seed=0, cost="categorical_cross_entropy", l2=0.02):
     not saturate), and a batch."""
     net = fnn.Network(layers, cost=cost, seed=seed, l2=l2)
     rng = np.random.default_rng(seed + 1000)
-    net.weights = [rng.standard_normal(w.shape) * 1.2 / np.sqrt(np.prod(w.shape[1:])) for w in net.weights]
+    net.weights = [
+        rng.standard_normal(w.shape) * 1.2 / np.sqrt(np.prod(w.shape[1:])) for w in net.weights
+    ]
     net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
     X, Y = data_for(net, m, seed=seed)
     return net, X, Y
@@ -695,38 +833,79 @@ def test_the_default_conv_network_has_a_passing_row_for_every_conv_equation():
     net, X, Y = _conv_net(default_conv_layers())
     report = crosscheck(net, X, Y, symbolic=False)
     assert report.passed, str(report)
-    quantities = {e.row_quantity(l=l, L=net.n_layers, head=h) for e in equations.EQUATIONS
-                  if e.role in CONV_ROLES for l in range(1, net.n_layers + 1) for h in ("", "dJ/dX = ")}
+    quantities = {
+        e.row_quantity(l=l, L=net.n_layers, head=h)
+        for e in equations.EQUATIONS
+        if e.role in CONV_ROLES
+        for l in range(1, net.n_layers + 1)
+        for h in ("", "dJ/dX = ")
+    }
     rows = {r.quantity for r in report.rows}
     # every conv-family equation has its row, under its label
-    assert {e.label for e in equations.EQUATIONS if e.role in CONV_ROLES} <= {r.equation for r in report.rows}
+    assert {e.label for e in equations.EQUATIONS if e.role in CONV_ROLES} <= {
+        r.equation for r in report.rows
+    }
     # forward: 2 conv, max pool, avg pool, subsample, mask, dropout, flatten; backward: unflatten,
     # dropout, subsample dbeta, db, dA, avg pool, 2 x conv dW, db, direct and flipped dA, max pool
     assert len(rows & quantities) == 23, sorted(rows & quantities)
     for q in ("dJ/dW[1] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5]", "dJ/db[5] (subsample)"):
-        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
+        assert set(report.find(q).comparisons) == {
+            "reference",
+            "numpy",
+            "finite diff",
+            "net.gradients",
+        }
     for q in ("dJ/dX = dJ/dA[0] (conv, direct sum)", "dJ/dX = dJ/dA[0] (conv, flipped)"):
-        assert set(report.find(q).comparisons) == {"reference", "numpy", "finite diff", "net.gradients"}
-    for q in ("dJ/dA[1] (max pool)", "dJ/dA[3] (avg pool)", "dJ/dA[4] (subsample)", "dJ/dA[5] = mask",
-              "dJ/dA[6] (unflatten)", "dJ/dA[2] (conv, flipped)"):
+        assert set(report.find(q).comparisons) == {
+            "reference",
+            "numpy",
+            "finite diff",
+            "net.gradients",
+        }
+    for q in (
+        "dJ/dA[1] (max pool)",
+        "dJ/dA[3] (avg pool)",
+        "dJ/dA[4] (subsample)",
+        "dJ/dA[5] = mask",
+        "dJ/dA[6] (unflatten)",
+        "dJ/dA[2] (conv, flipped)",
+    ):
         assert "finite diff" in report.find(q).comparisons
     assert any("dropout runs as in training" in n for n in report.notes)
     assert "conv 3@3x2 s2 p1 elu" in report.title
     # the rows are in the order they are computed: forward, cost, backward from L
     order = [r.quantity for r in report.rows]
-    assert order.index("Z[1] = W[1] (*) A[0] + b[1]") < order.index("A[2] = maxpool(A[1])") \
-        < order.index("dJ/dW[8]") < order.index("dJ/dbeta[5] (subsample)") < order.index("dJ/dW[1] (conv)")
+    assert (
+        order.index("Z[1] = W[1] (*) A[0] + b[1]")
+        < order.index("A[2] = maxpool(A[1])")
+        < order.index("dJ/dW[8]")
+        < order.index("dJ/dbeta[5] (subsample)")
+        < order.index("dJ/dW[1] (conv)")
+    )
 
 
-@pytest.mark.parametrize("layers", [
-    # relu then max pooling: ties at 0 in the windows, left out of the finite differences only
-    [Input((1, 8, 8)), Conv2D(4, 3, padding=1), MaxPool2D(2), Flatten(), Dense(10, "softmax")],
-    # stride 2 without padding, even maps, an average pool whose window is the whole map, squared error
-    [Input((2, 6, 6)), Conv2D(3, 2, stride=2, activation="sigmoid"), AvgPool2D(3), Flatten(),
-     Dense(2, "identity")],
-    # a conv output layer and a subsample layer first; no dense layer at all
-    [Input((3, 7, 5)), Subsample2D(2, activation="tanh"), Conv2D(2, (2, 1), padding=1, activation="identity")],
-], ids=["relu-maxpool-ties", "stride2-avgpool", "conv-output"])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        # relu then max pooling: ties at 0 in the windows, left out of the finite differences only
+        [Input((1, 8, 8)), Conv2D(4, 3, padding=1), MaxPool2D(2), Flatten(), Dense(10, "softmax")],
+        # stride 2 without padding, even maps, an average pool whose window is the whole map, squared error
+        [
+            Input((2, 6, 6)),
+            Conv2D(3, 2, stride=2, activation="sigmoid"),
+            AvgPool2D(3),
+            Flatten(),
+            Dense(2, "identity"),
+        ],
+        # a conv output layer and a subsample layer first; no dense layer at all
+        [
+            Input((3, 7, 5)),
+            Subsample2D(2, activation="tanh"),
+            Conv2D(2, (2, 1), padding=1, activation="identity"),
+        ],
+    ],
+    ids=["relu-maxpool-ties", "stride2-avgpool", "conv-output"],
+)
 def test_conv_networks_pass(layers):
     cost = "categorical_cross_entropy" if layers[-1].activation == "softmax" else "squared_error"
     net, X, Y = _conv_net(layers, m=3, cost=cost)
@@ -739,7 +918,15 @@ def test_conv_networks_pass(layers):
 def test_the_conv_chain_is_what_net_gradients_runs():
     net, X, Y = _conv_net(default_conv_layers(), m=5)
     report = crosscheck(net, X, Y, symbolic=False, finite_differences=False)
-    for q in ("dJ/dW[1] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5]", "dJ/dW[8]", "dJ/dX", "J = ", "A[8]"):
+    for q in (
+        "dJ/dW[1] (conv)",
+        "dJ/db[3] (conv)",
+        "dJ/dbeta[5]",
+        "dJ/dW[8]",
+        "dJ/dX",
+        "J = ",
+        "A[8]",
+    ):
         assert report.find(q).comparisons["net.gradients"].max_abs == 0.0, q
 
 
@@ -773,8 +960,11 @@ def conv_dw_db_kernel_flipped(dz, a_prev, w, l2, dw, db, H, W, stride, pad):
 def test_slip_conv_dw_mis_indexed_fails_cnn_2_only():
     report = _conv_slip_report({"conv_dw_db": conv_dw_db_kernel_flipped})
     # the L2 row reads the L2 share of the same kernel (dJ/dZ = 0), flipped too
-    assert failing(report) == {"dJ/dW[1] (conv)", "dJ/dW[3] (conv)", "l2 W[l] = d/dW[l] of the L2 term"}, \
-        str(report)
+    assert failing(report) == {
+        "dJ/dW[1] (conv)",
+        "dJ/dW[3] (conv)",
+        "l2 W[l] = d/dW[l] of the L2 term",
+    }, str(report)
     assert {r.equation for r in report.rows if not r.passed} == {"CNN (2)", "L2"}
     assert not report.find("dJ/dW[3] (conv)").comparisons["finite diff"].passed
 
@@ -788,10 +978,16 @@ def conv_da_prev_not_flipped(w, dz, da_prev, H, W, stride, pad):
 def test_slip_conv_da_prev_not_flipped_fails_cnn_4_and_below():
     report = _conv_slip_report({("conv_da_prev", 3): conv_da_prev_not_flipped})
     assert report.first_failure.quantity == "dJ/dA[2] (conv, direct sum)", str(report)
-    assert {"dJ/dA[2] (conv, direct sum)", "dJ/dA[2] (conv, flipped)", "dJ/dA[1] (max pool)",
-            "dJ/dW[1] (conv)"} <= failing(report)
+    assert {
+        "dJ/dA[2] (conv, direct sum)",
+        "dJ/dA[2] (conv, flipped)",
+        "dJ/dA[1] (max pool)",
+        "dJ/dW[1] (conv)",
+    } <= failing(report)
     # everything computed before it still passes
-    assert {"dJ/dW[3] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5] (subsample)"}.isdisjoint(failing(report))
+    assert {"dJ/dW[3] (conv)", "dJ/db[3] (conv)", "dJ/dbeta[5] (subsample)"}.isdisjoint(
+        failing(report)
+    )
 
 
 def maxpool_backward_to_the_corner(a_prev, da, da_prev, C, H, W, P, Q):
@@ -839,11 +1035,30 @@ def test_slip_dropout_mask_fails_drop_1_first():
 
 
 def test_cli_checks_a_conv_network(capsys):
-    argv = ["--layers", "conv2x3s2p1,avgpool2,flatten", "--input-shape", "2,7,6", "--dense", "4", "3",
-            "--activations", "elu", "tanh", "softmax", "--cost", "cce", "-m", "2", "--no-symbolic"]
+    argv = [
+        "--layers",
+        "conv2x3s2p1,avgpool2,flatten",
+        "--input-shape",
+        "2,7,6",
+        "--dense",
+        "4",
+        "3",
+        "--activations",
+        "elu",
+        "tanh",
+        "softmax",
+        "--cost",
+        "cce",
+        "-m",
+        "2",
+        "--no-symbolic",
+    ]
     assert cli_main(_args(argv)) == 0
     out = capsys.readouterr().out
-    assert "network 2x7x6 -> conv 2@3x3 s2 p1 elu -> avgpool 2x2 -> flatten -> dense 4 tanh -> dense 3 softmax" in out
+    assert (
+        "network 2x7x6 -> conv 2@3x3 s2 p1 elu -> avgpool 2x2 -> flatten -> dense 4 tanh -> dense 3 softmax"
+        in out
+    )
     for label in ("CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (3)", "POOL (4)", "FLATTEN"):
         assert label in out
     assert "crosscheck: 1 networks" in out and "all passed" in out
@@ -855,8 +1070,23 @@ def test_cli_checks_a_conv_network(capsys):
 def test_cli_weighted_checks_the_weighted_rows_and_catches_a_slip(capsys):
     """--weighted: the conv network with dropout (the engine witness in
     training mode with the weights) and the weighted rows."""
-    argv = ["--layers", "conv2x3p1,dropout0.25,flatten", "--input-shape", "1,5,4", "--dense", "3",
-            "--activations", "tanh", "softmax", "--cost", "cce", "-m", "3", "--no-symbolic", "--weighted"]
+    argv = [
+        "--layers",
+        "conv2x3p1,dropout0.25,flatten",
+        "--input-shape",
+        "1,5,4",
+        "--dense",
+        "3",
+        "--activations",
+        "tanh",
+        "softmax",
+        "--cost",
+        "cce",
+        "-m",
+        "3",
+        "--no-symbolic",
+        "--weighted",
+    ]
     assert cli_main(_args(argv)) == 0
     out = capsys.readouterr().out
     assert "weighted by sample_weight" in out and "all passed" in out
@@ -870,8 +1100,23 @@ def test_cli_default_includes_the_conv_network(capsys):
     assert cli_main(_args(["--no-symbolic"])) == 0
     out = capsys.readouterr().out
     assert "crosscheck: 5 networks" in out
-    for label in ("CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (1)", "POOL (2)", "POOL (3)", "POOL (4)",
-                  "SUB (1)", "SUB (2)", "SUB (3)", "SUB (4)", "FLATTEN", "DROP (1)", "DROP (2)"):
+    for label in (
+        "CNN (1)",
+        "CNN (2)",
+        "CNN (3)",
+        "CNN (4)",
+        "POOL (1)",
+        "POOL (2)",
+        "POOL (3)",
+        "POOL (4)",
+        "SUB (1)",
+        "SUB (2)",
+        "SUB (3)",
+        "SUB (4)",
+        "FLATTEN",
+        "DROP (1)",
+        "DROP (2)",
+    ):
         assert f"\n{label}" in out, label
 
 
@@ -882,21 +1127,31 @@ def test_a_network_ending_without_activation_is_refused_naming_the_layer():
 
 
 def test_maps_are_accepted_as_c_h_w_m_arrays():
-    net, X, Y = _conv_net([Input((2, 5, 4)), Conv2D(2, 3, padding=1, activation="tanh"), Flatten(),
-                           Dense(3, "softmax")], m=3)
+    net, X, Y = _conv_net(
+        [
+            Input((2, 5, 4)),
+            Conv2D(2, 3, padding=1, activation="tanh"),
+            Flatten(),
+            Dense(3, "softmax"),
+        ],
+        m=3,
+    )
     report = crosscheck(net, X.reshape(2, 5, 4, 3), Y, symbolic=False, finite_differences=False)
     assert report.passed and report.find("dJ/dX").shape == (40, 3)
 
 
-@pytest.mark.parametrize("argv,word", [
-    (["--layers", "conv2x9"], "--layers"),  # a kernel larger than the 8x8 input
-    (["--layers", "pool2"], "--layers"),
-    (["--input-shape", "1,8,8"], "--input-shape"),
-    (["--dense", "3"], "--dense"),
-    (["--layers", "conv2x3", "--sizes", "3", "2"], "--sizes"),
-    (["--layers", "conv2x3,flatten", "--activations", "tanh"], "--activations"),
-    (["--layers", "conv2x3,flatten", "--activations", "softmax", "softmax"], "--activations"),
-])
+@pytest.mark.parametrize(
+    "argv,word",
+    [
+        (["--layers", "conv2x9"], "--layers"),  # a kernel larger than the 8x8 input
+        (["--layers", "pool2"], "--layers"),
+        (["--input-shape", "1,8,8"], "--input-shape"),
+        (["--dense", "3"], "--dense"),
+        (["--layers", "conv2x3", "--sizes", "3", "2"], "--sizes"),
+        (["--layers", "conv2x3,flatten", "--activations", "tanh"], "--activations"),
+        (["--layers", "conv2x3,flatten", "--activations", "softmax", "softmax"], "--activations"),
+    ],
+)
 def test_cli_bad_conv_options_exit_2_naming_the_option(argv, word, capsys):
     assert cli_main(_args(argv + ["--no-symbolic"])) == 2
     assert word in capsys.readouterr().err

@@ -31,11 +31,12 @@ launch configuration of the GEMM kernels (grid limits, small grids), the
 fused path's threshold, the on-disk cache check and the low-occupancy
 setting are plain Python and are tested here directly.
 """
+
 import json
 import os
-import threading
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,13 +59,18 @@ def _real_gpu_present():
         return False
 
 
-@pytest.mark.skipif(_real_gpu_present(), reason="a CUDA device (or the simulator) is available here")
+@pytest.mark.skipif(
+    _real_gpu_present(), reason="a CUDA device (or the simulator) is available here"
+)
 def test_cuda_unavailable_raises_a_clear_error():
     import fnn_numba as fnn
     from fnn_numba.gpu_engine import CudaUnavailableError
 
-    with pytest.raises(CudaUnavailableError, match=r"device: 'cuda' is unavailable: .*"
-                       r"pip install \"fnn-numba\[cuda\]\".*NumPy < 2\.5.*NVIDIA driver"):
+    with pytest.raises(
+        CudaUnavailableError,
+        match=r"device: 'cuda' is unavailable: .*"
+        r"pip install \"fnn-numba\[cuda\]\".*NumPy < 2\.5.*NVIDIA driver",
+    ):
         fnn.Network([3, 2], seed=0, device="cuda")
     net = fnn.Network([3, 2], seed=0)
     before = net.get_parameters()
@@ -86,16 +92,19 @@ def test_device_argument_is_validated():
 def test_gpu_modules_import_without_touching_cuda_state():
     # importing the GPU modules never fails, with or without a GPU; the CPU
     # path never imports them
-    code = ("import sys, fnn_numba as f; n = f.Network([2, 2], seed=0); n.forward([[1.0], [2.0]]); "
-            "assert not [m for m in sys.modules if m.startswith('fnn_numba.gpu')]; "
-            "import fnn_numba.gpu_kernels as g, fnn_numba.gpu_engine as e; "
-            "assert g.z_forward_cuda.__doc__.lstrip().startswith('P1 (1)'); "
-            "assert e.DeviceNetwork.__module__ == 'fnn_numba.gpu.backend'; print('ok')")
+    code = (
+        "import sys, fnn_numba as f; n = f.Network([2, 2], seed=0); n.forward([[1.0], [2.0]]); "
+        "assert not [m for m in sys.modules if m.startswith('fnn_numba.gpu')]; "
+        "import fnn_numba.gpu_kernels as g, fnn_numba.gpu_engine as e; "
+        "assert g.z_forward_cuda.__doc__.lstrip().startswith('P1 (1)'); "
+        "assert e.DeviceNetwork.__module__ == 'fnn_numba.gpu.backend'; print('ok')"
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     # generous: on a cold cache the forward pass compiles its kernels first
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=1200)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1200
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
 
@@ -109,7 +118,7 @@ def _gpu_check_module():
 
 
 def test_device_scripts_fail_when_a_gpu_is_present_but_unusable(monkeypatch, capsys):
-    """"skipped: no GPU" (exit 0) only where there is no GPU; a GPU that the
+    """ "skipped: no GPU" (exit 0) only where there is no GPU; a GPU that the
     CUDA path refuses (here: NumPy 2.5, as on the device machines' system
     Python) is a failure, exit 2, with the reason."""
     from fnn_numba.gpu import backend
@@ -119,8 +128,9 @@ def test_device_scripts_fail_when_a_gpu_is_present_but_unusable(monkeypatch, cap
     monkeypatch.setattr(backend, "unavailable_reason", lambda: reason)
     monkeypatch.setattr(gc, "gpu_present", lambda: True)
     assert gc.unusable_gpu_status("gpu_check.py") == 2
-    assert capsys.readouterr().out == (f"FAILED: gpu_check.py: a GPU is present but cannot be "
-                                       f"used: {reason}\n")
+    assert capsys.readouterr().out == (
+        f"FAILED: gpu_check.py: a GPU is present but cannot be used: {reason}\n"
+    )
     monkeypatch.setattr(gc, "gpu_present", lambda: False)
     assert gc.unusable_gpu_status("gpu_check.py") == 0
     assert capsys.readouterr().out == f"skipped: no GPU ({reason})\n"
@@ -128,14 +138,21 @@ def test_device_scripts_fail_when_a_gpu_is_present_but_unusable(monkeypatch, cap
     assert gc.unusable_gpu_status("gpu_check.py") is None
 
 
-@pytest.mark.skipif(_real_gpu_present() or os.path.exists("/dev/nvidia0"),
-                    reason="a CUDA device (or the simulator) is available here")
+@pytest.mark.skipif(
+    _real_gpu_present() or os.path.exists("/dev/nvidia0"),
+    reason="a CUDA device (or the simulator) is available here",
+)
 def test_device_scripts_skip_where_there_is_no_gpu():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     for script in ("gpu_check.py", "bench_gpu.py"):
-        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], env=env,
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stdout + out.stderr[-2000:]
         assert out.stdout.startswith("skipped: no GPU ("), out.stdout
 
@@ -161,13 +178,16 @@ def test_gemm_grid_puts_the_batch_on_x(gemm_settings):
         grid, block = gk.gemm_config(*launch_dims)
         assert block == (16, 16)
         assert grid == (-(-m // 64), -(-n // 64))
-        assert grid[1] <= gk.MAX_GRID_Y and grid[0] < 2 ** 31 - 1
+        assert grid[1] <= gk.MAX_GRID_Y and grid[0] < 2**31 - 1
         # every column i and row j is in some block's tile
         assert grid[0] * 64 >= m and grid[1] * 64 >= n
     # P1 (13)'s grid is over the parameters (k on x, j on y): no batch index
     assert gk.gemm_config(4096, 512, False) == ((64, 8), (16, 16))
-    with pytest.raises(ValueError, match=r"gemm_config: 4194305 rows need 65537 blocks on the "
-                                         r"grid's y, which allows 65535"):
+    with pytest.raises(
+        ValueError,
+        match=r"gemm_config: 4194305 rows need 65537 blocks on the "
+        r"grid's y, which allows 65535",
+    ):
         gk.gemm_config(4 * 1024 * 1024 + 1, 100, True)
 
 
@@ -212,7 +232,10 @@ def test_stale_cuda_cache_entries_are_removed(tmp_path, monkeypatch):
 
     d = tmp_path / "gpu_cache"
     d.mkdir()
-    ours = [d / "kernels.z_forward_cuda-99.py311.nbi", d / "fused.train_epoch_fused_cuda-9.py311.2.nbc"]
+    ours = [
+        d / "kernels.z_forward_cuda-99.py311.nbi",
+        d / "fused.train_epoch_fused_cuda-9.py311.2.nbc",
+    ]
     other = d / "somebody_else.f-1.py311.nbi"
     for f in ours + [other]:
         f.write_text("x")
@@ -236,17 +259,18 @@ def test_stale_cuda_cache_entries_are_removed(tmp_path, monkeypatch):
 
 
 def test_low_occupancy_warnings_off_unless_the_user_chose():
-    code = ("import fnn_numba.gpu.target as t; "
-            "print(t.cuda_config().CUDA_LOW_OCCUPANCY_WARNINGS)")
+    code = "import fnn_numba.gpu.target as t; print(t.cuda_config().CUDA_LOW_OCCUPANCY_WARNINGS)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     env.pop("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.stdout.strip().splitlines()[-1] == "0", out.stderr[-2000:]
     env["NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS"] = "1"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.stdout.strip().splitlines()[-1] == "1", out.stderr[-2000:]
 
 
@@ -261,8 +285,11 @@ def sim_runs(tmp_path_factory):
     procs = {}
     for g in ("kernels", "network"):
         out, err = open(d / f"{g}.out", "w+"), open(d / f"{g}.err", "w+")
-        procs[g] = (subprocess.Popen([sys.executable, str(HERE), g], env=env, stdout=out,
-                                     stderr=err), out, err)
+        procs[g] = (
+            subprocess.Popen([sys.executable, str(HERE), g], env=env, stdout=out, stderr=err),
+            out,
+            err,
+        )
     yield procs
     for p, out, err in procs.values():
         if p.poll() is None:
@@ -288,8 +315,9 @@ def test_every_cuda_kernel_matches_its_cpu_twin_and_the_reference(sim_runs):
     report = _run_sim(sim_runs, "kernels")
     assert report["failures"] == [], report["failures"]
     # every kernel of gpu_kernels was exercised
-    assert set(report["checked"]) >= set(report["all_kernels"]), \
-        set(report["all_kernels"]) - set(report["checked"])
+    assert set(report["checked"]) >= set(report["all_kernels"]), set(report["all_kernels"]) - set(
+        report["checked"]
+    )
 
 
 def test_network_on_cuda_agrees_with_cpu(sim_runs):
@@ -311,8 +339,13 @@ def test_every_kernel_compiles_and_assembles_for_sm90():
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     env.setdefault("CUDA_HOME", "/usr/local/cuda")
     env["PATH"] = env.get("PATH", "") + os.pathsep + os.path.join(env["CUDA_HOME"], "bin")
-    out = subprocess.run([sys.executable, str(HERE.parent / "cuda_ptx.py")], env=env,
-                         capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, str(HERE.parent / "cuda_ptx.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if "skip" in report:
@@ -338,8 +371,10 @@ def test_every_kernel_compiles_and_assembles_for_sm90():
 
 # ------------------------------------------------------------ child process
 #: the launch settings of the simulator runs, per module
-SMALL_SETTINGS = {"kernels": dict(THREADS_PER_BLOCK=8, GEMM_THREADS=2, REDUCE_BLOCKS=3),
-                  "fused": dict(FUSED_THREADS=4)}
+SMALL_SETTINGS = {
+    "kernels": dict(THREADS_PER_BLOCK=8, GEMM_THREADS=2, REDUCE_BLOCKS=3),
+    "fused": dict(FUSED_THREADS=4),
+}
 
 
 def _child_setup(small=True):
@@ -390,7 +425,9 @@ def _kernel_checks(small=True, shapes=()):
     gk, gf = _child_setup(small)
     from numba import cuda
 
-    from fnn_numba import engine, kernels as K, reference as R
+    from fnn_numba import engine
+    from fnn_numba import kernels as K
+    from fnn_numba import reference as R
     from fnn_numba.activations import ACTIVATIONS
     from fnn_numba.costs import COSTS
 
@@ -411,8 +448,8 @@ def _kernel_checks(small=True, shapes=()):
         gk.launch_z_forward(dev(w), dev(b), dev(a), z)
         zc = np.zeros((n, m), order="F")
         K.z_forward(w, b, a, zc)
-        c.close(f"z_forward {n,Kd,m} vs cpu", z.copy_to_host(), zc)
-        c.close(f"z_forward {n,Kd,m} vs reference", z.copy_to_host(), R.z_reference(w, b, a))
+        c.close(f"z_forward {n, Kd, m} vs cpu", z.copy_to_host(), zc)
+        c.close(f"z_forward {n, Kd, m} vs reference", z.copy_to_host(), R.z_reference(w, b, a))
         c.checked.add("z_forward_cuda")
 
         dz = F(rng.standard_normal((n, m)))
@@ -420,23 +457,23 @@ def _kernel_checks(small=True, shapes=()):
         gk.launch_dw_db_backward(dev(dz), dev(a), dev(w), 0.25, dw, db)
         dwc, dbc = np.zeros((n, Kd)), np.zeros(n)
         K.dw_db_backward(dz, a, w, 0.25, dwc, dbc, np.zeros((n, m)), np.zeros((Kd, m)))
-        c.close(f"dw {n,Kd,m} vs cpu", dw.copy_to_host(), dwc)
-        c.close(f"dw {n,Kd,m} vs reference", dw.copy_to_host(), R.dw_reference(dz, a) + 0.25 * w)
-        c.close(f"db {n,Kd,m} vs cpu", db.copy_to_host(), dbc)
-        c.close(f"db {n,Kd,m} vs reference", db.copy_to_host(), R.db_reference(dz))
+        c.close(f"dw {n, Kd, m} vs cpu", dw.copy_to_host(), dwc)
+        c.close(f"dw {n, Kd, m} vs reference", dw.copy_to_host(), R.dw_reference(dz, a) + 0.25 * w)
+        c.close(f"db {n, Kd, m} vs cpu", db.copy_to_host(), dbc)
+        c.close(f"db {n, Kd, m} vs reference", db.copy_to_host(), R.db_reference(dz))
         c.checked.add("dw_db_backward_cuda")
 
         da = dev(np.zeros((Kd, m), order="F"))
         gk.launch_da_prev_backward(dev(w), dev(dz), da)
         dac = np.zeros((Kd, m), order="F")
         K.da_prev_backward(w, dz, dac)
-        c.close(f"da_prev {n,Kd,m} vs cpu", da.copy_to_host(), dac)
-        c.close(f"da_prev {n,Kd,m} vs reference", da.copy_to_host(), R.da_prev_reference(w, dz))
+        c.close(f"da_prev {n, Kd, m} vs cpu", da.copy_to_host(), dac)
+        c.close(f"da_prev {n, Kd, m} vs reference", da.copy_to_host(), R.da_prev_reference(w, dz))
         c.checked.add("da_prev_backward_cuda")
 
         dst = dev(np.zeros((Kd, m)))
         gk.launch_copy_matrix(dev(a), dst)
-        c.close(f"copy_matrix {Kd,m}", dst.copy_to_host(), a)
+        c.close(f"copy_matrix {Kd, m}", dst.copy_to_host(), a)
         c.checked.add("copy_matrix_cuda")
 
     for name in ALL_ACTIVATIONS:
@@ -447,16 +484,21 @@ def _kernel_checks(small=True, shapes=()):
             gk.launch_activation_forward(code, dev(z), a)
             ac = np.zeros((n, m), order="F")
             K.activation_forward(code, z, ac)
-            c.close(f"activation {name} {n,m} vs cpu", a.copy_to_host(), ac)
-            c.close(f"activation {name} {n,m} vs reference", a.copy_to_host(), R.a_reference(name, z))
+            c.close(f"activation {name} {n, m} vs cpu", a.copy_to_host(), ac)
+            c.close(
+                f"activation {name} {n, m} vs reference", a.copy_to_host(), R.a_reference(name, z)
+            )
             da = F(rng.standard_normal((n, m)))
             dz = dev(np.zeros((n, m), order="F"))
             gk.launch_dz_backward(code, dev(z), dev(ac), dev(da), dz)
             dzc = np.zeros((n, m), order="F")
             K.dz_backward(code, z, ac, da, dzc)
-            c.close(f"dz {name} {n,m} vs cpu", dz.copy_to_host(), dzc)
-            c.close(f"dz {name} {n,m} vs P1 (17) reference", dz.copy_to_host(),
-                    R.dz_general_reference(name, z, ac, da))
+            c.close(f"dz {name} {n, m} vs cpu", dz.copy_to_host(), dzc)
+            c.close(
+                f"dz {name} {n, m} vs P1 (17) reference",
+                dz.copy_to_host(),
+                R.dz_general_reference(name, z, ac, da),
+            )
     c.checked.update({"activation_forward_cuda", "dz_backward_cuda"})
 
     for cost in ALL_COSTS:
@@ -464,27 +506,39 @@ def _kernel_checks(small=True, shapes=()):
             y_hat = F(rng.uniform(0.05, 0.95, (n, m)))
             y = F(targets_for(cost, n, m, rng))
             losses = dev(np.zeros(m))
-            gk.launch_example_losses(COSTS[cost], ACTIVATIONS["identity"], False, dev(y_hat),
-                                     dev(y_hat), dev(y), losses)
+            gk.launch_example_losses(
+                COSTS[cost], ACTIVATIONS["identity"], False, dev(y_hat), dev(y_hat), dev(y), losses
+            )
             lc = np.zeros(m)
             K.example_losses(COSTS[cost], ACTIVATIONS["identity"], False, y_hat, y_hat, y, lc)
-            c.close(f"losses {cost} {n,m} vs cpu", losses.copy_to_host(), lc)
-            c.close(f"losses {cost} {n,m} vs reference", losses.copy_to_host(),
-                    R.losses_reference(cost, y_hat, y))
+            c.close(f"losses {cost} {n, m} vs cpu", losses.copy_to_host(), lc)
+            c.close(
+                f"losses {cost} {n, m} vs reference",
+                losses.copy_to_host(),
+                R.losses_reference(cost, y_hat, y),
+            )
             out = dev(np.zeros(3))
             gk.launch_mean_of(losses, out, 1)
-            c.close(f"mean_of {cost} {n,m}", out.copy_to_host()[1], R.cost_reference(cost, y_hat, y))
+            c.close(
+                f"mean_of {cost} {n, m}", out.copy_to_host()[1], R.cost_reference(cost, y_hat, y)
+            )
             da = dev(np.zeros((n, m), order="F"))
             gk.launch_cost_seed(COSTS[cost], dev(y_hat), dev(y), da)
             dac = np.zeros((n, m), order="F")
             K.cost_seed(COSTS[cost], y_hat, y, dac)
-            c.close(f"seed {cost} {n,m} vs cpu", da.copy_to_host(), dac)
-            c.close(f"seed {cost} {n,m} vs reference", da.copy_to_host(),
-                    R.seed_reference(cost, y_hat, y))
+            c.close(f"seed {cost} {n, m} vs cpu", da.copy_to_host(), dac)
+            c.close(
+                f"seed {cost} {n, m} vs reference",
+                da.copy_to_host(),
+                R.seed_reference(cost, y_hat, y),
+            )
     c.checked.update({"example_losses_cuda", "mean_of_cuda", "cost_seed_cuda"})
 
     # the fused outputs: losses from the logits and the output delta
-    for out_name, cost in (("softmax", "categorical_cross_entropy"), ("sigmoid", "binary_cross_entropy")):
+    for out_name, cost in (
+        ("softmax", "categorical_cross_entropy"),
+        ("sigmoid", "binary_cross_entropy"),
+    ):
         for n, m in [(1, 1), (4, 1), (3, 7)]:
             if out_name == "softmax" and n == 1:
                 continue
@@ -493,17 +547,25 @@ def _kernel_checks(small=True, shapes=()):
             K.activation_forward(ACTIVATIONS[out_name], z, a)
             y = F(targets_for(cost, n, m, rng))
             losses = dev(np.zeros(m))
-            gk.launch_example_losses(COSTS[cost], ACTIVATIONS[out_name], True, dev(z), dev(a),
-                                     dev(y), losses)
-            c.close(f"fused losses {out_name} {n,m}", losses.copy_to_host(),
-                    R.losses_reference(cost, a, y))
+            gk.launch_example_losses(
+                COSTS[cost], ACTIVATIONS[out_name], True, dev(z), dev(a), dev(y), losses
+            )
+            c.close(
+                f"fused losses {out_name} {n, m}",
+                losses.copy_to_host(),
+                R.losses_reference(cost, a, y),
+            )
             dz = dev(np.zeros((n, m), order="F"))
             gk.launch_output_delta_fused(ACTIVATIONS[out_name], dev(a), dev(y), dz)
             dzc = np.zeros((n, m), order="F")
             K.output_delta_fused(ACTIVATIONS[out_name], a, y, dzc)
-            c.close(f"fused delta {out_name} {n,m} vs cpu", dz.copy_to_host(), dzc)
-            c.close(f"fused delta {out_name} {n,m} vs reference", dz.copy_to_host(),
-                    R.dz_general_reference(out_name, z, a, R.seed_reference(cost, a, y)), rtol=1e-8)
+            c.close(f"fused delta {out_name} {n, m} vs cpu", dz.copy_to_host(), dzc)
+            c.close(
+                f"fused delta {out_name} {n, m} vs reference",
+                dz.copy_to_host(),
+                R.dz_general_reference(out_name, z, a, R.seed_reference(cost, a, y)),
+                rtol=1e-8,
+            )
     c.checked.add("output_delta_fused_cuda")
 
     # gather, the L2 term, clipping, the optimizers and the divergence checks
@@ -528,8 +590,9 @@ def _kernel_checks(small=True, shapes=()):
     for max_norm in (0.5, 100.0):
         g = rng.standard_normal(P)
         gd, norm = dev(g), dev(np.zeros(1))
-        gk.launch_clip_gradient_norm(gd, dev(np.zeros(1, np.int64)), dev(np.array([P], np.int64)),
-                                     max_norm, partial, norm)
+        gk.launch_clip_gradient_norm(
+            gd, dev(np.zeros(1, np.int64)), dev(np.array([P], np.int64)), max_norm, partial, norm
+        )
         gc = g.copy()
         nc = K.clip_gradient_norm(gc, max_norm)
         c.close(f"clip {max_norm}", gd.copy_to_host(), gc)
@@ -560,26 +623,36 @@ def _kernel_checks(small=True, shapes=()):
     gk.launch_step_is_finite(dev(params), dev(bad_step), status, 6)
     c.true("step_is_finite flags inf", status.copy_to_host()[0] == 6)
     pd = dev(params)
-    gk.launch_optimizer_commit(K.SGD, pd, dev(params), dev(params), dev(params), 0.1, 0, 0, 0,
-                               dev(bad_step), status)
+    gk.launch_optimizer_commit(
+        K.SGD, pd, dev(params), dev(params), dev(params), 0.1, 0, 0, 0, dev(bad_step), status
+    )
     c.true("commit writes nothing after a divergence", np.array_equal(pd.copy_to_host(), params))
     costs, status = dev(np.array([1.0, np.nan])), dev(np.array([-1], np.int64))
     gk.launch_cost_is_finite(costs, 0, status, 0)
     c.true("cost_is_finite keeps -1", status.copy_to_host()[0] == -1)
     gk.launch_cost_is_finite(costs, 1, status, 1)
     c.true("cost_is_finite flags NaN", status.copy_to_host()[0] == 1)
-    c.checked.update({"optimizer_step_cuda", "step_is_finite_cuda", "optimizer_commit_cuda",
-                      "cost_is_finite_cuda"})
+    c.checked.update(
+        {
+            "optimizer_step_cuda",
+            "step_is_finite_cuda",
+            "optimizer_commit_cuda",
+            "cost_is_finite_cuda",
+        }
+    )
     c.checked.add("train_epoch_fused_cuda")  # exercised by the network checks (fit, fused path)
     _launch_configuration_checks(c, gk, rng)
     from numba import config
 
     if config.ENABLE_CUDASIM:
-        c.true("simulator: one shared array per call site, whatever the thread switches",
-               _shared_array_race_check())
+        c.true(
+            "simulator: one shared array per call site, whatever the thread switches",
+            _shared_array_race_check(),
+        )
     all_kernels = sorted(name for mod in (gk, gf) for name in dir(mod) if name.endswith("_cuda"))
-    return dict(failures=c.failures, checked=sorted(c.checked), all_kernels=all_kernels,
-                checks=c.checks)
+    return dict(
+        failures=c.failures, checked=sorted(c.checked), all_kernels=all_kernels, checks=c.checks
+    )
 
 
 def _launch_configuration_checks(c, gk, rng):
@@ -607,13 +680,16 @@ def _launch_configuration_checks(c, gk, rng):
         da = dev(np.zeros((Kd, m), order="F"))
         gk.launch_da_prev_backward(dev(w), dev(dz), da)
         results[setting] = [x.copy_to_host() for x in (z, dw, db, da)]
-        c.true(f"gemm_config {setting}: block side",
-               gk.gemm_config(n, m, True)[1] == ((2, 2) if setting == (2, 2, 1) else (1, 1)))
+        c.true(
+            f"gemm_config {setting}: block side",
+            gk.gemm_config(n, m, True)[1] == ((2, 2) if setting == (2, 2, 1) else (1, 1)),
+        )
     base = results[(2, 2, 1)]
     for setting, got in results.items():
         for name, x, y in zip(("z", "dw", "db", "da_prev"), got, base):
-            c.true(f"{name} with GEMM settings {setting}: the same bits as T = 2",
-                   np.array_equal(x, y))
+            c.true(
+                f"{name} with GEMM settings {setting}: the same bits as T = 2", np.array_equal(x, y)
+            )
     gk.GEMM_THREADS, gk.GEMM_MIN_THREADS, gk.SM_COUNT = saved
     # on a device a launch configuration is made once and reused (the
     # simulator's kernels configure themselves, and are not cached)
@@ -699,9 +775,15 @@ def _network_checks(small=True):
         c.close(f"{tag} predict", gpu.predict(X), cpu.predict(X))
 
     # fit: each optimizer on each path, shuffled mini-batches with a short last batch
-    fits = [(0, "sgd", None, False), (1, "adam", None, False), (2, "momentum", 0.5, False),
-            (3, "nesterov", None, False), (0, "sgd", None, True), (1, "adam", None, True),
-            (2, "momentum", None, True)]
+    fits = [
+        (0, "sgd", None, False),
+        (1, "adam", None, False),
+        (2, "momentum", 0.5, False),
+        (3, "nesterov", None, False),
+        (0, "sgd", None, True),
+        (1, "adam", None, True),
+        (2, "momentum", None, True),
+    ]
     for case, optimizer, clip, fused_epoch in fits:
         sizes, acts, cost, l2 = cases[case]
         gf.FUSED_EPOCH = fused_epoch
@@ -754,7 +836,9 @@ def _network_checks(small=True):
             except fnn.TrainingDivergedError as exc:
                 errs.append((exc.epoch, exc.batch, len(exc.history.cost)))
             params.append(net.get_parameters())
-        c.true(f"divergence fused={fused_epoch}: {errs}", errs[0] is not None and errs[0] == errs[1])
+        c.true(
+            f"divergence fused={fused_epoch}: {errs}", errs[0] is not None and errs[0] == errs[1]
+        )
         c.true(f"divergence fused={fused_epoch} finite weights", np.all(np.isfinite(params[1])))
         c.close(f"divergence fused={fused_epoch} kept weights", params[1], params[0])
     gf.FUSED_EPOCH = True

@@ -1,5 +1,6 @@
 """fnn_numba.datasets: bundled data sets, IDX/npz/csv readers on real files
 written here, one_hot, standardize, split, and every malformed-file error."""
+
 import gzip
 import os
 import re
@@ -34,15 +35,25 @@ def write(path, data):
 
 
 # ---------------------------------------------------------------- bundled
-@pytest.mark.parametrize("name, n_features, m, n_classes", [
-    ("digits", 64, 1797, 10), ("iris", 4, 150, 3), ("breast_cancer", 30, 569, 2), ("wine", 13, 178, 3)])
+@pytest.mark.parametrize(
+    "name, n_features, m, n_classes",
+    [
+        ("digits", 64, 1797, 10),
+        ("iris", 4, 150, 3),
+        ("breast_cancer", 30, 569, 2),
+        ("wine", 13, 178, 3),
+    ],
+)
 def test_bundled_classification_sets_in_library_layout(name, n_features, m, n_classes):
     X, y = datasets.load_bundled(name, dtype=np.float32)
     assert X.shape == (n_features, m) and X.dtype == np.float32 and X.flags.f_contiguous
     assert y.shape == (m,) and y.dtype == np.int64
     assert set(np.unique(y)) == set(range(n_classes))
     from sklearn import datasets as sklearn_datasets
-    np.testing.assert_array_equal(X, getattr(sklearn_datasets, f"load_{name}")().data.T.astype(np.float32))
+
+    np.testing.assert_array_equal(
+        X, getattr(sklearn_datasets, f"load_{name}")().data.T.astype(np.float32)
+    )
     X2, y2 = getattr(datasets, f"load_{name}")()
     assert X2.dtype == np.float64 and np.array_equal(y2, y)
 
@@ -65,7 +76,7 @@ def test_bundled_values_are_scikit_learns(name, monkeypatch):
     np.testing.assert_array_equal(X, bunch.data.T)
     np.testing.assert_array_equal(y, bunch.target)
     for directory in (None, "/nonexistent"):
-        monkeypatch.setattr(datasets, "_sklearn_data_dir", lambda: directory)
+        monkeypatch.setattr(datasets, "_sklearn_data_dir", lambda directory=directory: directory)
         X2, y2 = datasets.load_bundled(name)
         np.testing.assert_array_equal(X2, X)
         np.testing.assert_array_equal(y2, y)
@@ -73,10 +84,17 @@ def test_bundled_values_are_scikit_learns(name, monkeypatch):
 
 def test_loading_a_bundled_set_does_not_import_scikit_learn():
     # Importing scikit-learn takes seconds, most of a warm command line's run.
-    code = ("import sys; from fnn_numba import datasets; datasets.load('digits'); "
-            "datasets.load('diabetes'); print('sklearn' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    code = (
+        "import sys; from fnn_numba import datasets; datasets.load('digits'); "
+        "datasets.load('diabetes'); print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO_ROOT},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
 
@@ -130,13 +148,17 @@ def test_one_hot():
     assert Y.dtype == np.float32 and Y.flags.f_contiguous
     np.testing.assert_array_equal(Y, [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
     assert datasets.one_hot(np.array([1.0, 0.0]), n_classes=4).shape == (4, 2)
-    with pytest.raises(ValueError, match=r"labels: class labels must lie in \[0, 3\), got values in \[0, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"labels: class labels must lie in \[0, 3\), got values in \[0, 3\]"
+    ):
         datasets.one_hot([0, 3], n_classes=3)
     with pytest.raises(ValueError, match="labels: class labels must lie in"):
         datasets.one_hot([-1, 0])
     with pytest.raises(ValueError, match="non-integer"):
         datasets.one_hot([0.5, 1.0])
-    with pytest.raises(ValueError, match=r"labels: expected a 1-D array of m labels, got shape \(2, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"labels: expected a 1-D array of m labels, got shape \(2, 1\)"
+    ):
         datasets.one_hot([[0], [1]])
     with pytest.raises(TypeError, match="labels: expected integer class labels, got dtype bool"):
         datasets.one_hot([True, False])
@@ -156,9 +178,11 @@ def test_standardize_uses_the_training_statistics_everywhere(rng):
     np.testing.assert_allclose(S_train[[0, 1, 3]].std(axis=1), 1, rtol=1e-12)
     np.testing.assert_array_equal(S_train[2], 0)
     assert std[2, 0] == 1
-    np.testing.assert_allclose(S_test, (X_test - X_train.mean(axis=1, keepdims=True))
-                               / np.where(X_train.std(axis=1, keepdims=True) == 0, 1,
-                                          X_train.std(axis=1, keepdims=True)))
+    np.testing.assert_allclose(
+        S_test,
+        (X_test - X_train.mean(axis=1, keepdims=True))
+        / np.where(X_train.std(axis=1, keepdims=True) == 0, 1, X_train.std(axis=1, keepdims=True)),
+    )
     np.testing.assert_allclose((X_test - mean) / std, S_test)
 
 
@@ -172,7 +196,9 @@ def test_standardize_rows_are_examples_and_float32_stays():
 
 
 def test_standardize_errors():
-    with pytest.raises(ValueError, match=r"X_other\[0\]: expected 2 features along axis 0 like X_train"):
+    with pytest.raises(
+        ValueError, match=r"X_other\[0\]: expected 2 features along axis 0 like X_train"
+    ):
         datasets.standardize(np.ones((2, 5)), np.ones((3, 5)))
     with pytest.raises(ValueError, match=r"X_train: expected a 2-D array, got shape \(5,\)"):
         datasets.standardize(np.ones(5))
@@ -193,7 +219,9 @@ def test_read_idx_round_trip(tmp_path, code, compress):
     if code in (0x0D, 0x0E):
         array = rng.standard_normal((5, 3, 4)).astype(CODES[code])
     data = idx_bytes(array, code)
-    path = write(tmp_path / ("a.idx.gz" if compress else "a.idx"), gzip.compress(data) if compress else data)
+    path = write(
+        tmp_path / ("a.idx.gz" if compress else "a.idx"), gzip.compress(data) if compress else data
+    )
     out = datasets.read_idx(path)
     assert out.shape == (5, 3, 4) and out.dtype == np.dtype(CODES[code]).newbyteorder("=")
     assert out.dtype.isnative
@@ -201,7 +229,9 @@ def test_read_idx_round_trip(tmp_path, code, compress):
 
 
 @settings(max_examples=30, deadline=None)
-@given(shape=st.lists(st.integers(0, 4), min_size=1, max_size=4), code=st.sampled_from(sorted(CODES)))
+@given(
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=4), code=st.sampled_from(sorted(CODES))
+)
 def test_read_idx_any_shape(tmp_path_factory, shape, code):
     array = (np.arange(int(np.prod(shape))) % 100).reshape(shape).astype(CODES[code])
     path = write(tmp_path_factory.mktemp("idx") / "x", idx_bytes(array, code))
@@ -215,17 +245,23 @@ def test_gzip_detected_by_content_not_name(tmp_path):
     np.testing.assert_array_equal(datasets.read_idx(path), array)
 
 
-@pytest.mark.parametrize("mangle, message", [
-    (lambda d: d[:3], "is truncated: 3 bytes, shorter than the 4-byte IDX magic number"),
-    (lambda d: d[:9], "is truncated: 9 bytes, shorter than the 16-byte header"),
-    (lambda d: d[:-1], r"is truncated: its header declares shape \(2, 3, 2\) of uint8 \(28 bytes in all\), "
-                       "the file has 27 bytes"),
-    (lambda d: d + b"\0\0", r"has 2 bytes after the data its header declares"),
-    (lambda d: b"\x08\x03" + d[2:], "is not an IDX file: its magic number 0x0803"),
-    (lambda d: d[:2] + b"\x0a" + d[3:], "unknown IDX type code 0x0A"),
-    (lambda d: d[:3] + b"\x00", "declares 0 dimensions"),
-    (lambda d: b"", "is truncated: 0 bytes"),
-])
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (lambda d: d[:3], "is truncated: 3 bytes, shorter than the 4-byte IDX magic number"),
+        (lambda d: d[:9], "is truncated: 9 bytes, shorter than the 16-byte header"),
+        (
+            lambda d: d[:-1],
+            r"is truncated: its header declares shape \(2, 3, 2\) of uint8 \(28 bytes in all\), "
+            "the file has 27 bytes",
+        ),
+        (lambda d: d + b"\0\0", r"has 2 bytes after the data its header declares"),
+        (lambda d: b"\x08\x03" + d[2:], "is not an IDX file: its magic number 0x0803"),
+        (lambda d: d[:2] + b"\x0a" + d[3:], "unknown IDX type code 0x0A"),
+        (lambda d: d[:3] + b"\x00", "declares 0 dimensions"),
+        (lambda d: b"", "is truncated: 0 bytes"),
+    ],
+)
 def test_malformed_idx(tmp_path, mangle, message):
     data = mangle(idx_bytes(np.zeros((2, 3, 2), dtype=np.uint8), 0x08))
     path = write(tmp_path / "bad.idx", data)
@@ -235,13 +271,17 @@ def test_malformed_idx(tmp_path, mangle, message):
 
 def test_truncated_gzip_idx(tmp_path):
     data = gzip.compress(idx_bytes(np.arange(600).astype(np.uint8), 0x08))
-    path = write(tmp_path / "cut.idx.gz", data[:len(data) // 2])
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(path))} is a damaged or truncated gzip file"):
+    path = write(tmp_path / "cut.idx.gz", data[: len(data) // 2])
+    with pytest.raises(
+        ValueError, match=rf"path: {re.escape(str(path))} is a damaged or truncated gzip file"
+    ):
         datasets.read_idx(path)
 
 
 def test_missing_idx_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match=rf"path: no such file: {re.escape(str(tmp_path / 'nope.idx'))}"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"path: no such file: {re.escape(str(tmp_path / 'nope.idx'))}"
+    ):
         datasets.read_idx(tmp_path / "nope.idx")
 
 
@@ -271,8 +311,11 @@ def test_load_idx_pair(tmp_path, compress):
 def test_idx_pair_label_count_must_match(tmp_path):
     _, _, ip, _ = mnist_like(tmp_path)
     lp = write(tmp_path / "few-labels", idx_bytes(np.arange(5, dtype=np.uint8), 0x08))
-    with pytest.raises(ValueError, match=rf"labels_path: {re.escape(str(lp))} holds 5 labels but images_path: {re.escape(str(ip))} "
-                                         "holds 7 images"):
+    with pytest.raises(
+        ValueError,
+        match=rf"labels_path: {re.escape(str(lp))} holds 5 labels but images_path: {re.escape(str(ip))} "
+        "holds 7 images",
+    ):
         datasets.load_idx_pair(ip, lp)
 
 
@@ -282,7 +325,9 @@ def test_idx_pair_malformed_labels(tmp_path):
     with pytest.raises(ValueError, match=r"labels_path: .*l2 holds an array of shape \(7, 2\)"):
         datasets.load_idx_pair(ip, two_d)
     floats = write(tmp_path / "lf", idx_bytes(np.zeros(7), 0x0D))
-    with pytest.raises(ValueError, match=r"labels_path: .*lf holds float32 values, expected integer"):
+    with pytest.raises(
+        ValueError, match=r"labels_path: .*lf holds float32 values, expected integer"
+    ):
         datasets.load_idx_pair(ip, floats)
     with pytest.raises(FileNotFoundError, match=r"labels_path: no such file: .*missing"):
         datasets.load_idx_pair(ip, tmp_path / "missing")
@@ -320,15 +365,25 @@ def test_load_npz_other_layouts_and_keys(tmp_path):
 def test_load_npz_malformed(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, X=np.ones((4, 2)), labels=np.zeros(4, dtype=int))
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(path))} has no array named 'y' \(it holds 'X', 'labels'\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"path: {re.escape(str(path))} has no array named 'y' \(it holds 'X', 'labels'\)",
+    ):
         datasets.load_npz(path)
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(path))} has no array named 'features'"):
+    with pytest.raises(
+        ValueError, match=rf"path: {re.escape(str(path))} has no array named 'features'"
+    ):
         datasets.load_npz(path, x_key="features", y_key="labels")
     np.savez(path, X=np.ones((4, 2)), y=np.zeros(3))
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(path))}: 'y' holds 3 examples but 'X' holds 4"):
+    with pytest.raises(
+        ValueError, match=rf"path: {re.escape(str(path))}: 'y' holds 3 examples but 'X' holds 4"
+    ):
         datasets.load_npz(path)
     np.savez(path, X=np.array([["a", "b"]]), y=np.zeros(1))
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(path))}: 'X' must be a real numeric array, got dtype <U1"):
+    with pytest.raises(
+        ValueError,
+        match=rf"path: {re.escape(str(path))}: 'X' must be a real numeric array, got dtype <U1",
+    ):
         datasets.load_npz(path)
     np.savez(path, X=np.array([[np.nan, 1.0]]), y=np.zeros(1))
     with pytest.raises(ValueError, match="'X' contains NaN or inf"):
@@ -337,7 +392,9 @@ def test_load_npz_malformed(tmp_path):
     with pytest.raises(ValueError, match=r"'X' must have shape \(n_features, m\), got \(2, 3, 1\)"):
         datasets.load_npz(path, samples_by_features=False)
     text = write(tmp_path / "text.npz", b"X,y\n1,2\n")
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(text))} is not a readable .npz archive"):
+    with pytest.raises(
+        ValueError, match=rf"path: {re.escape(str(text))} is not a readable .npz archive"
+    ):
         datasets.load_npz(text)
     np.save(tmp_path / "single.npy", np.ones(3))
     with pytest.raises(ValueError, match="holds a single array"):
@@ -376,19 +433,26 @@ def test_load_csv_without_header_other_delimiter(tmp_path):
     assert X4.tolist() == [[3, 5]] and y4.tolist() == [4, 6]
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("1,2,3\n4,5\n", {}, r"line 2: 2 cells, expected 3 like the first row \(ragged rows\)"),
-    ("x,y\n1,2\n3,oops\n", {}, "line 3, column 2: 'oops' is not a number"),
-    ("1,2\n3,\n", {}, "line 2, column 2: '' is not a number"),
-    ("1,2\n3,nan\n", {}, "line 2, column 2: 'nan' is not a finite number"),
-    ("", {}, "is empty"),
-    ("\n\n", {}, "is empty"),
-    ("a,b\n", {}, "has a header but no data rows"),
-    ("1,2\n", {"target_column": 2}, r"target_column: expected an index in \[-2, 2\)"),
-    ("a,b\n1,2\n", {"target_column": "c"}, "target_column: .* has no column named 'c' "
-                                            r"\(the header names 'a', 'b'\)"),
-    ("1\n2\n", {}, "has 1 column, which leaves no features"),
-])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("1,2,3\n4,5\n", {}, r"line 2: 2 cells, expected 3 like the first row \(ragged rows\)"),
+        ("x,y\n1,2\n3,oops\n", {}, "line 3, column 2: 'oops' is not a number"),
+        ("1,2\n3,\n", {}, "line 2, column 2: '' is not a number"),
+        ("1,2\n3,nan\n", {}, "line 2, column 2: 'nan' is not a finite number"),
+        ("", {}, "is empty"),
+        ("\n\n", {}, "is empty"),
+        ("a,b\n", {}, "has a header but no data rows"),
+        ("1,2\n", {"target_column": 2}, r"target_column: expected an index in \[-2, 2\)"),
+        (
+            "a,b\n1,2\n",
+            {"target_column": "c"},
+            "target_column: .* has no column named 'c' "
+            r"\(the header names 'a', 'b'\)",
+        ),
+        ("1\n2\n", {}, "has 1 column, which leaves no features"),
+    ],
+)
 def test_load_csv_malformed(tmp_path, text, kwargs, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)
@@ -404,12 +468,18 @@ def test_load_csv_bad_arguments_and_missing_file(tmp_path):
         datasets.load_csv(path, header="yes")
     with pytest.raises(ValueError, match="delimiter: expected one character, got ';;'"):
         datasets.load_csv(path, delimiter=";;")
-    with pytest.raises(TypeError, match="target_column: expected an int, a column name or None, got 1.5"):
+    with pytest.raises(
+        TypeError, match="target_column: expected an int, a column name or None, got 1.5"
+    ):
         datasets.load_csv(path, target_column=1.5)
-    with pytest.raises(FileNotFoundError, match=rf"path: no such file: {re.escape(str(tmp_path / 'gone.csv'))}"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"path: no such file: {re.escape(str(tmp_path / 'gone.csv'))}"
+    ):
         datasets.load_csv(tmp_path / "gone.csv")
     with pytest.raises(IsADirectoryError, match="path: expected a file, got the directory"):
         datasets.load_csv(tmp_path)
     binary = write(tmp_path / "bin.csv", b"\xff\xfe\x00\x01")
-    with pytest.raises(ValueError, match=rf"path: {re.escape(str(binary))} is not a readable text file"):
+    with pytest.raises(
+        ValueError, match=rf"path: {re.escape(str(binary))} is not a readable text file"
+    ):
         datasets.load_csv(binary)

@@ -6,6 +6,7 @@ each rank reported. Sharding, the global order and checkpoint files are also
 tested in-process. Launches need mpi4py and an ``mpiexec`` (the test extra
 installs both: mpi4py and the mpich wheel); without them those tests skip.
 """
+
 import importlib.util
 import json
 import os
@@ -38,7 +39,8 @@ HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
 needs_mpi = pytest.mark.skipif(
     MPIEXEC is None or not HAVE_MPI4PY,
     reason="needs mpi4py and an mpiexec (pip install 'fnn-numba[mpi]' or the test extra: "
-           f"mpi4py found={HAVE_MPI4PY}, mpiexec found={MPIEXEC is not None})")
+    f"mpi4py found={HAVE_MPI4PY}, mpiexec found={MPIEXEC is not None})",
+)
 
 
 def mpiexec(P, argv, extra_env=None, cwd=None):
@@ -55,11 +57,14 @@ def mpiexec(P, argv, extra_env=None, cwd=None):
         cmd.append("--oversubscribe")
     cmd += [sys.executable, *map(str, argv)]
     try:
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT,
-                              cwd=cwd)
+        return subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT, cwd=cwd
+        )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"mpiexec -n {P} {' '.join(map(str, argv))} did not finish in {LAUNCH_TIMEOUT} s: "
-                    f"a rank is probably waiting in a collective\n{exc.stderr}")
+        pytest.fail(
+            f"mpiexec -n {P} {' '.join(map(str, argv))} did not finish in {LAUNCH_TIMEOUT} s: "
+            f"a rank is probably waiting in a collective\n{exc.stderr}"
+        )
 
 
 def launch(P, out_dir, *scenarios, expect_success=True, extra_env=None):
@@ -67,8 +72,10 @@ def launch(P, out_dir, *scenarios, expect_success=True, extra_env=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     proc = mpiexec(P, [SCRIPT, out_dir, *scenarios], extra_env)
     if expect_success and proc.returncode != 0:
-        pytest.fail(f"mpiexec -n {P} {' '.join(scenarios)} exited with {proc.returncode}\n"
-                    f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        pytest.fail(
+            f"mpiexec -n {P} {' '.join(scenarios)} exited with {proc.returncode}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
     reports = []
     for r in range(P):
         path = out_dir / f"rank{r}.json"
@@ -80,9 +87,11 @@ def launch(P, out_dir, *scenarios, expect_success=True, extra_env=None):
 def ranks(tmp_path_factory):
     """Reports of one launch per P, run on first use."""
     cache = {}
-    scenarios = {1: ["equivalence", "single_rank_matches_fit"],
-                 2: ["equivalence", "faults", "uninterrupted", "memmap"],
-                 3: ["equivalence", "faults"]}
+    scenarios = {
+        1: ["equivalence", "single_rank_matches_fit"],
+        2: ["equivalence", "faults", "uninterrupted", "memmap"],
+        3: ["equivalence", "faults"],
+    }
 
     def get(P):
         if P not in cache:
@@ -98,7 +107,9 @@ def ranks(tmp_path_factory):
 @pytest.mark.parametrize("P", [1, 2, 3])
 @pytest.mark.parametrize("split", ["equal", "unequal"])
 @pytest.mark.parametrize("config", ["cce_l2_sgd", "mse_momentum_clip"])
-def test_P_ranks_with_batch_b_equal_one_process_with_the_same_global_batches(ranks, P, split, config):
+def test_P_ranks_with_batch_b_equal_one_process_with_the_same_global_batches(
+    ranks, P, split, config
+):
     reports = ranks(P)[1]
     ours = [rep[f"{split}:{config}"] for rep in reports]
     res = ours[0]
@@ -107,7 +118,9 @@ def test_P_ranks_with_batch_b_equal_one_process_with_the_same_global_batches(ran
     if split == "unequal" and P > 1:
         assert len(set(res["shard_sizes"])) > 1, "the unequal case must have unequal shards"
     assert res["order_matches_documentation"], "global_batches differs from the documented order"
-    assert res["moved"] > 0.05, "training must change the weights for the comparison to mean anything"
+    assert res["moved"] > 0.05, (
+        "training must change the weights for the comparison to mean anything"
+    )
     # float64 round-off: the sums are split and weighted differently, a few ulps of O(1) weights
     assert res["max_weight_diff_per_batch"] <= 1e-13 * max(1.0, res["weight_scale"])
     assert res["max_cost_diff"] <= 1e-13
@@ -136,7 +149,10 @@ def test_one_rank_with_fit_options_is_bitwise_network_fit(ranks):
 # ------------------------------------------------------------------ faults
 BAD_INPUT = {
     "comm_not_a_communicator": ("TypeError", ["comm", "mpi4py communicator", "str"]),
-    "features_differ": ("ValueError", ["X_shard", "same number of features", "rank 0: 5", "6 features"]),
+    "features_differ": (
+        "ValueError",
+        ["X_shard", "same number of features", "rank 0: 5", "6 features"],
+    ),
     "x_dtype_differs": ("TypeError", ["X_shard", "same dtype", "float64", "float32"]),
     "zero_examples": ("ValueError", ["rank {last}", "no examples", "(5, 0)"]),
     "architecture_differs": ("ValueError", ["net", "same architecture"]),
@@ -196,7 +212,9 @@ HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 
 
 @needs_mpi
-@pytest.mark.skipif(not HAVE_NUMBA_CUDA, reason="needs numba-cuda for its CUDA simulator (test extra)")
+@pytest.mark.skipif(
+    not HAVE_NUMBA_CUDA, reason="needs numba-cuda for its CUDA simulator (test extra)"
+)
 def test_gpu_replicas_staged_through_host_buffers_match_cpu_replicas(tmp_path):
     # rank 0 runs on the (simulated) GPU, rank 1 on the CPU
     _, reports = launch(2, tmp_path, "gpu_staging", extra_env={"NUMBA_ENABLE_CUDASIM": "1"})
@@ -221,7 +239,9 @@ def test_memory_mapped_shards_train_like_in_memory_shards(ranks):
 
 # ------------------------------------------------------------ checkpoints
 @needs_mpi
-def test_a_job_restarted_after_a_crash_resumes_from_the_checkpoint_and_loses_nothing(ranks, tmp_path):
+def test_a_job_restarted_after_a_crash_resumes_from_the_checkpoint_and_loses_nothing(
+    ranks, tmp_path
+):
     out, reports = ranks(2)
     uninterrupted = reports[0]["uninterrupted"]
     proc, _ = launch(2, tmp_path / "crash", "crash", expect_success=False)
@@ -238,13 +258,17 @@ def test_a_job_restarted_after_a_crash_resumes_from_the_checkpoint_and_loses_not
         assert res["epochs_trained"] == [2, 3], "the restart must train only epochs 3 and 4"
         assert res["digest"] == uninterrupted["digest"]
         assert res["cost"] == uninterrupted["cost"]
-    np.testing.assert_array_equal(np.load(tmp_path / "resume" / "resumed_params.npy"),
-                                  np.load(out / "uninterrupted_params.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resume" / "resumed_params.npy"),
+        np.load(out / "uninterrupted_params.npy"),
+    )
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
-    meta = dict(format=distributed.CHECKPOINT_FORMAT, version=distributed.CHECKPOINT_VERSION, epoch=1)
+    meta = dict(
+        format=distributed.CHECKPOINT_FORMAT, version=distributed.CHECKPOINT_VERSION, epoch=1
+    )
     arrays = dict(params=np.arange(3.0), velocity=np.zeros(3), second_moment=np.zeros(3))
     distributed._write_checkpoint(path, meta, arrays)
 
@@ -264,8 +288,13 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     other = tmp_path / "model.npz"
-    np.savez(other, metadata=np.frombuffer(b'{"format": "something else"}', dtype=np.uint8),
-             params=np.zeros(2), velocity=np.zeros(2), second_moment=np.zeros(2))
+    np.savez(
+        other,
+        metadata=np.frombuffer(b'{"format": "something else"}', dtype=np.uint8),
+        params=np.zeros(2),
+        velocity=np.zeros(2),
+        second_moment=np.zeros(2),
+    )
     with pytest.raises(ValueError, match="not an fnn_numba distributed checkpoint"):
         distributed._read_checkpoint(other)
     garbage = tmp_path / "garbage.npz"
@@ -298,14 +327,17 @@ def test_shard_indices_split_every_example_to_exactly_one_rank_in_order(n, size)
     assert lengths == sorted(lengths, reverse=True)
 
 
-@pytest.mark.parametrize("args, exc, fragment", [
-    ((10, 2, 2), ValueError, "rank: expected a rank in [0, 2)"),
-    ((10, -1, 2), ValueError, "rank: expected an integer >= 0"),
-    ((10, 0, 0), ValueError, "size: expected an integer >= 1"),
-    ((-1, 0, 1), ValueError, "n: expected an integer >= 0"),
-    ((10.0, 0, 1), TypeError, "n: expected an integer"),
-    ((10, True, 2), TypeError, "rank: expected an integer"),
-])
+@pytest.mark.parametrize(
+    "args, exc, fragment",
+    [
+        ((10, 2, 2), ValueError, "rank: expected a rank in [0, 2)"),
+        ((10, -1, 2), ValueError, "rank: expected an integer >= 0"),
+        ((10, 0, 0), ValueError, "size: expected an integer >= 1"),
+        ((-1, 0, 1), ValueError, "n: expected an integer >= 0"),
+        ((10.0, 0, 1), TypeError, "n: expected an integer"),
+        ((10, True, 2), TypeError, "rank: expected an integer"),
+    ],
+)
 def test_shard_indices_rejects_bad_arguments(args, exc, fragment):
     with pytest.raises(exc) as info:
         distributed.shard_indices(*args)
@@ -338,10 +370,10 @@ def test_load_npy_shard_maps_only_this_ranks_block(tmp_path):
         labels = distributed.load_npy_shard(tmp_path / "y.npy", FakeComm(r, 3))
         for shard in (columns, transposed, labels):
             assert isinstance(shard, np.memmap)
-        np.testing.assert_array_equal(columns, X[:, block.start:block.stop])
-        np.testing.assert_array_equal(transposed, X[:, block.start:block.stop])
+        np.testing.assert_array_equal(columns, X[:, block.start : block.stop])
+        np.testing.assert_array_equal(transposed, X[:, block.start : block.stop])
         assert transposed.flags.f_contiguous
-        np.testing.assert_array_equal(labels, np.arange(10)[block.start:block.stop])
+        np.testing.assert_array_equal(labels, np.arange(10)[block.start : block.stop])
 
 
 def test_load_npy_shard_rejects_bad_files_and_axes(tmp_path):
@@ -369,7 +401,7 @@ def test_global_batches_use_every_example_once_per_epoch_in_rank_order(shard_siz
         owners = np.searchsorted(offsets, batch, side="right") - 1
         assert list(owners) == sorted(owners), "a global batch lists rank 0's part first"
         for r, m in enumerate(shard_sizes):
-            assert np.sum(owners == r) == len(range(m)[s * b:(s + 1) * b])
+            assert np.sum(owners == r) == len(range(m)[s * b : (s + 1) * b])
     again = distributed.global_batches(shard_sizes, b, seed=3, epoch=1)
     assert all(np.array_equal(u, v) for u, v in zip(batches, again))
     other_epoch = distributed.global_batches(shard_sizes, b, seed=3, epoch=2)
@@ -379,12 +411,33 @@ def test_global_batches_use_every_example_once_per_epoch_in_rank_order(shard_siz
 
 # ------------------------------------------------------------ command line
 @needs_mpi
-@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="the digits data need scikit-learn")
+@pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None, reason="the digits data need scikit-learn"
+)
 def test_cli_train_distributed_prints_once_and_saves_from_rank_0(tmp_path):
     model = tmp_path / "digits.npz"
-    proc = mpiexec(2, ["-m", "fnn_numba", "train", "--distributed", "--dataset", "digits",
-                       "--epochs", "3", "--hidden", "32", "--optimizer", "adam", "--learning-rate",
-                       "0.01", "--output", model], cwd=tmp_path)
+    proc = mpiexec(
+        2,
+        [
+            "-m",
+            "fnn_numba",
+            "train",
+            "--distributed",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "3",
+            "--hidden",
+            "32",
+            "--optimizer",
+            "adam",
+            "--learning-rate",
+            "0.01",
+            "--output",
+            model,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("epoch    3/3") == 1, proc.stdout
     assert "2 ranks" in proc.stdout
@@ -396,16 +449,34 @@ def test_cli_train_distributed_prints_once_and_saves_from_rank_0(tmp_path):
     assert fnn.Network.load(model).sizes == [64, 32, 10]
 
     # fit_distributed runs fit's training loop, so fit's options work across ranks
-    scheduled = mpiexec(2, ["-m", "fnn_numba", "train", "--distributed", "--dataset", "digits",
-                            "--epochs", "2", "--hidden", "16", "--lr-schedule", "step",
-                            "--early-stopping"], cwd=tmp_path)
+    scheduled = mpiexec(
+        2,
+        [
+            "-m",
+            "fnn_numba",
+            "train",
+            "--distributed",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "2",
+            "--hidden",
+            "16",
+            "--lr-schedule",
+            "step",
+            "--early-stopping",
+        ],
+        cwd=tmp_path,
+    )
     assert scheduled.returncode == 0, scheduled.stderr[-3000:]
     assert scheduled.stdout.count("epoch    2/2") == 1, scheduled.stdout
 
 
 # ------------------------------------------------------- the scaling model
 def _scaling_module():
-    spec = importlib.util.spec_from_file_location("scaling_mpi", REPO / "benchmarks" / "scaling_mpi.py")
+    spec = importlib.util.spec_from_file_location(
+        "scaling_mpi", REPO / "benchmarks" / "scaling_mpi.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -415,19 +486,35 @@ def test_allreduce_model_is_the_cheaper_of_ring_and_recursive_doubling():
     model = _scaling_module().allreduce_model
     B, alpha = 1.25e9, 25e-6
     assert model(1e6, 1, B, alpha) == 0.0
-    big, P = 34e6, 64   # bandwidth-bound: the ring's 2 (P-1)/P S / B + 2 (P-1) alpha
+    big, P = 34e6, 64  # bandwidth-bound: the ring's 2 (P-1)/P S / B + 2 (P-1) alpha
     assert model(big, P, B, alpha) == pytest.approx(2 * 63 / 64 * big / B + 2 * 63 * alpha)
-    small = 1e4         # latency-bound: recursive doubling's log2(P) (S / B + alpha)
+    small = 1e4  # latency-bound: recursive doubling's log2(P) (S / B + alpha)
     assert model(small, P, B, alpha) == pytest.approx(6 * (small / B + alpha))
     assert model(small, 8, B, alpha) < model(small, 64, B, alpha)
 
 
 def test_scaling_model_table_reproduces_the_documented_cell():
     scaling = _scaling_module()
-    rows = [dict(shape="2-2-2", P=1, mode="weak", step_s=5.8e-6, allreduce_s=0.0, local_batch=1,
-                 n_params=12),
-            dict(shape="2048-2048-2048-10", P=1, mode="weak", step_s=1.719316, allreduce_s=0.039e-3,
-                 local_batch=1024, n_params=scaling.n_parameters([2048, 2048, 2048, 10]))]
+    rows = [
+        dict(
+            shape="2-2-2",
+            P=1,
+            mode="weak",
+            step_s=5.8e-6,
+            allreduce_s=0.0,
+            local_batch=1,
+            n_params=12,
+        ),
+        dict(
+            shape="2048-2048-2048-10",
+            P=1,
+            mode="weak",
+            step_s=1.719316,
+            allreduce_s=0.039e-3,
+            local_batch=1024,
+            n_params=scaling.n_parameters([2048, 2048, 2048, 10]),
+        ),
+    ]
     table = scaling.model_table(rows, cores_per_machine=16)
     # docs/distributed.rst, 16 cores per machine, 10 GbE, P = 64
     assert "56.2 / 66% / 42.0x" in table

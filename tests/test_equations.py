@@ -15,6 +15,7 @@ it covers:
 A test id is the entry's label and role ("P1 (13) dW"): the reader looking
 for an equation finds its twins in the registry entry and its tests here.
 """
+
 import json
 import os
 import subprocess
@@ -49,38 +50,84 @@ def test_registry_is_consistent():
     ids = [eq.id for eq in EQUATIONS]
     assert len(ids) == len(set(ids))
     labels = {eq.label for eq in EQUATIONS}
-    assert {"P1 (1)", "P1 (2)", "P1 (9)", "P1 (13)", "P1 (14)", "P1 (17)", "P1 (21)",
-            "P2 (1)", "P2 (2)", "P2 (3)", "P2 (4)", "P2 (5)", "P2 (6)", "P2 (7)", "P2 (8)"} <= labels
+    assert {
+        "P1 (1)",
+        "P1 (2)",
+        "P1 (9)",
+        "P1 (13)",
+        "P1 (14)",
+        "P1 (17)",
+        "P1 (21)",
+        "P2 (1)",
+        "P2 (2)",
+        "P2 (3)",
+        "P2 (4)",
+        "P2 (5)",
+        "P2 (6)",
+        "P2 (7)",
+        "P2 (8)",
+    } <= labels
     # every activation has exactly one forward and one closed-form entry
     for name in equations.ACTIVATIONS:
         assert sum(name in eq.variants for eq in EQUATIONS if eq.role == "A") == 1
         assert sum(name in eq.variants for eq in EQUATIONS if eq.role == "dZ closed form") == 1
     [p13] = equations.find("P1 (13)")
-    assert p13.twins() == {"cpu": "fnn_numba.kernels.dw_db_backward",
-                           "cuda": "fnn_numba.gpu_kernels.dw_db_backward_cuda",
-                           "reference": "fnn_numba.reference.dw_reference",
-                           "vectorized": "fnn_numba.vectorized.dw_vectorized"}
+    assert p13.twins() == {
+        "cpu": "fnn_numba.kernels.dw_db_backward",
+        "cuda": "fnn_numba.gpu_kernels.dw_db_backward_cuda",
+        "reference": "fnn_numba.reference.dw_reference",
+        "vectorized": "fnn_numba.vectorized.dw_vectorized",
+    }
     assert p13.launcher_name == "launch_dw_db_backward"
     # the conv family: its labels, its kernels in conv_kernels, its CUDA twins in gpu_conv
-    assert {"CNN (1)", "CNN (2)", "CNN (3)", "CNN (4)", "POOL (1)", "POOL (2)", "POOL (3)", "POOL (4)",
-            "SUB (1)", "SUB (2)", "SUB (3)", "SUB (4)", "FLATTEN", "DROP (1)", "DROP (2)"} <= labels
+    assert {
+        "CNN (1)",
+        "CNN (2)",
+        "CNN (3)",
+        "CNN (4)",
+        "POOL (1)",
+        "POOL (2)",
+        "POOL (3)",
+        "POOL (4)",
+        "SUB (1)",
+        "SUB (2)",
+        "SUB (3)",
+        "SUB (4)",
+        "FLATTEN",
+        "DROP (1)",
+        "DROP (2)",
+    } <= labels
     assert [e.role for e in equations.find("CNN (4)")] == ["conv dA", "conv dA flipped"]
     [cnn2] = equations.find("CNN (2)")
-    assert cnn2.twins() == {"cpu": "fnn_numba.conv_kernels.conv_dw_db",
-                            "cuda": "fnn_numba.gpu_conv.conv_dw_db_cuda",
-                            "reference": "fnn_numba.reference.conv_dw_reference",
-                            "vectorized": "fnn_numba.vectorized.conv_dw_vectorized"}
+    assert cnn2.twins() == {
+        "cpu": "fnn_numba.conv_kernels.conv_dw_db",
+        "cuda": "fnn_numba.gpu_conv.conv_dw_db_cuda",
+        "reference": "fnn_numba.reference.conv_dw_reference",
+        "vectorized": "fnn_numba.vectorized.conv_dw_vectorized",
+    }
     assert cnn2.launcher_name == "launch_conv_dw_db"
-    assert equations.entry("dropout").cuda is None and equations.entry("dropout").twins()["cuda"] is None
+    assert (
+        equations.entry("dropout").cuda is None
+        and equations.entry("dropout").twins()["cuda"] is None
+    )
     # the cost with example weights: J, its seed and its fused delta, each with its own kernel
     assert [(e.role, e.kernel_name) for e in equations.find("weighted")] == [
-        ("weighted J", "weighted_mean_of"), ("weighted seed", "cost_seed_weighted"),
-        ("weighted fused dZ", "output_delta_fused_weighted")]
+        ("weighted J", "weighted_mean_of"),
+        ("weighted seed", "cost_seed_weighted"),
+        ("weighted fused dZ", "output_delta_fused_weighted"),
+    ]
     # every layer kind's equations are in the registry
     from fnn_numba import layers
 
-    for cls in (layers.Dense, layers.Conv2D, layers.MaxPool2D, layers.AvgPool2D, layers.Subsample2D,
-                layers.Flatten, layers.Dropout):
+    for cls in (
+        layers.Dense,
+        layers.Conv2D,
+        layers.MaxPool2D,
+        layers.AvgPool2D,
+        layers.Subsample2D,
+        layers.Flatten,
+        layers.Dropout,
+    ):
         assert set(cls.forward_equations + cls.backward_equations) <= labels, cls
     with pytest.raises(KeyError, match="label"):
         equations.find("P1 (99)")
@@ -93,10 +140,13 @@ def test_cpu_kernel_matches_reference_and_numpy(eq):
     checked = 0
     for where, trial in _trials(eq, eq.case.dims):
         fast = trial.cpu(eq.kernel)
-        np.testing.assert_allclose(fast, trial.reference(eq.reference), **TOL, err_msg=f"{eq.id} {where}")
+        np.testing.assert_allclose(
+            fast, trial.reference(eq.reference), **TOL, err_msg=f"{eq.id} {where}"
+        )
         if eq.vectorized is not None:
-            np.testing.assert_allclose(fast, trial.vectorized(eq.vectorized), **TOL,
-                                       err_msg=f"{eq.id} {where} numpy")
+            np.testing.assert_allclose(
+                fast, trial.vectorized(eq.vectorized), **TOL, err_msg=f"{eq.id} {where} numpy"
+            )
         checked += 1
     assert checked == len(eq.variants) * len(eq.case.dims)
 
@@ -105,7 +155,8 @@ def test_a_conv_kernel_that_forgets_the_flip_fails_its_twin_check():
     """CNN (4) with the kernel's flip forgotten fails against both references
     (the direct sum and the padded, flipped form) and the NumPy forms."""
     for eq in equations.find("CNN (4)"):
-        def unflipped(w, dz, da_prev, H, W, stride, pad):
+
+        def unflipped(w, dz, da_prev, H, W, stride, pad, eq=eq):
             eq.kernel(np.ascontiguousarray(w[:, :, ::-1, ::-1]), dz, da_prev, H, W, stride, pad)
 
         _, trial = next(_trials(eq, [(2, 7, 6, 2, 3, 3, 1, 1, 4)]))
@@ -135,9 +186,11 @@ def test_weighted_kernels_that_forget_the_weights_fail_their_twin_checks():
     NumPy form; so does the plain mean in place of the weighted one."""
     from fnn_numba import kernels
 
-    forgetful = {"weighted seed": lambda code, a, y, s, out: kernels.cost_seed(code, a, y, out),
-                 "weighted fused dZ": lambda code, a, y, s, out: kernels.output_delta_fused(code, a, y, out),
-                 "weighted J": lambda losses, s: kernels.mean_of(losses)}
+    forgetful = {
+        "weighted seed": lambda code, a, y, s, out: kernels.cost_seed(code, a, y, out),
+        "weighted fused dZ": lambda code, a, y, s, out: kernels.output_delta_fused(code, a, y, out),
+        "weighted J": lambda losses, s: kernels.mean_of(losses),
+    }
     for role, slipped in forgetful.items():
         eq = equations.entry(role)
         _, trial = next(_trials(eq, [(4, 3)]))
@@ -153,8 +206,9 @@ def cuda_report(tmp_path_factory):
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
     out = tmp_path_factory.mktemp("equations_sim") / "out.txt"
     with open(out, "w+") as f:
-        p = subprocess.run([sys.executable, str(HERE)], env=env, stdout=f, stderr=subprocess.STDOUT,
-                           timeout=1200)
+        p = subprocess.run(
+            [sys.executable, str(HERE)], env=env, stdout=f, stderr=subprocess.STDOUT, timeout=1200
+        )
         f.seek(0)
         text = f.read()
     assert p.returncode == 0, text[-5000:]

@@ -3,6 +3,7 @@ training on a 1-D Gaussian, save/load, bad input and the command line.
 
 The longer runs (5 seeds of the Gaussian, the ring of 8 Gaussians, the
 digits) are benchmarks/gan_quality.py."""
+
 import math
 
 import numpy as np
@@ -84,10 +85,12 @@ def test_discriminator_gradient_is_the_notes_ascent_direction():
     real_part = D.gradients(X, np.ones((1, 7)))
     fake_part = D.gradients(fake, np.zeros((1, 7)))
     for l in range(2):
-        np.testing.assert_allclose(g.weights[l], real_part.weights[l] + fake_part.weights[l],
-                                   rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(g.biases[l], real_part.biases[l] + fake_part.biases[l],
-                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            g.weights[l], real_part.weights[l] + fake_part.weights[l], rtol=1e-12, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            g.biases[l], real_part.biases[l] + fake_part.biases[l], rtol=1e-12, atol=1e-15
+        )
     assert J == pytest.approx(real_part.cost + fake_part.cost, rel=1e-12)
     assert J == pytest.approx(gan.discriminator_cost(X, fake), rel=1e-10)
 
@@ -105,8 +108,9 @@ def _phi(x, mu=0.0):
     return np.exp(-0.5 * (x - mu) ** 2) / math.sqrt(2 * math.pi)
 
 
-@pytest.mark.parametrize("d_sizes,d_acts", [([1, 1], ["sigmoid"]),
-                                            ([1, 16, 16, 1], ["tanh", "tanh", "sigmoid"])])
+@pytest.mark.parametrize(
+    "d_sizes,d_acts", [([1, 1], ["sigmoid"]), ([1, 16, 16, 1], ["tanh", "tanh", "sigmoid"])]
+)
 def test_discriminator_approaches_the_optimal_one(d_sizes, d_acts):
     """p_data = N(0, 1), p_g = N(1, 1) (a frozen G): D trained alone
     approaches D*(x) = p_data / (p_data + p_g) = sigmoid(1/2 - x), and its
@@ -128,8 +132,9 @@ def test_discriminator_approaches_the_optimal_one(d_sizes, d_acts):
     integrand = pd * np.log(2 * pd / (pd + pg)) + pg * np.log(2 * pg / (pd + pg))
     jsd = 0.5 * np.sum(integrand) * (t[1] - t[0])
     rng = np.random.default_rng(5)
-    J = gan.discriminator_cost(rng.standard_normal((1, 100000)),
-                               rng.standard_normal((1, 100000)) + 1.0)
+    J = gan.discriminator_cost(
+        rng.standard_normal((1, 100000)), rng.standard_normal((1, 100000)) + 1.0
+    )
     assert J == pytest.approx(math.log(4) - 2 * jsd, abs=0.01)
     # an untrained D is far from it (the test can fail)
     fresh = fnn.Network(d_sizes, d_acts, cost="bce", seed=1)
@@ -179,8 +184,15 @@ def test_per_network_learning_rates_and_optimizers():
     gan, X, _ = make_setup("ring8", seed=0, examples=64, hidden=[4])
     g0 = gan.generator.get_parameters()
     d0 = gan.discriminator.get_parameters()
-    gan.fit(X, epochs=1, batch_size=64, learning_rate=0.1, generator_learning_rate=1e-12,
-            generator_optimizer="sgd", discriminator_optimizer="momentum")
+    gan.fit(
+        X,
+        epochs=1,
+        batch_size=64,
+        learning_rate=0.1,
+        generator_learning_rate=1e-12,
+        generator_optimizer="sgd",
+        discriminator_optimizer="momentum",
+    )
     assert gan.optimizers[0].name == "sgd" and gan.optimizers[1].name == "momentum"
     np.testing.assert_allclose(gan.generator.get_parameters(), g0, atol=1e-9)
     assert not np.allclose(gan.discriminator.get_parameters(), d0)
@@ -257,8 +269,21 @@ def test_ring8_helpers():
 def test_cli_gan_writes_the_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "ring.png"
-    rc = cli(["gan", "--dataset", "ring8", "--epochs", "1", "--examples", "256",
-              "--output", str(out), "--save", str(tmp_path / "m")])
+    rc = cli(
+        [
+            "gan",
+            "--dataset",
+            "ring8",
+            "--epochs",
+            "1",
+            "--examples",
+            "256",
+            "--output",
+            str(out),
+            "--save",
+            str(tmp_path / "m"),
+        ]
+    )
     assert rc == 0
     assert out.stat().st_size > 1000
     printed = capsys.readouterr().out

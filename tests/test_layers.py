@@ -1,6 +1,7 @@
 """Layers as the unit of the network: the general form equals the shorthand,
 geometry is checked when the network is built, layers survive save/load, and
 every epoch of fit sees a new example order."""
+
 import numpy as np
 import pytest
 
@@ -10,12 +11,23 @@ from fnn_numba import engine, layers
 
 def test_layer_list_builds_the_same_network_as_the_shorthand():
     short = fnn.Network([6, 5, 4, 3], activations=["relu", "tanh", "softmax"], seed=7)
-    general = fnn.Network([layers.Input(6), layers.Dense(5, activation="relu"),
-                           layers.Dense(4, activation="tanh"), layers.Dense(3, activation="softmax")],
-                          seed=7)
+    general = fnn.Network(
+        [
+            layers.Input(6),
+            layers.Dense(5, activation="relu"),
+            layers.Dense(4, activation="tanh"),
+            layers.Dense(3, activation="softmax"),
+        ],
+        seed=7,
+    )
     assert np.array_equal(short.get_parameters(), general.get_parameters())
     assert general.sizes == [6, 5, 4, 3] and general.activations == ["relu", "tanh", "softmax"]
-    assert [type(layer).__name__ for layer in general.layers] == ["Input", "Dense", "Dense", "Dense"]
+    assert [type(layer).__name__ for layer in general.layers] == [
+        "Input",
+        "Dense",
+        "Dense",
+        "Dense",
+    ]
     X = np.random.default_rng(0).standard_normal((6, 9))
     y = np.arange(9) % 3
     assert np.array_equal(short.forward(X), general.forward(X))
@@ -31,8 +43,14 @@ def test_one_layer_list_builds_two_independent_networks():
 
 
 def test_layers_declare_shapes_parameters_and_equations():
-    net = fnn.Network([layers.Input(4), layers.Dense(3, activation="relu"),
-                       layers.Dense(2, activation="sigmoid")], cost="bce")
+    net = fnn.Network(
+        [
+            layers.Input(4),
+            layers.Dense(3, activation="relu"),
+            layers.Dense(2, activation="sigmoid"),
+        ],
+        cost="bce",
+    )
     dense = net.layers[1]
     assert dense.input_shape == (4,) and dense.output_shape == (3,) and dense.index == 1
     assert dense.parameter_shapes() == [("W", (3, 4)), ("b", (3,))]
@@ -43,23 +61,29 @@ def test_layers_declare_shapes_parameters_and_equations():
     assert net._geom[0, layers.KIND] == layers.DENSE and net._geom[1, layers.N_IN] == 3
 
 
-@pytest.mark.parametrize("stack, match", [
-    ([layers.Dense(3), layers.Dense(2)], "first layer must be an Input"),
-    ([layers.Input(4)], "at least one layer"),
-    ([layers.Input(4), "dense"], r"layers\[1\]"),
-    ([layers.Input(4), layers.Input(3)], r"layers\[1\]"),
-])
+@pytest.mark.parametrize(
+    "stack, match",
+    [
+        ([layers.Dense(3), layers.Dense(2)], "first layer must be an Input"),
+        ([layers.Input(4)], "at least one layer"),
+        ([layers.Input(4), "dense"], r"layers\[1\]"),
+        ([layers.Input(4), layers.Input(3)], r"layers\[1\]"),
+    ],
+)
 def test_bad_layer_lists_are_refused(stack, match):
     with pytest.raises(ValueError, match=match):
         fnn.Network(stack)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: layers.Dense(0), "Dense: units"),
-    (lambda: layers.Dense(3, activation="swish"), "activation"),
-    (lambda: layers.Input(0), "Input: shape"),
-    (lambda: layers.Input((1, 8)), "Input: shape"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: layers.Dense(0), "Dense: units"),
+        (lambda: layers.Dense(3, activation="swish"), "activation"),
+        (lambda: layers.Input(0), "Input: shape"),
+        (lambda: layers.Input((1, 8)), "Input: shape"),
+    ],
+)
 def test_bad_layer_arguments_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -71,8 +95,15 @@ def test_activations_argument_is_refused_with_a_layer_list():
 
 
 def test_layer_networks_round_trip_through_a_model_file(tmp_path):
-    net = fnn.Network([layers.Input(5), layers.Dense(4, activation="elu"),
-                       layers.Dense(1, activation="identity")], cost="mse", seed=3)
+    net = fnn.Network(
+        [
+            layers.Input(5),
+            layers.Dense(4, activation="elu"),
+            layers.Dense(1, activation="identity"),
+        ],
+        cost="mse",
+        seed=3,
+    )
     net.fit(np.ones((5, 8)), np.zeros((1, 8)), epochs=1, batch_size=4, learning_rate=0.01)
     net.save(tmp_path / "m.npz")
     back = fnn.Network.load(tmp_path / "m.npz")
@@ -102,7 +133,7 @@ def test_every_epoch_sees_a_new_order_drawn_from_the_seed(monkeypatch):
     orders = runs[0]
     assert len(orders) == 4
     assert all(sorted(o) == list(range(40)) for o in orders)  # each epoch uses every example once
-    assert len({tuple(o) for o in orders}) == 4                # and in a new order
+    assert len({tuple(o) for o in orders}) == 4  # and in a new order
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))  # reproducible from the seed
     seen.clear()
     fnn.Network([3, 4, 2], seed=11).fit(X, y, epochs=2, batch_size=40, shuffle=False)
@@ -121,10 +152,12 @@ def test_each_fit_starts_its_schedule_at_epoch_zero():
     X = np.random.default_rng(0).standard_normal((3, 10))
     y = np.arange(10) % 2
     net = fnn.Network([3, 2], seed=0)
-    first = net.fit(X, y, epochs=3, batch_size=5, learning_rate=0.4, lr_schedule="exponential",
-                    gamma=0.5)
-    second = net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.4, lr_schedule="exponential",
-                     gamma=0.5)
+    first = net.fit(
+        X, y, epochs=3, batch_size=5, learning_rate=0.4, lr_schedule="exponential", gamma=0.5
+    )
+    second = net.fit(
+        X, y, epochs=2, batch_size=5, learning_rate=0.4, lr_schedule="exponential", gamma=0.5
+    )
     assert first.learning_rate == [0.4, 0.2, 0.1]
     assert second.learning_rate == [0.4, 0.2]
     assert net.epochs_trained == 5
@@ -145,24 +178,46 @@ def test_a_dense_network_compiles_no_kernel_of_the_other_layer_kinds():
     """spatial=None prunes the conv, pooling and dropout branches before
     typing (the cold-start saving); a network with such layers gets them."""
     dense = fnn.Network([4, 3, 2], seed=0)
-    conv = fnn.Network([layers.Input((1, 3, 3)), layers.Conv2D(1, 2), layers.Flatten(),
-                        layers.Dense(2, activation="softmax")], seed=0)
-    spatial_kernels = {"conv_forward", "maxpool_forward", "avgpool_forward", "subsample_forward",
-                       "dropout_mask", "dropout_apply", "copy_columns"}
+    conv = fnn.Network(
+        [
+            layers.Input((1, 3, 3)),
+            layers.Conv2D(1, 2),
+            layers.Flatten(),
+            layers.Dense(2, activation="softmax"),
+        ],
+        seed=0,
+    )
+    spatial_kernels = {
+        "conv_forward",
+        "maxpool_forward",
+        "avgpool_forward",
+        "subsample_forward",
+        "dropout_mask",
+        "dropout_apply",
+        "copy_columns",
+    }
     linked = {}
     for name, net in (("dense", dense), ("conv", conv)):
         b = net._backend
         X = np.asfortranarray(np.ones((net.sizes[0], 3)))
-        linked[name] = _linked_functions(engine.forward_pass_fields, X, b.spatial,
-                                         *b.model(0.0), *b.buffers(3, "forward"))
+        linked[name] = _linked_functions(
+            engine.forward_pass_fields, X, b.spatial, *b.model(0.0), *b.buffers(3, "forward")
+        )
     assert dense._backend.spatial is None and conv._backend.spatial is True
     assert "z_forward" in linked["dense"] and not linked["dense"] & spatial_kernels
     assert spatial_kernels <= linked["conv"]
 
 
 def test_the_dense_only_driver_refuses_a_network_with_other_layers():
-    conv = fnn.Network([layers.Input((1, 3, 3)), layers.Conv2D(1, 2), layers.Flatten(),
-                        layers.Dense(2, activation="softmax")], seed=0)
+    conv = fnn.Network(
+        [
+            layers.Input((1, 3, 3)),
+            layers.Conv2D(1, 2),
+            layers.Flatten(),
+            layers.Dense(2, activation="softmax"),
+        ],
+        seed=0,
+    )
     b = conv._backend
     X = np.asfortranarray(np.ones((9, 3)))
     with pytest.raises(ValueError, match="spatial: None is only for networks of Dense layers"):

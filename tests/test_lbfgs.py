@@ -1,11 +1,11 @@
 """fnn_numba.lbfgs: the flat cost and gradient L-BFGS sees, and the solver loop."""
+
 import numpy as np
 import pytest
+from conftest import random_network, targets_for
 
 import fnn_numba as fnn
 from fnn_numba.lbfgs import fit_lbfgs, flat_cost_and_gradient, set_flat_parameters
-
-from conftest import random_network, targets_for
 
 pytest.importorskip("scipy")
 
@@ -28,10 +28,15 @@ def test_flat_layout_is_get_parameters():
     np.testing.assert_array_equal(net.biases[0], theta[18:24])
 
 
-@pytest.mark.parametrize("cost,out", [("squared_error", "identity"),
-                                      ("binary_cross_entropy", "sigmoid"),
-                                      ("categorical_cross_entropy", "softmax"),
-                                      ("poisson", "exp")])
+@pytest.mark.parametrize(
+    "cost,out",
+    [
+        ("squared_error", "identity"),
+        ("binary_cross_entropy", "sigmoid"),
+        ("categorical_cross_entropy", "softmax"),
+        ("poisson", "exp"),
+    ],
+)
 def test_flat_gradient_matches_central_differences(cost, out):
     net, X, Y = problem(cost, out, m=7)
     theta = net.get_parameters()
@@ -42,8 +47,10 @@ def test_flat_gradient_matches_central_differences(cost, out):
     for q in range(theta.size):
         e = np.zeros_like(theta)
         e[q] = h
-        fd[q] = (flat_cost_and_gradient(net, X, Y, theta + e)[0] -
-                 flat_cost_and_gradient(net, X, Y, theta - e)[0]) / (2 * h)
+        fd[q] = (
+            flat_cost_and_gradient(net, X, Y, theta + e)[0]
+            - flat_cost_and_gradient(net, X, Y, theta - e)[0]
+        ) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -78,25 +85,31 @@ def test_labels_and_float32():
     res = fit_lbfgs(net, X, labels, max_iter=50)
     assert net.get_parameters().dtype == np.float32
     assert res.loss == pytest.approx(net.cost(X, labels), rel=1e-5)
-    assert res.loss < fnn.Network([3, 6, 2], ["tanh", "softmax"], "categorical_cross_entropy",
-                                  seed=0).cost(X, labels)
+    assert res.loss < fnn.Network(
+        [3, 6, 2], ["tanh", "softmax"], "categorical_cross_entropy", seed=0
+    ).cost(X, labels)
 
 
 def test_verbose_and_callback(capsys):
     net, X, Y = problem()
     seen = []
-    fit_lbfgs(net, X, Y, max_iter=4, tol=0.0, verbose=True, callback=lambda i, J: seen.append((i, J)))
+    fit_lbfgs(
+        net, X, Y, max_iter=4, tol=0.0, verbose=True, callback=lambda i, J: seen.append((i, J))
+    )
     out = capsys.readouterr().out
     assert [i for i, _ in seen] == [1, 2, 3, 4]
-    assert "Iteration 1, loss = %.8f" % seen[0][1] in out
+    assert f"Iteration 1, loss = {seen[0][1]:.8f}" in out
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(max_iter=0), ValueError, "max_iter"),
-    (dict(max_fun=1.5), TypeError, "max_fun"),
-    (dict(tol=-1.0), ValueError, "tol"),
-    (dict(callback=3), TypeError, "callback"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(max_iter=0), ValueError, "max_iter"),
+        (dict(max_fun=1.5), TypeError, "max_fun"),
+        (dict(tol=-1.0), ValueError, "tol"),
+        (dict(callback=3), TypeError, "callback"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, error, match):
     net, X, Y = problem()
     before = net.get_parameters()
@@ -138,9 +151,18 @@ def test_lbfgs_on_a_conv_network_gets_the_layout_of_every_layer():
     from fnn_numba.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
 
     rng = np.random.default_rng(4)
-    net = fnn.Network([Input((1, 6, 6)), Conv2D(2, 3, activation="tanh"), MaxPool2D(2), Flatten(),
-                       Dense(3, "softmax")], cost="categorical_cross_entropy", seed=2,
-                      dtype=np.float64)
+    net = fnn.Network(
+        [
+            Input((1, 6, 6)),
+            Conv2D(2, 3, activation="tanh"),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(3, "softmax"),
+        ],
+        cost="categorical_cross_entropy",
+        seed=2,
+        dtype=np.float64,
+    )
     X = rng.standard_normal((36, 12))
     Y = np.eye(3)[:, rng.integers(0, 3, 12)]
     theta = rng.standard_normal(net.n_parameters) * 0.3
@@ -152,8 +174,10 @@ def test_lbfgs_on_a_conv_network_gets_the_layout_of_every_layer():
     for q in rng.choice(theta.size, 12, replace=False):
         e = np.zeros_like(theta)
         e[q] = h
-        fd = (flat_cost_and_gradient(net, X, Y, theta + e)[0] -
-              flat_cost_and_gradient(net, X, Y, theta - e)[0]) / (2 * h)
+        fd = (
+            flat_cost_and_gradient(net, X, Y, theta + e)[0]
+            - flat_cost_and_gradient(net, X, Y, theta - e)[0]
+        ) / (2 * h)
         assert g[q] == pytest.approx(fd, rel=1e-5, abs=1e-8)
     res = fit_lbfgs(net, X, Y, max_iter=30)
     assert res.loss < J

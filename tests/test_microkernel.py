@@ -1,6 +1,7 @@
 """The micro-kernel path of P1 (1), (13) and (21) (large sums): against the
 index-level reference, the vectorised NumPy forms and finite differences, in
 both of each kernel's orientations, with edge tiles in every direction."""
+
 import numpy as np
 import pytest
 
@@ -37,15 +38,19 @@ def test_panel_path_matches_the_vectorised_forms(shape, dtype):
     kernels.dw_db_backward(dz, a, w, dtype(0.25), dw, db, e, e)
     w64, a64, dz64 = w.astype(np.float64), a.astype(np.float64), dz.astype(np.float64)
     tol = 1e-13 if dtype == np.float64 else 2e-6
-    scale = lambda x: np.max(np.abs(x))
+
+    def scale(x):
+        return np.max(np.abs(x))
+
     want_z = vectorized.z_vectorized(w64, b.astype(np.float64), a64)
     assert scale(z - want_z) <= tol * scale(want_z)
     want_da = vectorized.da_prev_vectorized(w64, dz64)
     assert scale(da - want_da) <= tol * scale(want_da)
     want_dw = vectorized.dw_vectorized(dz64, a64) + 0.25 * w64
     assert scale(dw - want_dw) <= tol * scale(want_dw)
-    np.testing.assert_allclose(db, vectorized.db_vectorized(dz64).ravel(), rtol=tol * 10,
-                               atol=tol * scale(dz64) * m)
+    np.testing.assert_allclose(
+        db, vectorized.db_vectorized(dz64).ravel(), rtol=tol * 10, atol=tol * scale(dz64) * m
+    )
 
 
 def test_panel_path_matches_the_index_level_reference():

@@ -1,14 +1,20 @@
 """The Network: whole-network gradients against finite differences, the
 index-level reference and the vectorised form; a network worked by hand;
 save/load; layouts and dtypes."""
+
 import numpy as np
 import pytest
+from conftest import (
+    ALL_ACTIVATIONS,
+    ALL_COSTS,
+    OUTPUTS,
+    finite_difference_gradients,
+    random_network,
+    targets_for,
+)
 
 import fnn_numba as fnn
 from fnn_numba import reference, vectorized
-
-from conftest import (ALL_ACTIVATIONS, ALL_COSTS, OUTPUTS, finite_difference_gradients, random_network,
-                      targets_for)
 
 
 def relative_error(a, b):
@@ -20,9 +26,16 @@ def flat(net, g):
     return net.flatten_gradients(g)
 
 
-CASES = [(hidden, out, cost) for cost in ALL_COSTS for out in OUTPUTS[cost] for hidden in
-         (ALL_ACTIVATIONS if (out, cost) in {("softmax", "categorical_cross_entropy"),
-                                             ("identity", "squared_error")} else ["tanh"])]
+CASES = [
+    (hidden, out, cost)
+    for cost in ALL_COSTS
+    for out in OUTPUTS[cost]
+    for hidden in (
+        ALL_ACTIVATIONS
+        if (out, cost) in {("softmax", "categorical_cross_entropy"), ("identity", "squared_error")}
+        else ["tanh"]
+    )
+]
 
 
 @pytest.mark.parametrize("hidden,out,cost", CASES)
@@ -47,15 +60,21 @@ def test_gradients_match_reference_and_vectorized(hidden, out, cost):
     Y = targets_for(cost, 3, 7, rng)
     g = net.gradients(X, Y)
     args = (net.weights, net.biases, net.activations, cost, X, Y, 0.1)
-    for J, dws, dbs, dX in (reference.gradients_reference(*args), vectorized.gradients_vectorized(*args)):
+    for J, dws, dbs, dX in (
+        reference.gradients_reference(*args),
+        vectorized.gradients_vectorized(*args),
+    ):
         assert g.cost == pytest.approx(J, rel=1e-12)
         for l in range(3):
             np.testing.assert_allclose(g.weights[l], dws[l], rtol=1e-10, atol=1e-13)
             np.testing.assert_allclose(g.biases[l], dbs[l], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(g.inputs, dX, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(net.forward(X), reference.forward_reference(net.weights, net.biases,
-                                                                   net.activations, X)[1][-1],
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        net.forward(X),
+        reference.forward_reference(net.weights, net.biases, net.activations, X)[1][-1],
+        rtol=1e-12,
+        atol=1e-14,
+    )
 
 
 def test_network_worked_by_hand():
@@ -65,13 +84,16 @@ def test_network_worked_by_hand():
     number below was worked on paper."""
     net = fnn.Network([2, 3, 2, 1], ["relu", "relu", "identity"], "squared_error")
     assert net.n_parameters == 3 * 2 + 14
-    net.weights = [np.array([[1., 0.], [0., 1.], [1., -1.]]), np.array([[1., 1., 1.], [-1., 0., 2.]]),
-                   np.array([[1., -2.]])]
-    net.biases = [np.array([0., 1., 0.]), np.array([0., 2.]), np.array([0.5])]
-    X, Y = np.array([[1.], [2.]]), np.array([[1.]])
+    net.weights = [
+        np.array([[1.0, 0.0], [0.0, 1.0], [1.0, -1.0]]),
+        np.array([[1.0, 1.0, 1.0], [-1.0, 0.0, 2.0]]),
+        np.array([[1.0, -2.0]]),
+    ]
+    net.biases = [np.array([0.0, 1.0, 0.0]), np.array([0.0, 2.0]), np.array([0.5])]
+    X, Y = np.array([[1.0], [2.0]]), np.array([[1.0]])
     # forward: z1 = [1, 3, -1], a1 = [1, 3, 0], z2 = a2 = [4, 1], z3 = a3 = 2.5
     assert net.forward(X)[0, 0] == 2.5
-    assert net.cost(X, Y) == 0.5 * 1.5 ** 2
+    assert net.cost(X, Y) == 0.5 * 1.5**2
     g = net.gradients(X, Y)
     # dz3 = 1.5; da2 = W3^T dz3 = [1.5, -3]; dz2 = da2 (z2 > 0);
     # da1 = W2^T dz2 = [4.5, 1.5, -4.5]; dz1 = [4.5, 1.5, 0] (z1_3 < 0)
@@ -100,16 +122,21 @@ def test_l2_cost_and_update():
     net = random_network([3, 4, 2], ["tanh", "identity"], "squared_error", l2=0.5)
     X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
     plain = vectorized.cost_vectorized("squared_error", net.forward(X), Y)
-    penalty = 0.25 * sum(np.sum(w ** 2) for w in net.weights)
+    penalty = 0.25 * sum(np.sum(w**2) for w in net.weights)
     assert net.cost(X, Y) == pytest.approx(plain + penalty, rel=1e-13)
-    g0 = vectorized.gradients_vectorized(net.weights, net.biases, net.activations, "squared_error", X, Y, 0.0)
+    g0 = vectorized.gradients_vectorized(
+        net.weights, net.biases, net.activations, "squared_error", X, Y, 0.0
+    )
     W_before = [w.copy() for w in net.weights]
     b_before = [b.copy() for b in net.biases]
     net.fit(X, Y, epochs=1, batch_size=None, learning_rate=0.1)
     for l in range(2):  # W <- (1 - alpha lambda) W - alpha dJ/dW; biases not penalised
-        np.testing.assert_allclose(net.weights[l], (1 - 0.1 * 0.5) * W_before[l] - 0.1 * g0[1][l],
-                                   rtol=1e-12)
-        np.testing.assert_allclose(net.biases[l], b_before[l] - 0.1 * g0[2][l], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            net.weights[l], (1 - 0.1 * 0.5) * W_before[l] - 0.1 * g0[1][l], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            net.biases[l], b_before[l] - 0.1 * g0[2][l], rtol=1e-12, atol=1e-15
+        )
 
 
 def test_save_load_round_trip_is_exact(tmp_path):
@@ -130,6 +157,7 @@ def test_transposed_c_order_input_needs_no_copy(rng):
     samples = rng.standard_normal((10, 6))  # (m, n): the scikit-learn layout
     X = samples.T
     from fnn_numba._validation import as_float_matrix
+
     assert np.shares_memory(as_float_matrix("X", X, np.float64, rows=6), samples)
     np.testing.assert_allclose(net.forward(X), net.forward(np.array(X, order="C")), rtol=0, atol=0)
 
@@ -171,7 +199,9 @@ def test_initialisers_are_seeded_and_scaled(init):
     c = fnn.Network([300, 200, 10], ["relu", "softmax"], init=init, seed=5)
     for wa, wb in zip(a.weights, b.weights):
         assert np.array_equal(wa, wb)
-    expected = {"zeros": 0.0, "normal": 0.01, "xavier": np.sqrt(2 / 500), "he": np.sqrt(2 / 300)}[init]
+    expected = {"zeros": 0.0, "normal": 0.01, "xavier": np.sqrt(2 / 500), "he": np.sqrt(2 / 300)}[
+        init
+    ]
     assert a.weights[0].std() == pytest.approx(expected, rel=0.02, abs=1e-12)
     assert all(np.all(b == 0) for b in a.biases)
     if init != "zeros":
@@ -180,6 +210,7 @@ def test_initialisers_are_seeded_and_scaled(init):
 
 def test_pickle_round_trip_keeps_training_state():
     import pickle
+
     rng = np.random.default_rng(3)
     X, y = rng.standard_normal((4, 30)), rng.integers(0, 3, 30)
     a = fnn.Network([4, 6, 3], seed=2)

@@ -1,16 +1,28 @@
 """Optimizers, schedules, clipping, early stopping, partial_fit: each update
 rule against an independent NumPy implementation of its formula."""
+
 import numpy as np
 import pytest
+from conftest import random_network
 
 import fnn_numba as fnn
 from fnn_numba import vectorized
 
-from conftest import random_network
 
-
-def numpy_training(net, X, Y, epochs, lr, optimizer, mu=0.9, b1=0.9, b2=0.999, eps=1e-8,
-                   clip=None, schedule=lambda e: 1.0):
+def numpy_training(
+    net,
+    X,
+    Y,
+    epochs,
+    lr,
+    optimizer,
+    mu=0.9,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    clip=None,
+    schedule=lambda e: 1.0,
+):
     """Full-batch training with the textbook update rules, in NumPy."""
     Ws = [w.copy() for w in net.weights]
     bs = [b.copy() for b in net.biases]
@@ -20,10 +32,12 @@ def numpy_training(net, X, Y, epochs, lr, optimizer, mu=0.9, b1=0.9, b2=0.999, e
     t = 0
     for e in range(epochs):
         alpha = lr * schedule(e)
-        _, dWs, dbs, _ = vectorized.gradients_vectorized(Ws, bs, net.activations, net.cost_name, X, Y, net.l2)
+        _, dWs, dbs, _ = vectorized.gradients_vectorized(
+            Ws, bs, net.activations, net.cost_name, X, Y, net.l2
+        )
         grads = dWs + dbs
         if clip is not None:
-            norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))
+            norm = np.sqrt(sum(np.sum(g**2) for g in grads))
             if norm > clip:
                 grads = [g * clip / norm for g in grads]
         t += 1
@@ -39,7 +53,7 @@ def numpy_training(net, X, Y, epochs, lr, optimizer, mu=0.9, b1=0.9, b2=0.999, e
             elif optimizer == "adam":
                 v[q] = b1 * v[q] + (1 - b1) * g
                 s[q] = b2 * s[q] + (1 - b2) * g * g
-                p -= alpha * (v[q] / (1 - b1 ** t)) / (np.sqrt(s[q] / (1 - b2 ** t)) + eps)
+                p -= alpha * (v[q] / (1 - b1**t)) / (np.sqrt(s[q] / (1 - b2**t)) + eps)
     return Ws, bs
 
 
@@ -59,18 +73,29 @@ def test_optimizer_updates_match_numpy(optimizer):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("schedule,kwargs,rule", [
-    ("constant", {}, lambda e: 1.0),
-    ("invscaling", dict(power_t=0.5), lambda e: 1 / np.sqrt(e + 1)),
-    ("step", dict(step_size=2, gamma=0.5), lambda e: 0.5 ** (e // 2)),
-    ("exponential", dict(gamma=0.9), lambda e: 0.9 ** e),
-])
+@pytest.mark.parametrize(
+    "schedule,kwargs,rule",
+    [
+        ("constant", {}, lambda e: 1.0),
+        ("invscaling", dict(power_t=0.5), lambda e: 1 / np.sqrt(e + 1)),
+        ("step", dict(step_size=2, gamma=0.5), lambda e: 0.5 ** (e // 2)),
+        ("exponential", dict(gamma=0.9), lambda e: 0.9**e),
+    ],
+)
 def test_learning_rate_schedules(schedule, kwargs, rule):
     X, _, Y = data(1)
     net = random_network([3, 4, 2], ["relu", "softmax"], "cce")
     expected_W, _ = numpy_training(net, X, Y, 5, 0.2, "sgd", schedule=rule)
-    history = net.fit(X, Y, epochs=5, batch_size=None, learning_rate=0.2, lr_schedule=schedule,
-                      shuffle=False, **kwargs)
+    history = net.fit(
+        X,
+        Y,
+        epochs=5,
+        batch_size=None,
+        learning_rate=0.2,
+        lr_schedule=schedule,
+        shuffle=False,
+        **kwargs,
+    )
     np.testing.assert_allclose(history.learning_rate, [0.2 * rule(e) for e in range(5)], rtol=1e-15)
     for got, want in zip(net.weights, expected_W):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
@@ -80,7 +105,7 @@ def test_clip_norm_limits_the_step():
     X, _, Y = data(2)
     net = random_network([3, 4, 2], ["relu", "softmax"], "cce", scale=3.0)
     g = net.gradients(X, Y)
-    norm = np.sqrt(sum(np.sum(a ** 2) for a in g.weights + g.biases))
+    norm = np.sqrt(sum(np.sum(a**2) for a in g.weights + g.biases))
     clip = norm / 10
     before = net.get_parameters()
     expected_W, _ = numpy_training(net, X, Y, 1, 0.1, "sgd", clip=clip)
@@ -111,9 +136,17 @@ def test_early_stopping_restores_the_best_weights():
     Xv, yv = rng.standard_normal((10, 30)), rng.integers(0, 3, 30)
     net = fnn.Network([10, 64, 3], ["relu", "softmax"], seed=0)
     snapshots = []
-    history = net.fit(X, y, epochs=300, batch_size=10, learning_rate=0.3, validation_data=(Xv, yv),
-                      early_stopping=True, patience=5,
-                      callback=lambda e, h: snapshots.append(net.get_parameters()))
+    history = net.fit(
+        X,
+        y,
+        epochs=300,
+        batch_size=10,
+        learning_rate=0.3,
+        validation_data=(Xv, yv),
+        early_stopping=True,
+        patience=5,
+        callback=lambda e, h: snapshots.append(net.get_parameters()),
+    )
     assert 0 < history.stopped_epoch < 300
     assert history.stopped_epoch == history.best_epoch + 5
     assert len(history.cost) == history.stopped_epoch
@@ -146,17 +179,24 @@ def test_interrupt_between_epochs_keeps_a_consistent_network():
     net.fit(X, y, epochs=1)  # still usable
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(optimizer="rmsprop"), ValueError, "optimizer: expected one of adam, momentum, nesterov, sgd"),
-    (dict(momentum=1.0), ValueError, r"momentum: expected a value in \[0, 1\)"),
-    (dict(beta2=-0.1), ValueError, "beta2"),
-    (dict(epsilon=0), ValueError, "epsilon"),
-    (dict(lr_schedule="cosine"), ValueError, "lr_schedule"),
-    (dict(clip_norm=-1), ValueError, "clip_norm"),
-    (dict(patience=0), ValueError, "patience"),
-    (dict(callback=3), TypeError, "callback"),
-    (dict(step_size=0), ValueError, "step_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (
+            dict(optimizer="rmsprop"),
+            ValueError,
+            "optimizer: expected one of adam, momentum, nesterov, sgd",
+        ),
+        (dict(momentum=1.0), ValueError, r"momentum: expected a value in \[0, 1\)"),
+        (dict(beta2=-0.1), ValueError, "beta2"),
+        (dict(epsilon=0), ValueError, "epsilon"),
+        (dict(lr_schedule="cosine"), ValueError, "lr_schedule"),
+        (dict(clip_norm=-1), ValueError, "clip_norm"),
+        (dict(patience=0), ValueError, "patience"),
+        (dict(callback=3), TypeError, "callback"),
+        (dict(step_size=0), ValueError, "step_size"),
+    ],
+)
 def test_bad_training_options_are_rejected_and_change_nothing(kwargs, error, match):
     X, y, _ = data(8)
     net = fnn.Network([3, 4, 2], seed=1)

@@ -2,6 +2,7 @@
 :mod:`fnn_numba.plotting`, rendered to real PNG files with the Agg backend
 and read back pixel by pixel, and the progress bar of
 :mod:`fnn_numba.progress`, written by real tqdm."""
+
 import io
 import struct
 import sys
@@ -62,8 +63,15 @@ def trained():
     """A softmax network fitted with validation data and its History."""
     X, y = two_blobs()
     net = fnn.Network([2, 8, 2], ["tanh", "softmax"], "categorical_cross_entropy", seed=0)
-    history = net.fit(X.T[:, :60], y[:60], epochs=15, batch_size=16, learning_rate=0.2,
-                      validation_data=(X.T[:, 60:], y[60:]), progress=False)
+    history = net.fit(
+        X.T[:, :60],
+        y[:60],
+        epochs=15,
+        batch_size=16,
+        learning_rate=0.2,
+        validation_data=(X.T[:, 60:], y[60:]),
+        progress=False,
+    )
     return net, history, X, y
 
 
@@ -97,9 +105,16 @@ def test_loss_curve_into_given_axes_log_scale(trained):
 def test_loss_curve_of_an_estimator(tmp_path):
     pytest.importorskip("sklearn")
     from fnn_numba import FNNClassifier
+
     X, y = two_blobs()
-    clf = FNNClassifier((4,), learning_rate_init=0.05, max_iter=12, early_stopping=True,
-                        n_iter_no_change=50, random_state=0)
+    clf = FNNClassifier(
+        (4,),
+        learning_rate_init=0.05,
+        max_iter=12,
+        early_stopping=True,
+        n_iter_no_change=50,
+        random_state=0,
+    )
     with pytest.warns(Warning):  # ConvergenceWarning: 12 epochs are not enough
         clf.fit(X, y)
     ax = plotting.plot_loss_curve(clf, path=tmp_path / "est.png")
@@ -108,6 +123,7 @@ def test_loss_curve_of_an_estimator(tmp_path):
     assert read_png(tmp_path / "est.png")[2].var() > 1e-3
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     pipe = make_pipeline(StandardScaler(), clone_with(clf, early_stopping=False))
     with pytest.warns(Warning):
         pipe.fit(X, y)
@@ -117,6 +133,7 @@ def test_loss_curve_of_an_estimator(tmp_path):
 
 def clone_with(estimator, **params):
     from sklearn.base import clone
+
     return clone(estimator).set_params(**params)
 
 
@@ -133,6 +150,7 @@ def test_loss_curve_bad_input():
         plotting.plot_loss_curve({"cost": [1.0]}, ax="left")
     sklearn = pytest.importorskip("sklearn")  # noqa: F841
     from fnn_numba import FNNRegressor
+
     with pytest.raises(ValueError, match="not fitted"):
         plotting.plot_loss_curve(FNNRegressor())
 
@@ -144,8 +162,9 @@ def test_decision_boundary_of_a_network_png(tmp_path, trained):
     net, _, X, y = trained
     assert net.accuracy(X.T, y) > 0.95
     path = tmp_path / "boundary.png"
-    plotting.plot_decision_boundary(net, X.T, y, path=path, resolution=120, alpha=0.35,
-                                    figsize=(5, 5), dpi=80)
+    plotting.plot_decision_boundary(
+        net, X.T, y, path=path, resolution=120, alpha=0.35, figsize=(5, 5), dpi=80
+    )
     width, height, pixels = read_png(path)
     assert (width, height) == (400, 400)
     assert pixels.var() > 1e-3
@@ -174,8 +193,9 @@ def test_decision_boundary_single_sigmoid_output(tmp_path):
     X, y = two_blobs(seed=1)
     net = fnn.Network([2, 6, 1], ["tanh", "sigmoid"], "binary_cross_entropy", seed=1)
     net.fit(X.T, y.reshape(1, -1), epochs=20, batch_size=16, learning_rate=0.3, progress=False)
-    ax = plotting.plot_decision_boundary(net, X.T, y.reshape(1, -1), path=tmp_path / "b.png",
-                                         resolution=60)
+    ax = plotting.plot_decision_boundary(
+        net, X.T, y.reshape(1, -1), path=tmp_path / "b.png", resolution=60
+    )
     regions = np.asarray(ax.collections[0].get_array())
     assert set(np.unique(regions)) == {0, 1}
     assert read_png(tmp_path / "b.png")[2].var() > 1e-3
@@ -184,6 +204,7 @@ def test_decision_boundary_single_sigmoid_output(tmp_path):
 def test_decision_boundary_of_an_estimator_with_string_classes(tmp_path):
     pytest.importorskip("sklearn")
     from fnn_numba import FNNClassifier
+
     rng = np.random.default_rng(2)
     centres = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
     labels = np.arange(150) % 3
@@ -210,7 +231,9 @@ def test_decision_boundary_bad_input(trained):
     with pytest.raises(ValueError, match="y: expected integer class labels"):
         plotting.plot_decision_boundary(net, X.T, y + 5)
     with pytest.raises(ValueError, match="model: .*2 inputs"):
-        plotting.plot_decision_boundary(fnn.Network([3, 2], ["softmax"]), np.zeros((3, 4)), [0, 1, 0, 1])
+        plotting.plot_decision_boundary(
+            fnn.Network([3, 2], ["softmax"]), np.zeros((3, 4)), [0, 1, 0, 1]
+        )
     with pytest.raises(TypeError, match="model: expected"):
         plotting.plot_decision_boundary(object(), X, y)
     with pytest.raises(ValueError, match="alpha"):
@@ -237,7 +260,9 @@ def test_progress_bar_writes_epoch_counts_and_figures():
     bar = EpochProgress(4, enabled=True, file=out, mininterval=0, ncols=120)
     assert bar.enabled
     for epoch in range(1, 5):
-        bar.update(epoch, History([1.0 / epoch] * epoch, [2.0 / epoch] * epoch, [0.25 * epoch] * epoch))
+        bar.update(
+            epoch, History([1.0 / epoch] * epoch, [2.0 / epoch] * epoch, [0.25 * epoch] * epoch)
+        )
     bar.close()
     bar.close()  # idempotent
     text = out.getvalue()

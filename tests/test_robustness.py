@@ -1,5 +1,6 @@
 """Robustness: numerical edges, determinism across thread counts, concurrent
 calls under every threading layer available, interrupted fits."""
+
 import os
 import signal
 import subprocess
@@ -21,8 +22,13 @@ ROOT = Path(__file__).parent.parent
 
 def run_script(name, *args, **env):
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
-    out = subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True,
-                         env=full_env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip()
 
@@ -95,8 +101,14 @@ def test_very_small_and_very_large_weights(weight):
     X = np.array([[1.0, -2.0], [0.5, 0.1], [-1.0, 3.0]])
     g = net.gradients(X, np.array([0, 1]))
     assert np.isfinite(g.cost) and all(np.all(np.isfinite(w)) for w in g.weights)
-    J, dws, _, _ = reference.gradients_reference(net.weights, net.biases, net.activations,
-                                         "categorical_cross_entropy", X, np.eye(2)[:, [0, 1]])
+    J, dws, _, _ = reference.gradients_reference(
+        net.weights,
+        net.biases,
+        net.activations,
+        "categorical_cross_entropy",
+        X,
+        np.eye(2)[:, [0, 1]],
+    )
     assert g.cost == pytest.approx(J, rel=1e-12)
     for got, want in zip(g.weights, dws):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-300)
@@ -105,8 +117,10 @@ def test_very_small_and_very_large_weights(weight):
 # -------------------------------------------------------------------- determinism
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fit_is_bit_identical_for_one_and_two_threads(dtype):
-    digests = {threads: run_script("fit_and_dump.py", dtype, NUMBA_NUM_THREADS=str(threads))
-               for threads in (1, 2)}
+    digests = {
+        threads: run_script("fit_and_dump.py", dtype, NUMBA_NUM_THREADS=str(threads))
+        for threads in (1, 2)
+    }
     again = run_script("fit_and_dump.py", dtype, NUMBA_NUM_THREADS="2")
     assert digests[1] == digests[2] == again
 
@@ -116,6 +130,7 @@ def available_layers():
     layers = ["workqueue", "omp"]
     try:
         import tbb  # noqa: F401
+
         layers.append("tbb")
     except ImportError:
         pass
@@ -147,8 +162,9 @@ def test_keyboard_interrupt_between_batches_leaves_a_consistent_network():
     history = None
     try:
         with pytest.raises(KeyboardInterrupt):
-            history = net.fit(X, y, epochs=1000, batch_size=16, learning_rate=0.01,
-                              callback=interrupt_soon)
+            history = net.fit(
+                X, y, epochs=1000, batch_size=16, learning_rate=0.01, callback=interrupt_soon
+            )
     finally:
         for t in timers:
             t.cancel()
@@ -167,6 +183,8 @@ def test_keyboard_interrupt_between_batches_leaves_a_consistent_network():
     if full:
         replay.fit(X, y, epochs=full, batch_size=16, learning_rate=0.01)
     if rest:
-        order = replay._rng.permutation(4000)[:rest * 16]
-        replay.fit(X[:, order], y[order], epochs=1, batch_size=16, learning_rate=0.01, shuffle=False)
+        order = replay._rng.permutation(4000)[: rest * 16]
+        replay.fit(
+            X[:, order], y[order], epochs=1, batch_size=16, learning_rate=0.01, shuffle=False
+        )
     assert np.array_equal(replay.get_parameters(), after)

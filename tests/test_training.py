@@ -1,5 +1,6 @@
 """Training behaviour: real data, the three descent modes, history,
 reproducibility, divergence."""
+
 import numpy as np
 import pytest
 
@@ -10,7 +11,9 @@ from fnn_numba import datasets
 def test_digits_reaches_95_percent_test_accuracy():
     Xtr, ytr, Xte, yte, k = datasets.load("digits", seed=0, dtype=np.float32)
     net = fnn.Network([64, 32, k], ["relu", "softmax"], "cce", init="he", dtype=np.float32, seed=0)
-    history = net.fit(Xtr, ytr, epochs=30, batch_size=32, learning_rate=0.1, validation_data=(Xte, yte))
+    history = net.fit(
+        Xtr, ytr, epochs=30, batch_size=32, learning_rate=0.1, validation_data=(Xte, yte)
+    )
     accuracy = np.mean(net.predict(Xte) == yte)
     assert accuracy >= 0.95, accuracy
     assert len(history.cost) == len(history.val_cost) == len(history.val_accuracy) == 30
@@ -63,10 +66,13 @@ def test_divergence_stops_with_epoch_and_keeps_finite_weights():
     assert len(info.value.history.cost) == info.value.epoch - 1
 
 
-@pytest.mark.parametrize("sizes,m,batch_size", [
-    ([300, 4, 2], 20, 8),          # input far wider than the rest of the workspace
-    ([40, 20, 3], 900, 400),       # full batches in P1 (13)'s dot-product order, the last one not
-])
+@pytest.mark.parametrize(
+    "sizes,m,batch_size",
+    [
+        ([300, 4, 2], 20, 8),  # input far wider than the rest of the workspace
+        ([40, 20, 3], 900, 400),  # full batches in P1 (13)'s dot-product order, the last one not
+    ],
+)
 def test_fit_epoch_equals_vectorized_sgd_steps(sizes, m, batch_size):
     """An epoch of fit (no shuffling, plain SGD) is the NumPy peer's
     train_step batch by batch, across both loop orders of P1 (13)."""
@@ -78,10 +84,19 @@ def test_fit_epoch_equals_vectorized_sgd_steps(sizes, m, batch_size):
     net = fnn.Network(sizes, ["relu", "softmax"], "categorical_cross_entropy", seed=1)
     weights = [w.copy() for w in net.weights]
     biases = [b.copy() for b in net.biases]
-    net.fit(X, labels, epochs=1, batch_size=batch_size, learning_rate=0.1, shuffle=False, progress=False)
+    net.fit(
+        X, labels, epochs=1, batch_size=batch_size, learning_rate=0.1, shuffle=False, progress=False
+    )
     Y = np.zeros((sizes[-1], m))
     Y[labels, np.arange(m)] = 1
     for s in range(0, m, batch_size):
-        train_step(weights, biases, ["relu", "softmax"], X[:, s:s + batch_size], Y[:, s:s + batch_size], 0.1)
+        train_step(
+            weights,
+            biases,
+            ["relu", "softmax"],
+            X[:, s : s + batch_size],
+            Y[:, s : s + batch_size],
+            0.1,
+        )
     for got, want in zip(net.weights + net.biases, weights + biases):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

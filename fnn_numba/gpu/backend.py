@@ -36,6 +36,7 @@ Small networks are launch-bound (about 20 launches per batch); the fused
 path :func:`fnn_numba.gpu.fused.train_epoch_fused_cuda`, one kernel per
 epoch, is used for them (see :meth:`DeviceNetwork.fused_fits`).
 """
+
 import numpy as np
 
 from .. import engine
@@ -44,9 +45,11 @@ from . import fused as gf
 from . import kernels as gk
 from .target import IMPORT_ERROR, cuda, simulated
 
-INSTALL_HINT = ('install the CUDA extra with  pip install "fnn-numba[cuda]"  (numba-cuda 0.30.4 '
-                'with the CUDA 12 libraries, and NumPy < 2.5, under which numba-cuda 0.30.4 '
-                'cannot compile any kernel) and an NVIDIA driver for your GPU')
+INSTALL_HINT = (
+    'install the CUDA extra with  pip install "fnn-numba[cuda]"  (numba-cuda 0.30.4 '
+    "with the CUDA 12 libraries, and NumPy < 2.5, under which numba-cuda 0.30.4 "
+    "cannot compile any kernel) and an NVIDIA driver for your GPU"
+)
 
 
 class CudaUnavailableError(RuntimeError):
@@ -60,8 +63,10 @@ def unavailable_reason():
     if not simulated():
         major, minor = (int(p) for p in np.__version__.split(".")[:2])
         if (major, minor) >= (2, 5):
-            return (f"NumPy {np.__version__} is installed, and numba-cuda 0.30.4 cannot compile "
-                    f"kernels under NumPy >= 2.5 (numpy.row_stack was removed)")
+            return (
+                f"NumPy {np.__version__} is installed, and numba-cuda 0.30.4 cannot compile "
+                f"kernels under NumPy >= 2.5 (numpy.row_stack was removed)"
+            )
     try:
         available = cuda.is_available()
     except Exception as exc:  # a broken driver installation raises here
@@ -76,8 +81,10 @@ def require_cuda():
     unless a CUDA GPU (or Numba's CUDA simulator) can be used."""
     reason = unavailable_reason()
     if reason is not None:
-        raise CudaUnavailableError(f"device: 'cuda' is unavailable: {reason}. To use a GPU, "
-                                   f"{INSTALL_HINT}; or use device='cpu'.")
+        raise CudaUnavailableError(
+            f"device: 'cuda' is unavailable: {reason}. To use a GPU, "
+            f"{INSTALL_HINT}; or use device='cpu'."
+        )
 
 
 class _Views:
@@ -85,7 +92,7 @@ class _Views:
 
     def __init__(self, bufs, sizes, mb):
         def view(buf, n):
-            return buf[:n * mb].reshape((n, mb), order="F")
+            return buf[: n * mb].reshape((n, mb), order="F")
 
         self.z = [None if b is None else view(b, n) for b, n in zip(bufs["z"], sizes)]
         self.a = [view(b, n) for b, n in zip(bufs["a"], sizes)]
@@ -121,8 +128,10 @@ class DeviceNetwork:
         self.dW, self.db = self._layer_views(self.grads)
         w_len = np.array([self.sizes[l + 1] * self.sizes[l] for l in range(self.L)], dtype=np.int64)
         self.w_seg = (cuda.to_device(self.w_off.astype(np.int64)), cuda.to_device(w_len))
-        self.all_seg = (cuda.to_device(np.zeros(1, np.int64)),
-                        cuda.to_device(np.array([n_params], np.int64)))
+        self.all_seg = (
+            cuda.to_device(np.zeros(1, np.int64)),
+            cuda.to_device(np.array([n_params], np.int64)),
+        )
         self.partial = cuda.device_array(gk.REDUCE_BLOCKS, dtype=np.float64)
         self.norm = cuda.device_array(1, dtype=np.float64)
         self.costs = cuda.device_array(1, dtype=np.float64)
@@ -133,9 +142,9 @@ class DeviceNetwork:
         for l in range(self.L):
             n, K = self.sizes[l + 1], self.sizes[l]
             o = int(self.w_off[l])
-            ws.append(flat[o:o + n * K].reshape((n, K)))
+            ws.append(flat[o : o + n * K].reshape((n, K)))
             o = int(self.b_off[l])
-            bs.append(flat[o:o + n])
+            bs.append(flat[o : o + n])
         return ws, bs
 
     # ----------------------------------------------------------- parameters
@@ -158,11 +167,12 @@ class DeviceNetwork:
 
             bufs = dict(
                 z=[None] + [alloc(n) for n in self.sizes[1:]],
-                a=[alloc(n) for n in self.sizes],          # a[0] holds the batch's X
-                da=[alloc(n) for n in self.sizes],         # da[0] holds dJ/dX
+                a=[alloc(n) for n in self.sizes],  # a[0] holds the batch's X
+                da=[alloc(n) for n in self.sizes],  # da[0] holds dJ/dX
                 dz=[None] + [alloc(n) for n in self.sizes[1:]],
                 y=alloc(self.sizes[-1]),
-                losses=cuda.device_array(capacity, dtype=dt))
+                losses=cuda.device_array(capacity, dtype=dt),
+            )
             ws = dict(capacity=capacity, bufs=bufs, views={})
             self._workspaces[purpose] = ws
         return ws
@@ -185,12 +195,14 @@ class DeviceNetwork:
     def cost(self, v, y, l2, costs, idx):
         """costs[idx] = J = (1/m) sum_i L_i (+ the L2 term) of the forward pass in v."""
         L = self.L
-        gk.launch_example_losses(self.cost_code, self.act_codes[L - 1], self.fused, v.z[L], v.a[L],
-                                 y, v.losses)
+        gk.launch_example_losses(
+            self.cost_code, self.act_codes[L - 1], self.fused, v.z[L], v.a[L], y, v.losses
+        )
         gk.launch_mean_of(v.losses, costs, idx)
         if l2 > 0:
-            gk.launch_l2_penalty(self.params, self.w_seg[0], self.w_seg[1], float(l2), self.partial,
-                                 costs, idx)
+            gk.launch_l2_penalty(
+                self.params, self.w_seg[0], self.w_seg[1], float(l2), self.partial, costs, idx
+            )
 
     def backward(self, v, x, y, l2, need_dx):
         """The seed and P1 (17) at the output (or the fused dJ/dZ[L]); then for
@@ -207,8 +219,9 @@ class DeviceNetwork:
             if l < L:
                 gk.launch_dz_backward(self.act_codes[l - 1], v.z[l], v.a[l], v.da[l], v.dz[l])
             a_prev = x if l == 1 else v.a[l - 1]
-            gk.launch_dw_db_backward(v.dz[l], a_prev, self.W[l - 1], l2v, self.dW[l - 1],
-                                     self.db[l - 1])
+            gk.launch_dw_db_backward(
+                v.dz[l], a_prev, self.W[l - 1], l2v, self.dW[l - 1], self.db[l - 1]
+            )
             if l > 1 or need_dx:
                 gk.launch_da_prev_backward(self.W[l - 1], v.dz[l], v.da[l - 1])
 
@@ -216,6 +229,7 @@ class DeviceNetwork:
     def forward_chunks(self, X, Y=None, chunk=4096):
         """A[L] for the host inputs X (n0, m), by chunks of ``chunk`` examples;
         with targets Y also J = (1/m) sum_i L_i (no L2 term, as on the CPU)."""
+
         def load(v, s, e):
             v.a[0].copy_to_device(np.asfortranarray(X[:, s:e]))
             if Y is not None:
@@ -274,12 +288,20 @@ class DeviceNetwork:
         n_batches = (m + batch_size - 1) // batch_size
         ws = self.workspace(batch_size, "fit")
         fit = dict(
-            X=cuda.to_device(np.asfortranarray(X)), Y=cuda.to_device(np.asfortranarray(Y)),
-            order=cuda.device_array(m, dtype=np.int64), batch_size=batch_size, m=m,
+            X=cuda.to_device(np.asfortranarray(X)),
+            Y=cuda.to_device(np.asfortranarray(Y)),
+            order=cuda.device_array(m, dtype=np.int64),
+            batch_size=batch_size,
+            m=m,
             batch_costs=cuda.device_array(n_batches, dtype=np.float64),
-            status=cuda.device_array(1, dtype=np.int64), ws=ws,
-            velocity=cuda.to_device(velocity), second=cuda.to_device(second_moment),
-            step=cuda.device_array(self.n_params, dtype=self.dtype), Xv=None, Yv=None)
+            status=cuda.device_array(1, dtype=np.int64),
+            ws=ws,
+            velocity=cuda.to_device(velocity),
+            second=cuda.to_device(second_moment),
+            step=cuda.device_array(self.n_params, dtype=self.dtype),
+            Xv=None,
+            Yv=None,
+        )
         if Xv is not None:
             fit["Xv"] = cuda.to_device(np.asfortranarray(Xv))
             fit["Yv"] = cuda.to_device(np.asfortranarray(Yv))
@@ -310,19 +332,46 @@ class DeviceNetwork:
             gk.launch_cost_is_finite(costs, bi, status, bi)
             self.backward(v, x, y, l2, False)
             if clip_norm > 0:
-                gk.launch_clip_gradient_norm(self.grads, self.all_seg[0], self.all_seg[1],
-                                             float(clip_norm), self.partial, self.norm)
+                gk.launch_clip_gradient_norm(
+                    self.grads,
+                    self.all_seg[0],
+                    self.all_seg[1],
+                    float(clip_norm),
+                    self.partial,
+                    self.norm,
+                )
             t = t0 + (bi - first) + 1
-            gk.launch_optimizer_step(kind, self.grads, fit["velocity"], fit["second"], t,
-                                     learning_rate, upd.momentum, upd.beta1, upd.beta2,
-                                     upd.epsilon, fit["step"])
+            gk.launch_optimizer_step(
+                kind,
+                self.grads,
+                fit["velocity"],
+                fit["second"],
+                t,
+                learning_rate,
+                upd.momentum,
+                upd.beta1,
+                upd.beta2,
+                upd.epsilon,
+                fit["step"],
+            )
             gk.launch_step_is_finite(self.params, fit["step"], status, bi)
-            gk.launch_optimizer_commit(kind, self.params, self.grads, fit["velocity"],
-                                       fit["second"], learning_rate, upd.momentum, upd.beta1,
-                                       upd.beta2, fit["step"], status)
+            gk.launch_optimizer_commit(
+                kind,
+                self.params,
+                self.grads,
+                fit["velocity"],
+                fit["second"],
+                learning_rate,
+                upd.momentum,
+                upd.beta1,
+                upd.beta2,
+                fit["step"],
+                status,
+            )
 
-    def train_batches(self, fit, order, first, stop, batch_costs, upd, l2, host_params, *,
-                      sync_state=True):
+    def train_batches(
+        self, fit, order, first, stop, batch_costs, upd, l2, host_params, *, sync_state=True
+    ):
         """Batches [first, stop) of one epoch whose example order is ``order``:
         the GPU twin of :func:`fnn_numba.engine.train_batches`, same
         arguments' meaning (``upd`` its :class:`~fnn_numba.engine.Update`;
@@ -358,10 +407,12 @@ class DeviceNetwork:
         uploaded (the L2 term, which needs no data, is the caller's)."""
         Xv, Yv = fit["Xv"], fit["Yv"]
         if Xv is None:
-            raise ValueError("evaluate: expected a fit begun with a validation set (Xv, Yv), "
-                             "got one without")
-        return self._forward_by_chunks(Xv.shape[1], self.FORWARD_CHUNK, "evaluate",
-                                       lambda v, s, e: (Xv[:, s:e], Yv[:, s:e]))
+            raise ValueError(
+                "evaluate: expected a fit begun with a validation set (Xv, Yv), got one without"
+            )
+        return self._forward_by_chunks(
+            Xv.shape[1], self.FORWARD_CHUNK, "evaluate", lambda v, s, e: (Xv[:, s:e], Yv[:, s:e])
+        )
 
     def fused_fits(self, fit, kind, clip_norm):
         """Whether the one-kernel-per-epoch path takes this fit (see

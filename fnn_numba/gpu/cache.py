@@ -12,6 +12,7 @@ the kernels can reach (this package and the CPU modules with ``@njit`` code)
 and, when the hash differs from the one stored beside the cache, deletes this
 package's cache entries.
 """
+
 import hashlib
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def cuda_sources_digest(gpu_dir=GPU_DIR, package_dir=PACKAGE_DIR):
     """SHA-256 over this package's modules and the package's ``@njit`` modules."""
     digest = hashlib.sha256()
     paths = sorted(gpu_dir.glob("*.py")) + sorted(
-        p for p in package_dir.glob("*.py") if b"@njit" in p.read_bytes())
+        p for p in package_dir.glob("*.py") if b"@njit" in p.read_bytes()
+    )
     for path in paths:
         digest.update(path.relative_to(package_dir).as_posix().encode())
         digest.update(path.read_bytes())

@@ -28,6 +28,7 @@ the same module under its former name.
 Launchers ``launch_<cpu name>`` pick the grid from the shapes and
 :data:`fnn_numba.gpu_kernels.THREADS_PER_BLOCK`.
 """
+
 from .. import conv_kernels as _cpu
 from .kernels import _elementwise
 from .target import cuda, worker
@@ -151,8 +152,21 @@ def launch_conv_forward(w, b, a_prev, z, H, W, stride, pad, stream=0):
 
 
 def launch_conv_dw_db(dz, a_prev, w, l2, dw, db, H, W, stride, pad, stream=0):
-    _elementwise(conv_dw_db_cuda, w.shape[0] * w.shape[1], stream, dz, a_prev, w, l2, dw, db, H, W,
-                 stride, pad)
+    _elementwise(
+        conv_dw_db_cuda,
+        w.shape[0] * w.shape[1],
+        stream,
+        dz,
+        a_prev,
+        w,
+        l2,
+        dw,
+        db,
+        H,
+        W,
+        stride,
+        pad,
+    )
 
 
 def launch_conv_da_prev(w, dz, da_prev, H, W, stride, pad, stream=0):

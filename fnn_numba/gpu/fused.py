@@ -14,11 +14,13 @@ forces the per-equation path), ``FUSED_MAX_FLOPS`` (:func:`fused_epoch_fits`)
 and ``FUSED_THREADS`` (the block: T x T threads for the tiles, so a power of
 four up to 256).
 """
+
 import math
 from collections import namedtuple
 
 import numpy as np
 
+from ..costs import loss_slope
 from ..kernels import ADAM
 from . import cache as _cache
 from .kernels import MAX_THREADS, block_sum
@@ -46,7 +48,6 @@ from .tiles import (
     store_dw_tile,
     store_z_tile,
 )
-from ..costs import loss_slope
 
 #: use the one-kernel-per-epoch path for networks small enough (see
 #: :func:`fused_epoch_fits`); tests and benchmarks switch it off to compare
@@ -65,15 +66,19 @@ FUSED_THREADS = 256
 #: the network and its parameters: flat [W1, b1, ...] vectors, W[l] also as
 #: wpad[l - 1, :n, :K] (a padded copy, so that device code gets an (n, K)
 #: matrix without a reshape) and dW[l] as gpad[l - 1, :n, :K]
-FusedNet = namedtuple("FusedNet", "params grads wpad gpad sizes w_off b_off act_codes cost_code "
-                                  "fused l2")
+FusedNet = namedtuple(
+    "FusedNet", "params grads wpad gpad sizes w_off b_off act_codes cost_code fused l2"
+)
 #: the epoch's data and workspace: batches [first, stop) of ``order``
-FusedBatches = namedtuple("FusedBatches", "X Y order batch_size first stop ws3 losses batch_costs "
-                                          "status")
+FusedBatches = namedtuple(
+    "FusedBatches", "X Y order batch_size first stop ws3 losses batch_costs status"
+)
 #: the optimizer: its kind, hyperparameters, step count t0 before ``first``
 #: and state
-FusedOptimizer = namedtuple("FusedOptimizer", "kind t0 learning_rate momentum beta1 beta2 epsilon "
-                                              "velocity second_moment step")
+FusedOptimizer = namedtuple(
+    "FusedOptimizer",
+    "kind t0 learning_rate momentum beta1 beta2 epsilon velocity second_moment step",
+)
 
 
 def fused_epoch_fits(sizes, batch_size):
@@ -90,8 +95,10 @@ def fused_side():
     while T * T < threads:
         T *= 2
     if T * T != threads or T > MAX_GEMM_THREADS:
-        raise ValueError(f"FUSED_THREADS: expected T x T with T a power of two up to "
-                         f"{MAX_GEMM_THREADS} (1, 4, 16, 64 or 256), got {threads}")
+        raise ValueError(
+            f"FUSED_THREADS: expected T x T with T a power of two up to "
+            f"{MAX_GEMM_THREADS} (1, 4, 16, 64 or 256), got {threads}"
+        )
     return T
 
 
@@ -189,7 +196,7 @@ def train_epoch_fused_cuda(net, data, opt):
             n = sizes[l]
             K = sizes[l - 1]
             w = wpad[l - 1, :n, :K]
-            b = params[b_off[l - 1]:b_off[l - 1] + n]
+            b = params[b_off[l - 1] : b_off[l - 1] + n]
             a_prev = _slot(ws3, l - 1, K, mb)
             z = _slot(ws3, L1 + l, n, mb)
             a = _slot(ws3, l, n, mb)
@@ -197,8 +204,9 @@ def train_epoch_fused_cuda(net, data, opt):
             for tile in range(nj * _tiles(mb, T)):
                 jb = tile % nj
                 ib = tile // nj
-                acc, _ = gemm_tile(w, True, a_prev.T, True, n, mb, K, jb, ib, tx, ty, T, xt, yt,
-                                   False)
+                acc, _ = gemm_tile(
+                    w, True, a_prev.T, True, n, mb, K, jb, ib, tx, ty, T, xt, yt, False
+                )
                 store_z_tile(z, b, acc, REG * (jb * T + tx), REG * (ib * T + ty), n, mb)
             cuda.syncthreads()
             for i in range(tid, mb, NT):
@@ -259,7 +267,7 @@ def train_epoch_fused_cuda(net, data, opt):
                 cuda.syncthreads()
             w = wpad[l - 1, :n, :K]
             dw = gpad[l - 1, :n, :K]
-            db = grads[b_off[l - 1]:b_off[l - 1] + n]
+            db = grads[b_off[l - 1] : b_off[l - 1] + n]
             a_prev = _slot(ws3, l - 1, K, mb)
             # P1 (13) + L2 and P1 (14)
             nk = _tiles(K, T)
@@ -267,8 +275,9 @@ def train_epoch_fused_cuda(net, data, opt):
                 kb = tile % nk
                 jb = tile // nk
                 with_db = kb == 0 and tx == 0
-                acc, ysum = gemm_tile(a_prev, False, dz, False, K, n, mb, kb, jb, tx, ty, T, xt,
-                                      yt, with_db)
+                acc, ysum = gemm_tile(
+                    a_prev, False, dz, False, K, n, mb, kb, jb, tx, ty, T, xt, yt, with_db
+                )
                 j0 = REG * (jb * T + ty)
                 store_dw_tile(dw, w, l2v, acc, REG * (kb * T + tx), j0, n, K)
                 if with_db:
@@ -279,8 +288,9 @@ def train_epoch_fused_cuda(net, data, opt):
                 for tile in range(nk * _tiles(mb, T)):
                     kb = tile % nk
                     ib = tile // nk
-                    acc, _ = gemm_tile(w.T, False, dz.T, True, K, mb, n, kb, ib, tx, ty, T, xt,
-                                       yt, False)
+                    acc, _ = gemm_tile(
+                        w.T, False, dz.T, True, K, mb, n, kb, ib, tx, ty, T, xt, yt, False
+                    )
                     store_da_tile(da_prev, acc, REG * (kb * T + tx), REG * (ib * T + ty), K, mb)
             cuda.syncthreads()
         _copy_weights(grads, w_off, gpad, sizes, False, tid, NT)
@@ -290,14 +300,26 @@ def train_epoch_fused_cuda(net, data, opt):
         t = opt.t0 + (bi - data.first) + 1
         c1 = c2 = one
         if opt.kind == ADAM:
-            c1 = dt(1.0 - opt.beta1 ** t)
-            c2 = dt(1.0 - opt.beta2 ** t)
+            c1 = dt(1.0 - opt.beta1**t)
+            c2 = dt(1.0 - opt.beta2**t)
         alpha, mu = dt(opt.learning_rate), dt(opt.momentum)
         b1, b2, eps = dt(opt.beta1), dt(opt.beta2), dt(opt.epsilon)
         bad = 0
         for q in range(tid, P, NT):
-            sq = step_element(opt.kind, grads[q], opt.velocity[q], opt.second_moment[q], alpha, mu,
-                              b1, b2, one, eps, c1, c2)
+            sq = step_element(
+                opt.kind,
+                grads[q],
+                opt.velocity[q],
+                opt.second_moment[q],
+                alpha,
+                mu,
+                b1,
+                b2,
+                one,
+                eps,
+                c1,
+                c2,
+            )
             opt.step[q] = sq
             if not math.isfinite(params[q] + sq):
                 bad = 1
@@ -308,8 +330,20 @@ def train_epoch_fused_cuda(net, data, opt):
                 data.status[0] = bi
             return
         for q in range(tid, P, NT):
-            commit_element(opt.kind, q, params, grads, opt.velocity, opt.second_moment, alpha, mu,
-                           b1, b2, one, opt.step)
+            commit_element(
+                opt.kind,
+                q,
+                params,
+                grads,
+                opt.velocity,
+                opt.second_moment,
+                alpha,
+                mu,
+                b1,
+                b2,
+                one,
+                opt.step,
+            )
         cuda.syncthreads()
         _copy_weights(params, w_off, wpad, sizes, True, tid, NT)
         cuda.syncthreads()
@@ -331,7 +365,8 @@ def fused_workspace(sizes, w_off, b_off, act_codes, batch_size, dtype):
         b_off=cuda.to_device(np.asarray(b_off, dtype=np.int64)),
         act_codes=cuda.to_device(np.asarray(act_codes, dtype=np.int64)),
         wpad=cuda.device_array((L, n_out, n_in), dtype=dtype),
-        gpad=cuda.device_array((L, n_out, n_in), dtype=dtype))
+        gpad=cuda.device_array((L, n_out, n_in), dtype=dtype),
+    )
 
 
 def launch_train_epoch_fused(dev, fit, first, stop, upd, t0, l2, stream=0):
@@ -342,15 +377,46 @@ def launch_train_epoch_fused(dev, fit, first, stop, upd, t0, l2, stream=0):
     T = fused_side()
     fz = fit.get("fused")
     if fz is None:
-        fz = fit["fused"] = fused_workspace(dev.sizes, dev.w_off, dev.b_off, dev.act_codes,
-                                            fit["batch_size"], dev.dtype)
-    net = FusedNet(dev.params, dev.grads, fz["wpad"], fz["gpad"], fz["sizes"], fz["w_off"],
-                   fz["b_off"], fz["act_codes"], dev.cost_code, dev.fused, float(l2))
-    data = FusedBatches(fit["X"], fit["Y"], fit["order"], fit["batch_size"], first, stop,
-                        fz["ws3"], fz["losses"], fit["batch_costs"], fit["status"])
-    opt = FusedOptimizer(upd.kind, t0, float(upd.learning_rate), float(upd.momentum),
-                         float(upd.beta1), float(upd.beta2), float(upd.epsilon), fit["velocity"],
-                         fit["second"], fit["step"])
+        fz = fit["fused"] = fused_workspace(
+            dev.sizes, dev.w_off, dev.b_off, dev.act_codes, fit["batch_size"], dev.dtype
+        )
+    net = FusedNet(
+        dev.params,
+        dev.grads,
+        fz["wpad"],
+        fz["gpad"],
+        fz["sizes"],
+        fz["w_off"],
+        fz["b_off"],
+        fz["act_codes"],
+        dev.cost_code,
+        dev.fused,
+        float(l2),
+    )
+    data = FusedBatches(
+        fit["X"],
+        fit["Y"],
+        fit["order"],
+        fit["batch_size"],
+        first,
+        stop,
+        fz["ws3"],
+        fz["losses"],
+        fit["batch_costs"],
+        fit["status"],
+    )
+    opt = FusedOptimizer(
+        upd.kind,
+        t0,
+        float(upd.learning_rate),
+        float(upd.momentum),
+        float(upd.beta1),
+        float(upd.beta2),
+        float(upd.epsilon),
+        fit["velocity"],
+        fit["second"],
+        fit["step"],
+    )
     configured(train_epoch_fused_cuda, 1, T * T, stream)(net, data, opt)
 
 

@@ -49,6 +49,7 @@ Settings (module attributes, read by the launchers at each launch):
 a network is moved to the device). The simulator tests set them small so
 that tiny inputs span several blocks.
 """
+
 import math
 
 import numpy as np
@@ -401,10 +402,10 @@ def cost_is_finite_cuda(costs, idx, status, batch):
         status[0] = batch
 
 
-
 @kernel
-def optimizer_step_cuda(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1,
-                        beta2, epsilon, step):
+def optimizer_step_cuda(
+    kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1, beta2, epsilon, step
+):
     """The update each optimizer would add, without changing any state.
     CPU twin: ``optimizer_step``; the formula is its worker ``step_element``
     (sgd -alpha g; momentum v' = mu v - alpha g, step v'; nesterov
@@ -417,10 +418,22 @@ def optimizer_step_cuda(kind, grads, velocity, second_moment, t, learning_rate, 
     one = dt(1)
     c1 = c2 = one
     if kind == ADAM:  # the bias corrections; only Adam pays for the two powers
-        c1 = dt(1.0 - beta1 ** t)
-        c2 = dt(1.0 - beta2 ** t)
-    step[q] = step_element(kind, grads[q], velocity[q], second_moment[q], dt(learning_rate),
-                           dt(momentum), dt(beta1), dt(beta2), one, dt(epsilon), c1, c2)
+        c1 = dt(1.0 - beta1**t)
+        c2 = dt(1.0 - beta2**t)
+    step[q] = step_element(
+        kind,
+        grads[q],
+        velocity[q],
+        second_moment[q],
+        dt(learning_rate),
+        dt(momentum),
+        dt(beta1),
+        dt(beta2),
+        one,
+        dt(epsilon),
+        c1,
+        c2,
+    )
 
 
 @kernel
@@ -435,8 +448,19 @@ def step_is_finite_cuda(params, step, status, batch):
 
 
 @kernel
-def optimizer_commit_cuda(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                          beta1, beta2, step, status):
+def optimizer_commit_cuda(
+    kind,
+    params,
+    grads,
+    velocity,
+    second_moment,
+    learning_rate,
+    momentum,
+    beta1,
+    beta2,
+    step,
+    status,
+):
     """params += step and the optimizer's state advanced, unless status[0]
     records a diverged batch. One thread per q. CPU twin: ``optimizer_commit``
     (its worker ``commit_element``; with L2 the weight gradients already hold
@@ -445,10 +469,20 @@ def optimizer_commit_cuda(kind, params, grads, velocity, second_moment, learning
     if q >= params.shape[0] or status[0] >= 0:
         return
     dt = grads.dtype.type
-    commit_element(kind, q, params, grads, velocity, second_moment, dt(learning_rate),
-                   dt(momentum), dt(beta1), dt(beta2), dt(1), step)
-
-
+    commit_element(
+        kind,
+        q,
+        params,
+        grads,
+        velocity,
+        second_moment,
+        dt(learning_rate),
+        dt(momentum),
+        dt(beta1),
+        dt(beta2),
+        dt(1),
+        step,
+    )
 
 
 # ------------------------------------------------------------------ launchers
@@ -461,7 +495,9 @@ def threads_per_block():
     """``THREADS_PER_BLOCK``, checked."""
     t = int(THREADS_PER_BLOCK)
     if t < 1 or t > MAX_THREADS or t & (t - 1):
-        raise ValueError(f"THREADS_PER_BLOCK: expected a power of two in [1, {MAX_THREADS}], got {t}")
+        raise ValueError(
+            f"THREADS_PER_BLOCK: expected a power of two in [1, {MAX_THREADS}], got {t}"
+        )
     return t
 
 
@@ -502,8 +538,10 @@ def gemm_config(x_len, y_len, y_is_batch):
     bx, by = blocks(x_len, REG * T), blocks(y_len, REG * T)
     grid = (by, bx) if y_is_batch else (bx, by)
     if grid[1] > MAX_GRID_Y:
-        raise ValueError(f"gemm_config: {max(x_len, y_len)} rows need {grid[1]} blocks on the "
-                         f"grid's y, which allows {MAX_GRID_Y}")
+        raise ValueError(
+            f"gemm_config: {max(x_len, y_len)} rows need {grid[1]} blocks on the "
+            f"grid's y, which allows {MAX_GRID_Y}"
+        )
     return grid, (T, T)
 
 
@@ -541,8 +579,9 @@ def launch_dz_backward(code, z, a, da, dz, stream=0):
 
 
 def launch_example_losses(cost_code, out_code, fused, z, a, y, losses, stream=0):
-    _elementwise(example_losses_cuda, a.shape[1], stream, cost_code, out_code, fused, z, a, y,
-                 losses)
+    _elementwise(
+        example_losses_cuda, a.shape[1], stream, cost_code, out_code, fused, z, a, y, losses
+    )
 
 
 def launch_cost_seed(cost_code, a, y, da, stream=0):
@@ -551,8 +590,9 @@ def launch_cost_seed(cost_code, a, y, da, stream=0):
 
 def launch_output_delta_fused(out_code, a, y, dz, stream=0):
     n, m = a.shape
-    _elementwise(output_delta_fused_cuda, m if out_code == SOFTMAX else n * m, stream, out_code,
-                 a, y, dz)
+    _elementwise(
+        output_delta_fused_cuda, m if out_code == SOFTMAX else n * m, stream, out_code, a, y, dz
+    )
 
 
 def launch_copy_matrix(src, dst, stream=0):
@@ -560,8 +600,9 @@ def launch_copy_matrix(src, dst, stream=0):
 
 
 def launch_gather_columns(src, order, start, stop, dst, stream=0):
-    _elementwise(gather_columns_cuda, src.shape[0] * (stop - start), stream, src, order, start,
-                 stop, dst)
+    _elementwise(
+        gather_columns_cuda, src.shape[0] * (stop - start), stream, src, order, start, stop, dst
+    )
 
 
 def launch_mean_of(values, out, idx, stream=0):
@@ -572,16 +613,18 @@ def launch_l2_penalty(params, seg_start, seg_len, l2, partial, out, idx, stream=
     """out[idx] += (lambda/2) sum over the weight segments of w^2 (two stages;
     ``partial`` holds REDUCE_BLOCKS float64)."""
     t = threads_per_block()
-    configured(sum_squares_partial_cuda, partial.shape[0], t, stream)(params, seg_start, seg_len,
-                                                                      partial)
+    configured(sum_squares_partial_cuda, partial.shape[0], t, stream)(
+        params, seg_start, seg_len, partial
+    )
     configured(l2_penalty_cuda, 1, t, stream)(partial, l2, out, idx)
 
 
 def launch_clip_gradient_norm(grads, seg_start, seg_len, max_norm, partial, norm, stream=0):
     """g <- g max_norm / ||g|| when ||g|| > max_norm; ||g|| is left in norm[0]."""
     t = threads_per_block()
-    configured(sum_squares_partial_cuda, partial.shape[0], t, stream)(grads, seg_start, seg_len,
-                                                                      partial)
+    configured(sum_squares_partial_cuda, partial.shape[0], t, stream)(
+        grads, seg_start, seg_len, partial
+    )
     configured(gradient_norm_cuda, 1, t, stream)(partial, norm)
     _elementwise(clip_gradient_norm_cuda, grads.shape[0], stream, grads, norm, max_norm)
 
@@ -590,20 +633,72 @@ def launch_cost_is_finite(costs, idx, status, batch, stream=0):
     configured(cost_is_finite_cuda, 1, 1, stream)(costs, idx, status, batch)
 
 
-def launch_optimizer_step(kind, grads, velocity, second_moment, t, learning_rate, momentum, beta1,
-                          beta2, epsilon, step, stream=0):
-    _elementwise(optimizer_step_cuda, grads.shape[0], stream, kind, grads, velocity, second_moment,
-                 t, learning_rate, momentum, beta1, beta2, epsilon, step)
+def launch_optimizer_step(
+    kind,
+    grads,
+    velocity,
+    second_moment,
+    t,
+    learning_rate,
+    momentum,
+    beta1,
+    beta2,
+    epsilon,
+    step,
+    stream=0,
+):
+    _elementwise(
+        optimizer_step_cuda,
+        grads.shape[0],
+        stream,
+        kind,
+        grads,
+        velocity,
+        second_moment,
+        t,
+        learning_rate,
+        momentum,
+        beta1,
+        beta2,
+        epsilon,
+        step,
+    )
 
 
 def launch_step_is_finite(params, step, status, batch, stream=0):
     _elementwise(step_is_finite_cuda, params.shape[0], stream, params, step, status, batch)
 
 
-def launch_optimizer_commit(kind, params, grads, velocity, second_moment, learning_rate, momentum,
-                            beta1, beta2, step, status, stream=0):
-    _elementwise(optimizer_commit_cuda, params.shape[0], stream, kind, params, grads, velocity,
-                 second_moment, learning_rate, momentum, beta1, beta2, step, status)
+def launch_optimizer_commit(
+    kind,
+    params,
+    grads,
+    velocity,
+    second_moment,
+    learning_rate,
+    momentum,
+    beta1,
+    beta2,
+    step,
+    status,
+    stream=0,
+):
+    _elementwise(
+        optimizer_commit_cuda,
+        params.shape[0],
+        stream,
+        kind,
+        params,
+        grads,
+        velocity,
+        second_moment,
+        learning_rate,
+        momentum,
+        beta1,
+        beta2,
+        step,
+        status,
+    )
 
 
 _cache.invalidate_stale_cuda_cache(_cache.cuda_cache_dirs(KERNELS))

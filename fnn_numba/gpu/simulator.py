@@ -12,6 +12,7 @@ runs with the tests' 10 us thread switch interval), and the P1 (9) mean
 kernel once returned 3e160 in CI. Real GPUs are not affected, and this
 module is never imported outside the simulator. :func:`apply` makes the look-up and the store one locked step.
 """
+
 import sys
 
 import numpy as np

@@ -10,6 +10,7 @@ themselves, numba-cuda's low-occupancy check is switched off: it runs on
 every launch, and the small kernels of a training step (one block for a
 reduction, a few for a small layer) are small on purpose.
 """
+
 import os
 import types
 
@@ -17,6 +18,7 @@ from .. import kernels as _cpu
 
 try:  # numba-cuda missing, or broken by an unsupported NumPy: report, never fail here
     from numba import cuda
+
     IMPORT_ERROR = None
 except Exception as exc:  # pragma: no cover - depends on the installation
     cuda = None

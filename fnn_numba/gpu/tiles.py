@@ -46,6 +46,7 @@ Why this layout:
   other, whatever T or the grid: results do not depend on the launch
   configuration, and are the same run to run.
 """
+
 import numpy as np
 
 from .target import cuda, device
@@ -106,8 +107,7 @@ def stage_along_c(tile, src, c0, s0, C, S, tid, nthreads, cols):
 def tile_products(xt, yt, gx, gy, acc):
     """acc[4 u + v] += sum_kk xt[kk, 4 gx + u] yt[kk, 4 gy + v] over one
     staged slice, kk in increasing order."""
-    (s00, s01, s02, s03, s10, s11, s12, s13,
-     s20, s21, s22, s23, s30, s31, s32, s33) = acc
+    (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33) = acc
     for kk in range(_K_TILE_U):
         x0 = xt[kk, gx, 0]
         x1 = xt[kk, gx, 1]
@@ -117,12 +117,23 @@ def tile_products(xt, yt, gx, gy, acc):
         y1 = yt[kk, gy, 1]
         y2 = yt[kk, gy, 2]
         y3 = yt[kk, gy, 3]
-        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3  # noqa: E702
-        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3  # noqa: E702
-        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3  # noqa: E702
-        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3  # noqa: E702
-    return (s00, s01, s02, s03, s10, s11, s12, s13,
-            s20, s21, s22, s23, s30, s31, s32, s33)
+        s00 += x0 * y0
+        s01 += x0 * y1
+        s02 += x0 * y2
+        s03 += x0 * y3  # noqa: E702
+        s10 += x1 * y0
+        s11 += x1 * y1
+        s12 += x1 * y2
+        s13 += x1 * y3  # noqa: E702
+        s20 += x2 * y0
+        s21 += x2 * y1
+        s22 += x2 * y2
+        s23 += x2 * y3  # noqa: E702
+        s30 += x3 * y0
+        s31 += x3 * y1
+        s32 += x3 * y2
+        s33 += x3 * y3  # noqa: E702
+    return (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
 
 
 @device
@@ -144,8 +155,24 @@ def gemm_tile(xsrc, x_along_s, ysrc, y_along_s, X, Y, S, xb, yb, tx, ty, T, xt, 
     tid = ty * T + tx
     nthreads = T * T
     zero = xt.dtype.type(0)
-    acc = (zero, zero, zero, zero, zero, zero, zero, zero,
-           zero, zero, zero, zero, zero, zero, zero, zero)
+    acc = (
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+        zero,
+    )
     t0 = t1 = t2 = t3 = zero
     for s0 in range(0, S, K_TILE):
         if x_along_s:

@@ -1,6 +1,7 @@
 """Two Python threads calling forward/predict on one network and fit on two
 networks at the same time; prints OK and the threading layer when every result
 equals the one computed alone."""
+
 import threading
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Fit a seeded network and print a digest of its parameters (determinism tests)."""
+
 import hashlib
 import sys
 
