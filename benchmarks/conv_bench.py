@@ -8,14 +8,18 @@ Two workloads, float32, training steps of plain SGD:
 - ``digits``: 1x8x8 inputs, conv 8@3x3 padding 1, max pool 2, conv 16@3x3,
   flatten, dense 10, batch 32.
 
-Each library is warmed up (compilation, allocation), then both are timed in
-turn, round after round, PyTorch on ``--torch-threads`` threads (2 by
-default) and fnn_numba on Numba's threads. Figures are examples per second
-of training (median over rounds). ``--profile`` adds, per conv kernel of the
+Each library runs in a process of its own, round after round, in an order
+that alternates between rounds (another runtime's idle worker threads in
+the same process can halve a 2-core figure); each process warms up
+(compilation, allocation) and then times training. PyTorch runs on
+``--torch-threads`` threads (2 by default), fnn_numba on Numba's threads.
+``--same-process`` times both in one process instead, as a user mixing the
+two libraries would run them. Figures are examples per second of training
+(median over rounds). ``--profile`` adds, per conv kernel of the
 LeNet shape, GFLOP/s (2 multiply-adds counted as 2 flops) of the fnn_numba
 kernel and of NumPy's im2col + matmul (BLAS sgemm) for the same product.
 
-    python benchmarks/conv_bench.py [--rounds 5] [--seconds 1] [--profile] [--json FILE]
+    python benchmarks/conv_bench.py [--rounds 5] [--seconds 1] [--same-process] [--profile] [--json FILE]
 
 On a loaded or shared machine the figures are indicative only.
 """
@@ -148,7 +152,41 @@ def timed(fn, seconds):
             return n * fn.examples / dt
 
 
+def runner(library, name, torch_threads):
+    return FnnRunner(name) if library == "fnn_numba" else TorchRunner(name, torch_threads)
+
+
+def child(library, name, seconds, torch_threads):
+    """One library's figure in this process: warm up, then time."""
+    r = runner(library, name, torch_threads)
+    r.epoch()  # warm-up: compilation (or loading it from the cache), allocation
+    print(json.dumps({"examples_per_second": timed(r, seconds)}))
+
+
+def compare_processes(name, rounds, seconds, torch_threads):
+    """Median examples/s of each library, each round's figure measured in a
+    fresh process of its own (order alternating between rounds)."""
+    import subprocess
+
+    libraries = ["fnn_numba"]
+    try:
+        import torch  # noqa: F401
+
+        libraries.append("torch")
+    except ImportError:
+        pass
+    samples = {k: [] for k in libraries}
+    for i in range(rounds):
+        for k in libraries[i % len(libraries) :] + libraries[: i % len(libraries)]:
+            argv = [sys.executable, os.path.abspath(__file__), "--child", k, name]
+            argv += ["--seconds", str(seconds), "--torch-threads", str(torch_threads)]
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            samples[k].append(json.loads(out.strip().splitlines()[-1])["examples_per_second"])
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def compare(name, rounds, seconds, torch_threads):
+    """As :func:`compare_processes`, with both libraries in this process."""
     runners = {"fnn_numba": FnnRunner(name)}
     try:
         runners["torch"] = TorchRunner(name, torch_threads)
@@ -216,12 +254,18 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=1.0)
     p.add_argument("--torch-threads", type=int, default=2)
     p.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    p.add_argument("--same-process", action="store_true", help="both libraries in one process")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--child", nargs=2, metavar=("LIBRARY", "WORKLOAD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    result = {"examples_per_second": {}, "gflops": {}}
+    if args.child:
+        child(args.child[0], args.child[1], args.seconds, args.torch_threads)
+        return 0
+    result = {"examples_per_second": {}, "gflops": {}, "same_process": args.same_process}
+    measure = compare if args.same_process else compare_processes
     for name in args.workloads:
-        figures = compare(name, args.rounds, args.seconds, args.torch_threads)
+        figures = measure(name, args.rounds, args.seconds, args.torch_threads)
         result["examples_per_second"][name] = figures
         ratio = figures["fnn_numba"] / figures["torch"] if "torch" in figures else float("nan")
         print(
