@@ -2,7 +2,8 @@
 
 Commands: ``train`` (a network on a bundled data set or a user file),
 ``predict`` (a saved model on new data), ``info`` (a saved model's layers and
-parameter counts), ``crosscheck`` and ``bench``. Bad arguments, missing or
+parameter counts), ``crosscheck`` (every equation four ways) and ``gan`` (a
+generative adversarial network on ring8, gaussian or digits). Bad arguments, missing or
 malformed files get one line on stderr and exit status 2, never a traceback.
 """
 
@@ -918,7 +919,7 @@ def build_parser(command=None):
     parser = _Parser(
         prog="fnn-numba",
         description="Feedforward networks whose every equation is a Numba loop: "
-        "train them, predict with them, inspect them, check and time them.",
+        "train them, predict with them, inspect them, check them; train GANs.",
         epilog="Run 'fnn-numba COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"fnn-numba {__version__}")
