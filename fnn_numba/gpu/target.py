@@ -110,8 +110,8 @@ def worker(fn, python_callees=()):
 
 
 # the CPU kernels' per-column and per-element workers, shared by both targets
-activation_column = worker(_cpu.activation_column)
-dz_column = worker(_cpu.dz_column)
+activation_column = worker(_cpu.activation_column, ("activation_map",))
+dz_column = worker(_cpu.dz_column, ("slope_map",))
 loss_of_example = worker(_cpu.loss_of_example)
 fused_delta_column = worker(_cpu.fused_delta_column)
 step_element = worker(_cpu.step_element)
