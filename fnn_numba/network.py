@@ -604,7 +604,11 @@ class Network:
         Parameters
         ----------
         X : array of shape (n0, m)
-            Inputs, columns are examples.
+            Inputs, columns are examples. A SciPy sparse matrix (CSC or
+            CSR) of that shape is read in place, never densified (networks of
+            Dense layers on the CPU: :mod:`fnn_numba.sparse`); so is it in
+            ``partial_fit``, ``forward``, ``predict``, ``cost``, ``accuracy``
+            and ``gradients`` (whose dJ/dX is then dense).
         Y : array of shape (nL, m), or (m,) integer labels for categorical CE
         epochs : int
         batch_size : int or None
