@@ -54,18 +54,19 @@ def sparse_z_forward(w, b, indptr, indices, data, cols, z):
     Layout: X by example (CSC of (n0, m), or the CSR of (m, n0)): example i's
     entries (k = indices[p], x_ki = data[p]) for p in indptr[i]:indptr[i+1];
     w (n, n0) C-ordered; z (n, mb) F-ordered, column c for example cols[c].
-    ``prange`` over the batch's examples c: each thread writes only its
-    columns of z. For each j the entries are summed in stored order (k
-    ascending for canonical input), then b[j] added, as the dense kernel
-    sums k then adds b."""
+    ``prange`` over rows j: each thread writes only row j of z, and reads
+    only row j of w, which stays in cache while every example of the batch
+    gathers from it (with the examples outermost, each example would gather
+    from all of w, a cache miss per stored entry and row). For each (j, c)
+    the entries are summed in stored order (k ascending for canonical
+    input), then b[j] added, as the dense kernel sums k then adds b."""
     n = w.shape[0]
     zero = z.dtype.type(0)
-    for c in prange(cols.shape[0]):
-        i = cols[c]
-        p0, p1 = indptr[i], indptr[i + 1]
-        for j in range(n):
+    for j in prange(n):
+        for c in range(cols.shape[0]):
+            i = cols[c]
             s = zero
-            for p in range(p0, p1):
+            for p in range(indptr[i], indptr[i + 1]):
                 s += w[j, indices[p]] * data[p]
             z[j, c] = s + b[j]
 
@@ -76,18 +77,25 @@ def sparse_dw_db_backward(dz, indptr, indices, data, cols, w, l2, dw, db):
     dw[j, k] = sum_c dz[j, c] x[k, cols[c]] + l2 w[j, k];  db[j] = sum_c dz[j, c].
 
     Layout as :func:`sparse_z_forward`; dz (n, mb) F-ordered, w and dw (n, n0)
-    C-ordered. ``prange`` over rows j: each thread zeroes its row of dw,
-    then walks every example c of the batch (c ascending) and scatters
-    dz[j, c] x_kc into dw[j, k] for the example's stored entries. Each
-    dw[j, k] is thus the sum over c in ascending order of its nonzero terms
+    C-ordered. ``prange`` over rows j: each thread starts its row of dw at
+    l2 w[j, k] (zero without L2), then walks every example c of the batch
+    (c ascending) and scatters dz[j, c] x_kc into dw[j, k] for the example's
+    stored entries. Each dw[j, k] is thus the same sum in the same order
     whatever the thread count (bit-identical results), and only stored
     entries are visited. As in the dense kernel, dz already carries the
     cost's 1/m (or s_i / S) and the L2 term is l2 w[j, k]."""
     n, K = dw.shape
     zero = dw.dtype.type(0)
     for j in prange(n):
-        for k in range(K):
-            dw[j, k] = zero
+        # the L2 term first: one pass over the row instead of a zeroing pass
+        # and an adding pass (the sum then ends with it, not starts: a
+        # difference of round-off from the dense kernel)
+        if l2 != 0:
+            for k in range(K):
+                dw[j, k] = l2 * w[j, k]
+        else:
+            for k in range(K):
+                dw[j, k] = zero
         sb = zero
         for c in range(cols.shape[0]):
             d = dz[j, c]
@@ -96,9 +104,6 @@ def sparse_dw_db_backward(dz, indptr, indices, data, cols, w, l2, dw, db):
             for p in range(indptr[i], indptr[i + 1]):
                 dw[j, indices[p]] += d * data[p]
         db[j] = sb
-        if l2 != 0:
-            for k in range(K):
-                dw[j, k] += l2 * w[j, k]
 
 
 # ------------------------------------------------------------------- drivers
