@@ -4,6 +4,7 @@ index-level reference, the SciPy form and the dense kernels on X.toarray(),
 and every path that takes X (Network and estimators) against the same call
 on the dense matrix."""
 import types
+import warnings
 
 import numba
 import numpy as np
@@ -219,3 +220,32 @@ def test_estimators_on_sparse_x_follow_the_dense_fit():
     r.partial_fit(sp.csr_matrix(Xd), Xd[:, 0])
     s.partial_fit(Xd, Xd[:, 0])
     np.testing.assert_allclose(r.predict(sp.csr_matrix(Xd)), s.predict(Xd), rtol=1e-12)
+
+
+def test_no_path_densifies_a_sparse_x(monkeypatch):
+    """fit (sgd, lbfgs, a validation split), partial_fit, predict and
+    gradients with toarray/todense of SciPy's CSR and CSC refused."""
+    pytest.importorskip("sklearn")
+    from fnn_numba import FNNRegressor
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a sparse X was densified")
+
+    X = example_matrix()
+    Xr = X.T.tocsr()
+    y = np.arange(12) % 3
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.csr_array, sp.csc_array):
+        monkeypatch.setattr(cls, "toarray", refuse)
+        monkeypatch.setattr(cls, "todense", refuse)
+    with pytest.raises(AssertionError, match="densified"):
+        X.toarray()
+    net = small_net()
+    net.fit(X, y, epochs=2, batch_size=5, validation_fraction=0.25)
+    net.fit(Xr.T, y, epochs=2, optimizer="lbfgs")
+    net.partial_fit(X, y, batch_size=6)
+    net.gradients(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # too few iterations to converge
+        FNNRegressor(hidden_layer_sizes=(3,), max_iter=2, early_stopping=True,
+                     random_state=0).fit(sp.csc_array(Xr), np.arange(12.0)).predict(Xr)
+        FNNRegressor(hidden_layer_sizes=(3,), max_iter=2, solver="lbfgs").fit(Xr, np.arange(12.0))
