@@ -107,7 +107,10 @@ def sparse_dw_db_backward(dz, indptr, indices, data, cols, w, l2, dw, db):
 
 
 # ------------------------------------------------------------------- drivers
-@njit(cache=True)
+# The drivers below the entry points are inline="always", as the engine's
+# are: a separately compiled callee is re-optimised in every caller it is
+# linked into, so each level of drivers would cost its whole tree again.
+@njit(cache=True, inline="always")
 def sparse_forward_pass(model, indptr, indices, data, cols, buf):
     """P1 (7), (1), (2), (8) with a sparse X: layer 1 by
     :func:`sparse_z_forward` then P1 (2), layers 2..L by
@@ -133,7 +136,7 @@ def sparse_forward_pass(model, indptr, indices, data, cols, buf):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sparse_backward_layers(model, indptr, indices, data, cols, buf, l2, need_dx):
     """Backpropagation below the output with a sparse X, dJ/dZ[L] already in
     the workspace: for l = L..2 :func:`fnn_numba.engine.layer_backward`
@@ -159,7 +162,7 @@ def sparse_backward_layers(model, indptr, indices, data, cols, buf, l2, need_dx)
         da_prev_backward(w, dz, view_f(buf.ws, buf.ws_off[DA, 0], K, mb))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sparse_batch_gradient(model, indptr, indices, data, cols, y, buf, need_dx, weights):
     """J (L2 term included) of the batch of examples ``cols`` with targets y
     ((nL, mb), F-ordered) and, when J is finite, its gradient into
