@@ -77,7 +77,6 @@ class CPUBackend:
         m = X.shape[1]
         cap = min(m, FORWARD_CHUNK)
         model = self.model(0.0)
-        spatial = self.spatial
         buf = self.buffers(cap, "forward")
         out = np.empty((self.net._geom[-1, N_OUT], m), dtype=self.net.dtype, order="F")
         loss_sum = 0.0
