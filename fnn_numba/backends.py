@@ -82,14 +82,13 @@ class CPUBackend:
         m = X.shape[1]
         cap = min(m, FORWARD_CHUNK)
         model = self.model(0.0)
-        spatial = self.spatial
         buf = self.buffers(cap, "forward")
         out = np.empty((self.net._geom[-1, N_OUT], m), dtype=self.net.dtype, order="F")
         loss_sum = 0.0
         with kernel_section():
             for s in range(0, m, cap):
                 e = min(s + cap, m)
-                out[:, s:e] = engine.forward_pass(model, X[:, s:e], buf, spatial)
+                out[:, s:e] = self._forward_columns(model, X, s, e, buf)
                 if Y is not None and S is None:
                     loss_sum += engine.batch_cost(model, Y[:, s:e], buf, False) * (e - s)
                 elif Y is not None:
@@ -100,6 +99,11 @@ class CPUBackend:
             total = float(np.sum(S, dtype=np.float64))
             return out, loss_sum / total if total > 0 else 0.0
         return out, loss_sum / m
+
+    def _forward_columns(self, model, X, s, e, buf):
+        """A[L] of the examples s..e-1 of X (:func:`fnn_numba.engine.forward_pass`);
+        the backend of a sparse X (:mod:`fnn_numba.sparse`) reads them in place."""
+        return engine.forward_pass(model, X[:, s:e], buf, self.spatial)
 
     def forward_all(self, X):
         m = X.shape[1]
@@ -178,8 +182,14 @@ class _CPURunner(LocalBatches, BatchRunner):
                                                p.clip_value,
                                                step=None if self.upd is None else self.upd.step)
         with kernel_section():
-            return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
-                                        self.buf, self.upd, batch_costs, self.S, self.spatial)
+            return self._train_batches(order, first, stop, batch_costs)
+
+    def _train_batches(self, order, first, stop, batch_costs):
+        """Batches [first, stop) of the epoch's order through the jitted driver;
+        the sparse runner (:mod:`fnn_numba.sparse`) reads X in place instead."""
+        p = self.plan
+        return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
+                                    self.buf, self.upd, batch_costs, self.S, self.spatial)
 
     def validate(self):
         return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv, self.plan.Sv)

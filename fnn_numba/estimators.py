@@ -11,7 +11,7 @@ kernels behind :class:`fnn_numba.Network`.
 Orientation: X arrives as (n_samples, n_features); the network takes
 ``X.T``, whose examples are columns as in the derivation. The transpose of a
 C-ordered array is Fortran-ordered, exactly the layout the kernels read, so
-no copy is made.
+no copy is made (nor for a sparse X: see below).
 
 How scikit-learn's training is reproduced (module-level so that the
 estimators' docstrings stay short):
@@ -93,7 +93,12 @@ estimators' docstrings stay short):
   (classifier, fnn_numba only) multiplies them by the weights of the
   classes.
 
-Not in this version: sparse X (refused with scikit-learn's TypeError).
+- **Sparse X** (SciPy CSR or CSC, as scikit-learn's MLP takes it): never
+  densified. The CSR matrix of shape (n_samples, n_features) transposed is
+  the CSC matrix of shape (n_features, n_samples) that the network takes,
+  the same arrays; layer 1's P1 (1) and P1 (13) run as loops over the
+  stored entries (:mod:`fnn_numba.sparse`), everything else as for dense X.
+  CPU only, and for the estimators' networks (Dense layers) only.
 """
 import numbers
 import warnings
@@ -122,6 +127,7 @@ except ImportError as exc:
                       "pip install \"fnn-numba[sklearn]\" (" + str(exc) + ")") from exc
 
 from . import _validation as V
+from . import sparse as sparse_mod
 from .lbfgs import fit_lbfgs, set_flat_parameters
 from .network import Network, TrainingDivergedError
 from .vectorized import cost_vectorized, losses_vectorized
@@ -234,6 +240,19 @@ _COMMON_ATTRIBUTES = """
         fnn_numba only: the network behind the estimator (X of shape
         (n_features, m) in its own API).
 """
+
+
+def _as_rows(X, dtype):
+    """Validated X of shape (n_samples, n_features) with examples as rows:
+    C-ordered, or a canonical CSR matrix (sorted indices, no duplicates),
+    in ``dtype``."""
+    if not sparse_mod.issparse(X):
+        return np.ascontiguousarray(X, dtype=dtype)
+    X = X.tocsr().astype(dtype, copy=False)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 def _with_docs(text):
@@ -497,8 +516,9 @@ class _FNNBase(BaseEstimator):
         # the targets in the network's dtype and the orientation its kernels read
         Y = np.ascontiguousarray(Y, dtype=net.dtype)
         # C order, so that X.T (and every epoch's shuffled copy, transposed)
-        # is the Fortran-ordered matrix the network takes without a copy
-        X = np.ascontiguousarray(X, dtype=net.dtype)
+        # is the Fortran-ordered matrix the network takes without a copy;
+        # for a sparse X, CSR: its transpose is the network's CSC matrix
+        X = _as_rows(X, net.dtype)
         if S is not None:
             S = np.ascontiguousarray(S, dtype=net.dtype)
         if self.solver == "lbfgs":
@@ -526,9 +546,15 @@ class _FNNBase(BaseEstimator):
             raise ValueError(f"sample_weight: expected weights >= 0, got a minimum of {S.min()}")
         return S
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _validate_xy(self, X, y, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else V.check_dtype(self.dtype)
-        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, reset=reset,
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=dtype, reset=reset,
                              y_numeric=not is_classifier(self))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -726,7 +752,8 @@ class _FNNBase(BaseEstimator):
         (n_samples, n_outputs), in the network's dtype."""
         check_is_fitted(self, "coefs_")
         net = self.__dict__.get("network_")
-        X = validate_data(self, X, dtype=(np.float64, np.float32) if net is None else net.dtype,
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=(np.float64, np.float32) if net is None else net.dtype,
                           reset=False)
         net = self._current_network(X.dtype.type)
         return net.forward(X.T).T

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _validation as V
+from . import sparse as sparse_mod
 from ._encoding import one_hot
 
 __all__ = ["LbfgsResult", "fit_lbfgs", "flat_cost_and_gradient", "set_flat_parameters"]
@@ -56,6 +57,14 @@ def flat_cost_and_gradient(net, X, Y, theta, sample_weight=None):
     of theta (weighted by ``sample_weight`` when given); leaves ``net`` at
     theta."""
     set_flat_parameters(net, theta)
+    if sparse_mod.issparse(X):
+        # without dJ/dX, which for a sparse X is a dense (n0, m) matrix
+        X = net._check_x(X, sparse=True)
+        Y = _network_targets(net, Y, X.shape[1])
+        S = net._check_sample_weight(sample_weight, X.shape[1])
+        with net._lock:
+            grads, J = net._backend_for(X).parameter_gradients(X, Y, S)
+        return J, grads.astype(np.float64)
     g = net.gradients(X, Y, sample_weight)
     return float(g.cost), net.flatten_gradients(g).astype(np.float64)
 
@@ -68,7 +77,7 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
     ----------
     net : fnn_numba.Network
         Trained in place, from its current parameters.
-    X : array of shape (n0, m)
+    X : array of shape (n0, m), or SciPy sparse (CSR, CSC) of that shape
         Inputs, columns are examples (as every Network method takes them).
     Y : array of shape (nL, m), or (m,) labels for categorical cross-entropy
     max_iter : int
@@ -109,7 +118,10 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
         raise TypeError(f"callback: expected a callable or None, got {callback!r}")
     # validate once (and make the F-ordered copies once), so that every
     # evaluation below passes its arrays through unchanged
-    X = V.as_float_matrix("X", X, net.dtype, rows=net.sizes[0])
+    # (a SciPy sparse X becomes the canonical CSC matrix that the sparse
+    # first-layer kernels read; it is never densified)
+    X = net._check_x(X, sparse=True) if sparse_mod.issparse(X) else \
+        V.as_float_matrix("X", X, net.dtype, rows=net.sizes[0])
     net.cost(X, Y)  # checks Y against X and the cost, before anything changes
     S = net._check_sample_weight(sample_weight, X.shape[1])
     Y = _network_targets(net, Y, X.shape[1])

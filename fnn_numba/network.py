@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _validation as V
 from . import layers as layers_mod
+from . import sparse as sparse_mod
 from .activations import POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from .backends import FORWARD_CHUNK, CPUBackend  # noqa: F401 (FORWARD_CHUNK is public)
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
@@ -299,7 +300,7 @@ class Network:
         """Pickle support: the lock and the backend (with its workspaces and
         any device copy) are rebuilt on unpickling, not stored."""
         state = self.__dict__.copy()
-        for transient in ("_lock", "_backend"):
+        for transient in ("_lock", "_backend", "_sparse_backend"):
             state.pop(transient, None)
         state["_device"] = self.device
         return state
@@ -324,10 +325,14 @@ class Network:
                 f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")
 
     # ---------------------------------------------------------------- checking
-    def _check_x(self, X, name="X"):
+    def _check_x(self, X, name="X", sparse=False):
         """X as (n0, m) columns. A network whose Input has maps (C, H, W) also
         takes X of shape (C, H, W, m), read as its (C H W, m) columns (C order
-        of channel, row, column)."""
+        of channel, row, column). With ``sparse``, a SciPy sparse X becomes
+        the canonical CSC matrix of :mod:`fnn_numba.sparse` (never dense)."""
+        if sparse and sparse_mod.issparse(X):
+            sparse_mod.check_network(self, name)
+            return sparse_mod.as_sparse_columns(name, X, self.dtype, self.sizes[0])
         shape = self.input_layer.shape
         arr = X
         if len(shape) == 3 and np.ndim(X) == 4:
@@ -337,6 +342,17 @@ class Network:
                                  f"width) then examples, got shape {arr.shape}")
             arr = arr.reshape(self.sizes[0], arr.shape[3])
         return V.as_float_matrix(name, arr, self.dtype, rows=self.sizes[0])
+
+    def _backend_for(self, X):
+        """The backend that runs X: the network's, or for a sparse X the
+        sparse drivers of :mod:`fnn_numba.sparse` (CPU, Dense layers)."""
+        if not sparse_mod.issparse(X):
+            return self._backend
+        backend = self.__dict__.get("_sparse_backend")
+        if backend is None or backend.cpu is not self._backend:
+            # kept, with its workspaces, while the network's backend stays
+            backend = self._sparse_backend = sparse_mod.SparseCPUBackend(self._backend)
+        return backend
 
     def _check_y(self, Y, m, name="Y"):
         nL = self.sizes[-1]
@@ -390,18 +406,18 @@ class Network:
 
         With ``return_all=True`` returns a :class:`ForwardPass` holding every
         layer's Z[l] and A[l] instead (hidden layers included)."""
-        X = self._check_x(X)
+        X = self._check_x(X, sparse=True)
         with self._lock:
             if return_all:
-                return ForwardPass(*self._backend.forward_all(X))
-            return self._backend.forward(X)[0]
+                return ForwardPass(*self._backend_for(X).forward_all(X))
+            return self._backend_for(X).forward(X)[0]
 
     def cost(self, X, Y, sample_weight=None):
         """J = (1/m) sum_i L_i, plus (lambda/2) sum ||W||^2 when l2 > 0.
 
         With ``sample_weight`` s of shape (m,) (finite, >= 0, not all zero):
         J = sum_i s_i L_i / sum_i s_i, plus the same L2 term."""
-        X = self._check_x(X)
+        X = self._check_x(X, sparse=True)
         Y = self._check_y(Y, X.shape[1])
         S = self._check_sample_weight(sample_weight, X.shape[1])
         return self._cost_checked(X, Y, S)
@@ -415,7 +431,8 @@ class Network:
 
     def _forward_cost(self, X, Y, S):
         # the unweighted call keeps the backends' common signature
-        return self._backend.forward(X, Y) if S is None else self._backend.forward(X, Y, S)
+        backend = self._backend_for(X)
+        return backend.forward(X, Y) if S is None else backend.forward(X, Y, S)
 
     def _validation_figures(self, X, Y, S=None):
         """(cost, accuracy) on validated data, from one forward pass; both
@@ -438,7 +455,7 @@ class Network:
 
     def accuracy(self, X, Y):
         """Fraction of examples classified correctly (classification costs)."""
-        X = self._check_x(X)
+        X = self._check_x(X, sparse=True)
         Y = self._check_y(Y, X.shape[1])
         return self._accuracy_checked(X, Y)
 
@@ -446,7 +463,7 @@ class Network:
         if self.cost_name in ("squared_error", "poisson"):
             return float("nan")
         with self._lock:
-            Y_hat = self._backend.forward(X)[0]
+            Y_hat = self._backend_for(X).forward(X)[0]
         return self._accuracy_of(Y_hat, Y)
 
     def _accuracy_of(self, Y_hat, Y, S=None):
@@ -478,8 +495,8 @@ class Network:
         P2 (8) for softmax), then P1 (13), (14), (21) layer by layer; no L2
         term. This equals ``y = torch_net(x); y.backward(G)``.
         """
-        x_shape = np.shape(X)
-        X = self._check_x(X)
+        x_shape = X.shape if sparse_mod.issparse(X) else np.shape(X)
+        X = self._check_x(X, sparse=True)
         m = X.shape[1]
         if (Y is None) == (output_gradient is None):
             raise ValueError("gradients: give either Y (targets of the network's cost) or "
@@ -494,13 +511,14 @@ class Network:
                 if G.shape[1] != m:
                     raise ValueError(f"output_gradient: expected {m} columns (as many examples "
                                      f"as X), got {G.shape[1]}")
-                grads, dX = self._backend.output_gradients(X, G)
+                grads, dX = self._backend_for(X).output_gradients(X, G)
                 J = None
             else:
                 Y = self._check_y(Y, m)
                 S = self._check_sample_weight(sample_weight, m)
-                grads, dX, J = self._backend.gradients(X, Y) if S is None else \
-                    self._backend.gradients(X, Y, S)
+                backend = self._backend_for(X)
+                grads, dX, J = backend.gradients(X, Y) if S is None else \
+                    backend.gradients(X, Y, S)
             grads = np.array(grads, copy=True)
         weights, biases = self._unflatten(grads)
         if len(x_shape) == 4:
@@ -586,7 +604,11 @@ class Network:
         Parameters
         ----------
         X : array of shape (n0, m)
-            Inputs, columns are examples.
+            Inputs, columns are examples. A SciPy sparse matrix (CSC or
+            CSR) of that shape is read in place, never densified (networks of
+            Dense layers on the CPU: :mod:`fnn_numba.sparse`); so is it in
+            ``partial_fit``, ``forward``, ``predict``, ``cost``, ``accuracy``
+            and ``gradients`` (whose dJ/dX is then dense).
         Y : array of shape (nL, m), or (m,) integer labels for categorical CE
         epochs : int
         batch_size : int or None
@@ -677,7 +699,8 @@ class Network:
             clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
             validation_data=validation_data, validation_fraction=validation_fraction,
             early_stopping=early_stopping, patience=patience, min_delta=min_delta,
-            callback=callback, progress=progress, verbose=verbose, sample_weight=sample_weight)
+            callback=callback, progress=progress, verbose=verbose, sample_weight=sample_weight,
+            sparse=True)
         return self._train(plan)
 
     def _fit_lbfgs(self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose,
@@ -686,10 +709,10 @@ class Network:
 
         epochs = V.check_positive("epochs", epochs, integer=True)
         callback = check_callback(callback)
-        X = self._check_x(X)
+        X = self._check_x(X, sparse=True)
         Y = self._check_y(Y, X.shape[1])
         S = self._check_sample_weight(sample_weight, X.shape[1])
-        Xv, Yv, Sv = self._check_validation_data(validation_data)
+        Xv, Yv, Sv = self._check_validation_data(validation_data, sparse=True)
         history = self.history = History()
 
         def after_iteration(iteration, J):
@@ -728,7 +751,7 @@ class Network:
                                    schedule=make_schedule(learning_rate), optimizer=opt,
                                    clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
                                    progress=False, sample_weight=sample_weight,
-                                   l2_per_weight=bool(l2_per_weight))
+                                   l2_per_weight=bool(l2_per_weight), sparse=True)
         return self._train(plan)
 
     def _training_plan(self, X, Y, *, epochs, batch_size, schedule, optimizer, clip_norm=None,
@@ -736,13 +759,15 @@ class Network:
                        validation_fraction=0.0, early_stopping=False, patience=10,
                        min_delta=1e-4, callback=None, progress=None, verbose=False,
                        whole_batches=True, names=("X", "Y"), sample_weight=None,
-                       l2_per_weight=False):
+                       l2_per_weight=False, sparse=False):
         """Validate every argument before anything changes; a frozen :class:`Plan`.
 
         ``whole_batches``: a batch size above the number of examples becomes
         that number (with a warning); distributed training keeps its local
-        batch size, which the other ranks' shards may fill."""
-        X = self._check_x(X, names[0])
+        batch size, which the other ranks' shards may fill. ``sparse``: X (and
+        the validation data) may be SciPy sparse (the CPU runner reads them
+        in place)."""
+        X = self._check_x(X, names[0], sparse=sparse)
         m = X.shape[1]
         Y = self._check_y(Y, m, names[1])
         S = self._check_sample_weight(sample_weight, m)
@@ -755,7 +780,7 @@ class Network:
         clip_value = 0.0 if clip_value is None else V.check_positive("clip_value", clip_value)
         callback = check_callback(callback)
         fraction = V.check_positive("validation_fraction", validation_fraction, allow_zero=True)
-        Xv, Yv, Sv = self._check_validation_data(validation_data)
+        Xv, Yv, Sv = self._check_validation_data(validation_data, sparse=sparse)
         if validation_data is None and fraction > 0:
             if fraction >= 1:
                 raise ValueError(f"validation_fraction: expected a value in [0, 1), got {fraction!r}")
@@ -766,8 +791,8 @@ class Network:
                                  f"least 1 of each")
             held = np.sort(self._rng.permutation(m)[:n_val])
             keep = np.setdiff1d(np.arange(m), held)
-            Xv, Yv = np.asfortranarray(X[:, held]), np.asfortranarray(Y[:, held])
-            X, Y = np.asfortranarray(X[:, keep]), np.asfortranarray(Y[:, keep])
+            Xv, X = _take_columns(X, held), _take_columns(X, keep)
+            Yv, Y = np.asfortranarray(Y[:, held]), np.asfortranarray(Y[:, keep])
             if S is not None:
                 # the held-out examples keep their weights for the validation figures
                 # (training weights that are all zero leave only the L2 term: a
@@ -782,7 +807,7 @@ class Network:
                     callback=callback, progress=progress, verbose=bool(verbose),
                     sample_weight=S, Sv=Sv, l2_per_weight=bool(l2_per_weight))
 
-    def _check_validation_data(self, validation_data):
+    def _check_validation_data(self, validation_data, sparse=False):
         """(X_val, Y_val, weights or None) checked, or (None, None, None)."""
         if validation_data is None:
             return None, None, None
@@ -790,7 +815,7 @@ class Network:
             raise ValueError(f"validation_data: expected a pair (X_val, Y_val) or a triple "
                              f"(X_val, Y_val, sample_weight_val), got "
                              f"{type(validation_data).__name__}")
-        Xv = self._check_x(validation_data[0], "validation_data[0]")
+        Xv = self._check_x(validation_data[0], "validation_data[0]", sparse=sparse)
         Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
         Sv = None
         if len(validation_data) == 3:
@@ -804,7 +829,7 @@ class Network:
         self.history = history
         with self._lock:
             self._optimizer = plan.optimizer
-            runner = self._backend.runner(plan)
+            runner = self._backend_for(plan.X).runner(plan)
 
             def epoch_done(epoch, stopping):
                 self._epochs_trained += 1
@@ -894,6 +919,16 @@ class Network:
             opt.velocity, opt.second, opt.t = opt_state["velocity"], opt_state["second"], opt_state["steps"]
             net._optimizer = opt
         return net.to(device) if device != "cpu" else net
+
+
+def _take_columns(X, idx):
+    """Columns idx of validated data, in the same form (F-ordered, or the
+    canonical CSC of :mod:`fnn_numba.sparse`)."""
+    if sparse_mod.issparse(X):
+        out = X[:, idx]
+        out.sort_indices()
+        return out
+    return np.asfortranarray(X[:, idx])
 
 
 def _check_device(device):

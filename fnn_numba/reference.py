@@ -755,3 +755,33 @@ def dropout_mask_reference(rate, key, counter, layer, n, m):
             u = (h >> 11) / 2.0 ** 53
             mask[j, i] = 1.0 / (1.0 - rate) if u >= rate else 0.0
     return mask
+
+
+def sparse_z_reference(w, b, indptr, indices, data):
+    """P1 (1) for layer 1 with a sparse input x stored by example (example
+    i's entries (k = indices[p], x_ki = data[p]) for p in
+    indptr[i]:indptr[i+1]): z[j,i] = sum over i's stored k of w[j,k] x_ki + b[j].
+    The k not stored are zeros and add nothing."""
+    n = w.shape[0]
+    m = len(indptr) - 1
+    z = np.zeros((n, m))
+    for j in range(n):
+        for i in range(m):
+            s = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                s += w[j, indices[p]] * data[p]
+            z[j, i] = s + b[j]
+    return z
+
+
+def sparse_dw_reference(dz, indptr, indices, data, n_inputs):
+    """P1 (13) for layer 1 with a sparse input stored as in
+    :func:`sparse_z_reference`: dw[j,k] = sum_i dz[j,i] x_ki, each example's
+    stored entries adding dz[j,i] x_ki to column k of row j."""
+    n, m = dz.shape
+    dw = np.zeros((n, n_inputs))
+    for j in range(n):
+        for i in range(m):
+            for p in range(indptr[i], indptr[i + 1]):
+                dw[j, indices[p]] += dz[j, i] * data[p]
+    return dw

@@ -372,3 +372,15 @@ def dropout_mask_vectorized(rate, key, counter, layer, n, m):
 def dropout_vectorized(a_prev, keep, rate):
     """DROP (1) and (2): the input (or dJ/da) times keep / (1 - rate)."""
     return a_prev * keep / (1.0 - rate)
+
+
+def sparse_z_vectorized(w, b, x):
+    """P1 (5) for layer 1 with a SciPy sparse X of shape (n0, m): Z = W X + b,
+    the product by SciPy's sparse matrix product (X^T W^T)^T."""
+    return np.asarray((x.T @ w.T).T) + b[:, None]
+
+
+def sparse_dw_vectorized(dz, x):
+    """P1 (15) for layer 1 with a SciPy sparse X of shape (n0, m):
+    dJ/dW = dJ/dZ X^T, as SciPy's sparse product (X dJ/dZ^T)^T."""
+    return np.asarray((x @ dz.T).T)

@@ -432,13 +432,6 @@ def test_non_finite_training_is_a_value_error():
             FNNRegressor().fit(X, rng.standard_normal(10))
 
 
-def test_sparse_input_is_refused_for_now():
-    from scipy import sparse
-    X, y = blobs(m=30)
-    with pytest.raises(TypeError, match="[Ss]parse"):
-        FNNClassifier(max_iter=1).fit(sparse.csr_matrix(X), y)
-
-
 @pytest.mark.parametrize("params,name,error", [
     (dict(hidden_layer_sizes=[4, 0]), "hidden_layer_sizes", ValueError),
     (dict(hidden_layer_sizes="4"), "hidden_layer_sizes", ValueError),

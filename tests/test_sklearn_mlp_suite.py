@@ -36,8 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_FAILURES = {
     "test_gradient": "calls scikit-learn's private MLP._loss_grad_lbfgs (equivalent: "
                      "test_estimators.py::test_lbfgs_cost_and_gradient_match_finite_differences)",
-    "test_sparse_matrices[csr_matrix]": "sparse X is not supported yet",
-    "test_sparse_matrices[csr_array]": "sparse X is not supported yet",
 }
 
 
