@@ -16,6 +16,7 @@ Interface (X, Y, G are validated, F-ordered host arrays of the network's dtype):
 - ``output_gradients(X, G)`` -> (flat gradient, dJ/dX) for a given dJ/dA[L]
 - ``runner(plan)`` -> a :class:`~fnn_numba.training.BatchRunner` for ``fit``
 """
+
 import numpy as np
 
 from . import engine
@@ -55,9 +56,16 @@ class CPUBackend:
             rng = np.zeros(2, dtype=np.int64)
             if self._has_dropout:
                 rng[0] = net._rng.integers(0, 2**62)
-        return engine.Model(params=net._params, geom=net._geom, cost_code=net._cost_code,
-                            fused=net._fused, l2=float(net.l2 if l2 is None else l2),
-                            hyper=net._hyper, training=bool(training), rng=rng)
+        return engine.Model(
+            params=net._params,
+            geom=net._geom,
+            cost_code=net._cost_code,
+            fused=net._fused,
+            l2=float(net.l2 if l2 is None else l2),
+            hyper=net._hyper,
+            training=bool(training),
+            rng=rng,
+        )
 
     def buffers(self, capacity, purpose):
         """Scratch for batches of up to ``capacity`` examples, allocated once
@@ -67,16 +75,23 @@ class CPUBackend:
         allocates nothing. What :meth:`gradients` returns is copied out."""
         buf = self._buffers.get(purpose)
         if buf is None or buf.losses.shape[0] != capacity:
-            buf = engine.new_buffers(self.net._geom, self.net._params.size, capacity,
-                                     self.net.dtype, purpose)
+            buf = engine.new_buffers(
+                self.net._geom, self.net._params.size, capacity, self.net.dtype, purpose
+            )
             self._buffers[purpose] = buf
         return buf
 
     def penalty(self):
         """(lambda/2) sum ||W||^2, in the kernels' summation order."""
         geom = self.net._geom
-        return float(l2_penalty(self.net._params, np.ascontiguousarray(geom[:, W_OFF]),
-                                np.ascontiguousarray(geom[:, W_SIZE]), self.net.l2))
+        return float(
+            l2_penalty(
+                self.net._params,
+                np.ascontiguousarray(geom[:, W_OFF]),
+                np.ascontiguousarray(geom[:, W_SIZE]),
+                self.net.l2,
+            )
+        )
 
     def forward(self, X, Y=None, S=None):
         m = X.shape[1]
@@ -112,10 +127,14 @@ class CPUBackend:
         with kernel_section():
             engine.forward_pass(self.model(), X, buf, self.spatial)
         L = geom.shape[0]
-        Zs = [engine.view_f(buf.ws, buf.ws_off[engine.Z, l], geom[l - 1, N_OUT], m).copy(order="F")
-              for l in range(1, L + 1)]
-        As = [engine.view_f(buf.ws, buf.ws_off[engine.A, l], geom[l - 1, N_OUT], m).copy(order="F")
-              for l in range(1, L + 1)]
+        Zs = [
+            engine.view_f(buf.ws, buf.ws_off[engine.Z, l], geom[l - 1, N_OUT], m).copy(order="F")
+            for l in range(1, L + 1)
+        ]
+        As = [
+            engine.view_f(buf.ws, buf.ws_off[engine.A, l], geom[l - 1, N_OUT], m).copy(order="F")
+            for l in range(1, L + 1)
+        ]
         return Zs, As
 
     def gradients(self, X, Y, S=None, model=None):
@@ -178,9 +197,13 @@ class _CPURunner(LocalBatches, BatchRunner):
     def run(self, order, first, stop, learning_rate, batch_costs):
         p = self.plan
         if self.upd is None or self.upd.learning_rate != learning_rate:
-            self.upd = p.optimizer.update_args(self.model.params, learning_rate, p.clip_norm,
-                                               p.clip_value,
-                                               step=None if self.upd is None else self.upd.step)
+            self.upd = p.optimizer.update_args(
+                self.model.params,
+                learning_rate,
+                p.clip_norm,
+                p.clip_value,
+                step=None if self.upd is None else self.upd.step,
+            )
         with kernel_section():
             return self._train_batches(order, first, stop, batch_costs)
 
@@ -188,8 +211,20 @@ class _CPURunner(LocalBatches, BatchRunner):
         """Batches [first, stop) of the epoch's order through the jitted driver;
         the sparse runner (:mod:`fnn_numba.sparse`) reads X in place instead."""
         p = self.plan
-        return engine.train_batches(self.model, p.X, p.Y, order, p.batch_size, first, stop,
-                                    self.buf, self.upd, batch_costs, self.S, self.spatial)
+        return engine.train_batches(
+            self.model,
+            p.X,
+            p.Y,
+            order,
+            p.batch_size,
+            first,
+            stop,
+            self.buf,
+            self.upd,
+            batch_costs,
+            self.S,
+            self.spatial,
+        )
 
     def validate(self):
         return self.backend.net._validation_figures(self.plan.Xv, self.plan.Yv, self.plan.Sv)
@@ -212,12 +247,14 @@ class CUDABackend:
             raise NotImplementedError(
                 f"device='cuda': the CUDA backend runs Dense layers only; this network has "
                 f"{', '.join(others)}, for which fnn_numba.gpu_engine has no driver yet; "
-                f"use device='cpu'")
+                f"use device='cpu'"
+            )
         sizes = [int(geom[0, engine.N_IN])] + [int(n) for n in geom[:, N_OUT]]
         self.net = net
         self.cpu = CPUBackend(net)
-        self.device = DeviceNetwork(sizes, geom[:, engine.ACT].copy(), net._cost_code, net._fused,
-                                    net.dtype)
+        self.device = DeviceNetwork(
+            sizes, geom[:, engine.ACT].copy(), net._cost_code, net._fused, net.dtype
+        )
         self.device.upload_params(net._params)
 
     def forward(self, X, Y=None):
@@ -244,8 +281,10 @@ class CUDABackend:
 
     def runner(self, plan):
         if plan.clip_value > 0:
-            raise ValueError("clip_value: clipping by value is not available on device='cuda' yet; "
-                             "use clip_norm, or train on the CPU")
+            raise ValueError(
+                "clip_value: clipping by value is not available on device='cuda' yet; "
+                "use clip_norm, or train on the CPU"
+            )
         return _CUDARunner(self, plan)
 
 
@@ -264,8 +303,9 @@ class _CUDARunner(LocalBatches, BatchRunner):
         opt = plan.optimizer
         opt.ensure_state(net._params, full=True)
         backend.device.upload_params(net._params)
-        self.fit = backend.device.begin_fit(plan.X, plan.Y, plan.batch_size, opt.velocity,
-                                            opt.second, plan.Xv, plan.Yv)
+        self.fit = backend.device.begin_fit(
+            plan.X, plan.Y, plan.batch_size, opt.velocity, opt.second, plan.Xv, plan.Yv
+        )
         # one call per epoch: the GPU syncs with the host only per epoch
         self.chunk = plan.n_batches
 
@@ -273,10 +313,12 @@ class _CUDARunner(LocalBatches, BatchRunner):
         p, opt, net = self.plan, self.plan.optimizer, self.backend.net
         # the optimizer's own hyperparameters and defaults, as the CPU driver gets them
         # (step: the device keeps its own step buffer)
-        u = opt.update_args(net._params, learning_rate, p.clip_norm,
-                            step=np.zeros(0, dtype=net._params.dtype))
-        bad = self.backend.device.train_batches(self.fit, order, first, stop, batch_costs, u,
-                                                net.l2, net._params, sync_state=False)
+        u = opt.update_args(
+            net._params, learning_rate, p.clip_norm, step=np.zeros(0, dtype=net._params.dtype)
+        )
+        bad = self.backend.device.train_batches(
+            self.fit, order, first, stop, batch_costs, u, net.l2, net._params, sync_state=False
+        )
         # the CPU driver advances the step count itself, step by step
         opt.t[0] += (stop - first) if bad < 0 else (bad - first)
         return bad

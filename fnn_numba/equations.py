@@ -49,6 +49,7 @@ columns, the references and NumPy forms (C, H, W, m) arrays; a conv
 :class:`Trial` reshapes the kernel's columns to maps (C order, the kernels'
 layout) so that all twins return the same array.
 """
+
 import importlib
 from dataclasses import dataclass
 
@@ -135,8 +136,15 @@ LAYER_DIMS = ((1, 1, 1), (3, 5, 1), (1, 7, 4), (4, 4, 4), (5, 9, 8), (9, 4, 7), 
 #: P1 (13), (14), (21) switch loop order at kernels.DW_OUTER_MAX_BATCH examples and
 #: DW_DOT_MIN_ROWS rows; these shapes run both orders, edge tiles of each, and a
 #: run of K longer than one outer-product chunk (tests/test_kernels.py checks that)
-GEMM_DIMS = LAYER_DIMS + ((6, 530, 9), (133, 9, 70), (5, 9, 390), (16, 7, 384), (17, 9, 385),
-                          (19, 6, 388), (130, 9, 6))
+GEMM_DIMS = LAYER_DIMS + (
+    (6, 530, 9),
+    (133, 9, 70),
+    (5, 9, 390),
+    (16, 7, 384),
+    (17, 9, 385),
+    (19, 6, 388),
+    (130, 9, 6),
+)
 #: GEMM tiles of the simulator runs are 8 x 8 with K_TILE 16: edge tiles and two K slices
 CUDA_LAYER_DIMS = ((1, 1, 1), (9, 4, 7), (13, 17, 11))
 #: (n, m) shapes of the per-column equations
@@ -159,18 +167,24 @@ def _targets(cost, n, m, rng):
 def _weighted_sum(rng, dims, variant):
     n, K, m = dims
     w, b, a = rng.standard_normal((n, K)), rng.standard_normal(n), _f(rng.standard_normal((K, m)))
-    return Trial(cpu=lambda k: call(k, w, b, a, Out((n, m))),
-                 reference=lambda f: f(w, b, a), vectorized=lambda f: f(w, b, a),
-                 cuda=lambda k: call(k, w, b, a, Out((n, m)), device=True))
+    return Trial(
+        cpu=lambda k: call(k, w, b, a, Out((n, m))),
+        reference=lambda f: f(w, b, a),
+        vectorized=lambda f: f(w, b, a),
+        cuda=lambda k: call(k, w, b, a, Out((n, m)), device=True),
+    )
 
 
 def _activation(rng, dims, name):
     n, m = dims
     z = _f(rng.standard_normal((n, m)) * 2)
     code = ACTIVATIONS[name]
-    return Trial(cpu=lambda k: call(k, code, z, Out((n, m))),
-                 reference=lambda f: f(name, z), vectorized=lambda f: f(name, z),
-                 cuda=lambda k: call(k, code, z, Out((n, m)), device=True))
+    return Trial(
+        cpu=lambda k: call(k, code, z, Out((n, m))),
+        reference=lambda f: f(name, z),
+        vectorized=lambda f: f(name, z),
+        cuda=lambda k: call(k, code, z, Out((n, m)), device=True),
+    )
 
 
 def _activation_inputs(rng, dims, name):
@@ -182,17 +196,22 @@ def _activation_inputs(rng, dims, name):
 
 def _dz_closed(rng, dims, name):
     z, a, da, code = _activation_inputs(rng, dims, name)
-    return Trial(cpu=lambda k: call(k, code, z, a, da, Out(z.shape)),
-                 reference=lambda f: f(name, z, a, da), vectorized=lambda f: f(name, z, a, da),
-                 cuda=lambda k: call(k, code, z, a, da, Out(z.shape), device=True))
+    return Trial(
+        cpu=lambda k: call(k, code, z, a, da, Out(z.shape)),
+        reference=lambda f: f(name, z, a, da),
+        vectorized=lambda f: f(name, z, a, da),
+        cuda=lambda k: call(k, code, z, a, da, Out(z.shape), device=True),
+    )
 
 
 def _dz_general(rng, dims, name):
     z, a, da, code = _activation_inputs(rng, dims, name)
-    return Trial(cpu=lambda k: call(k, code, z, a, da, Out(z.shape)),
-                 reference=lambda f: f(name, z, a, da),
-                 vectorized=lambda f: f(da, vectorized.jacobian_vectorized(name, z, a)),
-                 cuda=lambda k: call(k, code, z, a, da, Out(z.shape), device=True))
+    return Trial(
+        cpu=lambda k: call(k, code, z, a, da, Out(z.shape)),
+        reference=lambda f: f(name, z, a, da),
+        vectorized=lambda f: f(da, vectorized.jacobian_vectorized(name, z, a)),
+        cuda=lambda k: call(k, code, z, a, da, Out(z.shape), device=True),
+    )
 
 
 def implied_jacobian(dz_kernel, code, z, a, device=False):
@@ -209,9 +228,12 @@ def implied_jacobian(dz_kernel, code, z, a, device=False):
 
 def _jacobian(rng, dims, name):
     z, a, _, code = _activation_inputs(rng, dims, name)
-    return Trial(cpu=lambda k: implied_jacobian(k, code, z, a),
-                 reference=lambda f: f(name, z, a), vectorized=lambda f: f(name, z, a),
-                 cuda=lambda k: implied_jacobian(k, code, z, a, device=True))
+    return Trial(
+        cpu=lambda k: implied_jacobian(k, code, z, a),
+        reference=lambda f: f(name, z, a),
+        vectorized=lambda f: f(name, z, a),
+        cuda=lambda k: implied_jacobian(k, code, z, a, device=True),
+    )
 
 
 def _cost_inputs(rng, dims, cost):
@@ -222,24 +244,34 @@ def _cost_inputs(rng, dims, cost):
 def _losses(rng, dims, cost):
     y_hat, y = _cost_inputs(rng, dims, cost)
     args = (COSTS[cost], ACTIVATIONS["identity"], False, y_hat, y_hat, y, Out((y.shape[1],)))
-    return Trial(cpu=lambda k: call(k, *args), reference=lambda f: f(cost, y_hat, y),
-                 vectorized=lambda f: f(cost, y_hat, y), cuda=lambda k: call(k, *args, device=True))
+    return Trial(
+        cpu=lambda k: call(k, *args),
+        reference=lambda f: f(cost, y_hat, y),
+        vectorized=lambda f: f(cost, y_hat, y),
+        cuda=lambda k: call(k, *args, device=True),
+    )
 
 
 def _mean_cost(rng, dims, cost):
     # the mean of the reference's L_i, so that a slip in example_losses cannot reach this entry
     y_hat, y = _cost_inputs(rng, dims, cost)
     losses = reference.losses_reference(cost, y_hat, y)
-    return Trial(cpu=lambda k: np.asarray(k(losses)), reference=lambda f: f(cost, y_hat, y),
-                 vectorized=lambda f: f(cost, y_hat, y),
-                 cuda=lambda k: call(k, losses, Out((3,)), 1, device=True)[1])
+    return Trial(
+        cpu=lambda k: np.asarray(k(losses)),
+        reference=lambda f: f(cost, y_hat, y),
+        vectorized=lambda f: f(cost, y_hat, y),
+        cuda=lambda k: call(k, losses, Out((3,)), 1, device=True)[1],
+    )
 
 
 def _seed(rng, dims, cost):
     y_hat, y = _cost_inputs(rng, dims, cost)
-    return Trial(cpu=lambda k: call(k, COSTS[cost], y_hat, y, Out(y.shape)),
-                 reference=lambda f: f(cost, y_hat, y), vectorized=lambda f: f(cost, y_hat, y),
-                 cuda=lambda k: call(k, COSTS[cost], y_hat, y, Out(y.shape), device=True))
+    return Trial(
+        cpu=lambda k: call(k, COSTS[cost], y_hat, y, Out(y.shape)),
+        reference=lambda f: f(cost, y_hat, y),
+        vectorized=lambda f: f(cost, y_hat, y),
+        cuda=lambda k: call(k, COSTS[cost], y_hat, y, Out(y.shape), device=True),
+    )
 
 
 def _fused_inputs(rng, dims, pair):
@@ -254,15 +286,22 @@ def _fused_inputs(rng, dims, pair):
 def _fused_losses(rng, dims, pair):
     out, cost, z, a, y = _fused_inputs(rng, dims, pair)
     args = (COSTS[cost], ACTIVATIONS[out], True, z, a, y, Out((y.shape[1],)))
-    return Trial(cpu=lambda k: call(k, *args), reference=lambda f: f(out, z, y),
-                 vectorized=lambda f: f(cost, a, y), cuda=lambda k: call(k, *args, device=True))
+    return Trial(
+        cpu=lambda k: call(k, *args),
+        reference=lambda f: f(out, z, y),
+        vectorized=lambda f: f(cost, a, y),
+        cuda=lambda k: call(k, *args, device=True),
+    )
 
 
 def _fused_delta(rng, dims, pair):
     out, _, z, a, y = _fused_inputs(rng, dims, pair)
     code = ACTIVATIONS[out]
-    return Trial(cpu=lambda k: call(k, code, a, y, Out(a.shape)), reference=lambda f: f(out, a, y),
-                 cuda=lambda k: call(k, code, a, y, Out(a.shape), device=True))
+    return Trial(
+        cpu=lambda k: call(k, code, a, y, Out(a.shape)),
+        reference=lambda f: f(out, a, y),
+        cuda=lambda k: call(k, code, a, y, Out(a.shape), device=True),
+    )
 
 
 def _example_weights(rng, m):
@@ -279,32 +318,47 @@ def _weighted_cost(rng, dims, cost):
     y_hat, y = _cost_inputs(rng, dims, cost)
     s = _example_weights(rng, y.shape[1])
     losses = reference.losses_reference(cost, y_hat, y)
-    return Trial(cpu=lambda k: np.asarray(k(losses, s)), reference=lambda f: f(cost, y_hat, y, s),
-                 vectorized=lambda f: f(cost, y_hat, y, s))
+    return Trial(
+        cpu=lambda k: np.asarray(k(losses, s)),
+        reference=lambda f: f(cost, y_hat, y, s),
+        vectorized=lambda f: f(cost, y_hat, y, s),
+    )
 
 
 def _weighted_seed(rng, dims, cost):
     y_hat, y = _cost_inputs(rng, dims, cost)
     s = _example_weights(rng, y.shape[1])
-    return Trial(cpu=lambda k: call(k, COSTS[cost], y_hat, y, s, Out(y.shape)),
-                 reference=lambda f: f(cost, y_hat, y, s), vectorized=lambda f: f(cost, y_hat, y, s))
+    return Trial(
+        cpu=lambda k: call(k, COSTS[cost], y_hat, y, s, Out(y.shape)),
+        reference=lambda f: f(cost, y_hat, y, s),
+        vectorized=lambda f: f(cost, y_hat, y, s),
+    )
 
 
 def _weighted_fused_delta(rng, dims, pair):
     out, _, z, a, y = _fused_inputs(rng, dims, pair)
     s = _example_weights(rng, y.shape[1])
-    return Trial(cpu=lambda k: call(k, ACTIVATIONS[out], a, y, s, Out(a.shape)),
-                 reference=lambda f: f(out, a, y, s), vectorized=lambda f: f(out, a, y, s))
+    return Trial(
+        cpu=lambda k: call(k, ACTIVATIONS[out], a, y, s, Out(a.shape)),
+        reference=lambda f: f(out, a, y, s),
+        vectorized=lambda f: f(out, a, y, s),
+    )
 
 
 def _layer_backward(rng, dims, pick):
     n, K, m = dims
-    dz, a, w = _f(rng.standard_normal((n, m))), _f(rng.standard_normal((K, m))), rng.standard_normal((n, K))
+    dz, a, w = (
+        _f(rng.standard_normal((n, m))),
+        _f(rng.standard_normal((K, m))),
+        rng.standard_normal((n, K)),
+    )
     outs = (Out((n, K)), Out((n,)))
-    return Trial(cpu=lambda k: call(k, dz, a, w, 0.0, *outs, Out((n, m)), Out((K, m)))[pick],
-                 reference=lambda f: f(dz, a) if pick == 0 else f(dz),
-                 vectorized=lambda f: f(dz, a) if pick == 0 else f(dz),
-                 cuda=lambda k: call(k, dz, a, w, 0.0, *outs, device=True)[pick])
+    return Trial(
+        cpu=lambda k: call(k, dz, a, w, 0.0, *outs, Out((n, m)), Out((K, m)))[pick],
+        reference=lambda f: f(dz, a) if pick == 0 else f(dz),
+        vectorized=lambda f: f(dz, a) if pick == 0 else f(dz),
+        cuda=lambda k: call(k, dz, a, w, 0.0, *outs, device=True)[pick],
+    )
 
 
 def _dw(rng, dims, variant):
@@ -318,8 +372,12 @@ def _db(rng, dims, variant):
 def _da_prev(rng, dims, variant):
     n, K, m = dims
     w, dz = rng.standard_normal((n, K)), _f(rng.standard_normal((n, m)))
-    return Trial(cpu=lambda k: call(k, w, dz, Out((K, m))), reference=lambda f: f(w, dz),
-                 vectorized=lambda f: f(w, dz), cuda=lambda k: call(k, w, dz, Out((K, m)), device=True))
+    return Trial(
+        cpu=lambda k: call(k, w, dz, Out((K, m))),
+        reference=lambda f: f(w, dz),
+        vectorized=lambda f: f(w, dz),
+        cuda=lambda k: call(k, w, dz, Out((K, m)), device=True),
+    )
 
 
 def _l2_inputs(rng, sizes):
@@ -327,8 +385,10 @@ def _l2_inputs(rng, sizes):
 
     w_off, _, total = parameter_layout(sizes)
     params = rng.standard_normal(total)  # biases included: the term must skip them
-    weights = [params[w_off[l]:w_off[l] + sizes[l + 1] * sizes[l]].reshape(sizes[l + 1], sizes[l])
-               for l in range(len(sizes) - 1)]
+    weights = [
+        params[w_off[l] : w_off[l] + sizes[l + 1] * sizes[l]].reshape(sizes[l + 1], sizes[l])
+        for l in range(len(sizes) - 1)
+    ]
     w_len = np.array([w.size for w in weights], dtype=np.int64)
     return weights, params, w_off.astype(np.int64), w_len, 0.3
 
@@ -340,8 +400,12 @@ def _l2_term(rng, dims, variant):
         blocks = importlib.import_module("fnn_numba.gpu_kernels").REDUCE_BLOCKS
         return call(k, params, w_off, w_len, l2, Out((blocks,)), Out((1,)), 0, device=True)[1][0]
 
-    return Trial(cpu=lambda k: np.asarray(k(params, w_off, w_len, l2)), reference=lambda f: f(weights, l2),
-                 vectorized=lambda f: f(weights, l2), cuda=on_device)
+    return Trial(
+        cpu=lambda k: np.asarray(k(params, w_off, w_len, l2)),
+        reference=lambda f: f(weights, l2),
+        vectorized=lambda f: f(weights, l2),
+        cuda=on_device,
+    )
 
 
 def _l2_gradient(rng, dims, variant):
@@ -349,9 +413,12 @@ def _l2_gradient(rng, dims, variant):
     n, K, m = dims
     w, l2 = rng.standard_normal((n, K)), 0.3
     zeros = (np.zeros((n, m), order="F"), np.zeros((K, m), order="F"))
-    return Trial(cpu=lambda k: call(k, *zeros, w, l2, Out((n, K)), Out((n,)), Out((n, m)), Out((K, m)))[0],
-                 reference=lambda f: f(w, l2), vectorized=lambda f: f(w, l2),
-                 cuda=lambda k: call(k, *zeros, w, l2, Out((n, K)), Out((n,)), device=True)[0])
+    return Trial(
+        cpu=lambda k: call(k, *zeros, w, l2, Out((n, K)), Out((n,)), Out((n, m)), Out((K, m)))[0],
+        reference=lambda f: f(w, l2),
+        vectorized=lambda f: f(w, l2),
+        cuda=lambda k: call(k, *zeros, w, l2, Out((n, K)), Out((n,)), device=True)[0],
+    )
 
 
 LAYER = Case(_weighted_sum, LAYER_DIMS, CUDA_LAYER_DIMS)
@@ -378,8 +445,14 @@ WEIGHTED_FUSED_DELTA = Case(_weighted_fused_delta, ((1, 1), (4, 3), (7, 9)), ())
 #: (C, H, W, F, KH, KW, stride, pad, m) of CNN (1)-(4): stride 1 and 2 (and
 #: 3), padding 0 and 1 (and one as large as the kernel), odd and even sizes,
 #: one and several channels and maps, square and oblong kernels, m = 1
-CONV_DIMS = ((1, 5, 5, 2, 3, 3, 1, 0, 2), (3, 6, 7, 2, 3, 2, 2, 1, 3), (2, 8, 8, 3, 2, 2, 2, 0, 1),
-             (2, 7, 6, 2, 3, 3, 1, 1, 4), (2, 4, 5, 2, 2, 3, 2, 2, 2), (3, 5, 4, 2, 1, 1, 3, 1, 2))
+CONV_DIMS = (
+    (1, 5, 5, 2, 3, 3, 1, 0, 2),
+    (3, 6, 7, 2, 3, 2, 2, 1, 3),
+    (2, 8, 8, 3, 2, 2, 2, 0, 1),
+    (2, 7, 6, 2, 3, 3, 1, 1, 4),
+    (2, 4, 5, 2, 2, 3, 2, 2, 2),
+    (3, 5, 4, 2, 1, 1, 3, 1, 2),
+)
 #: the simulator runs one thread per example (per (f, c) pair for CNN (2), (3)):
 #: m = 9 spans two blocks of the tests' 8 threads
 CUDA_CONV_DIMS = ((2, 5, 4, 2, 3, 2, 2, 1, 9), (1, 4, 4, 3, 2, 2, 1, 0, 2))
@@ -414,19 +487,24 @@ def _conv_inputs(rng, dims):
 def _conv_z(rng, dims, variant):
     w, b, a, _, (C, H, W), out, _, s, p = _conv_inputs(rng, dims)
     args = (w, b, _cols(a), Out((int(np.prod(out)), a.shape[3])), H, W, s, p)
-    return Trial(cpu=lambda k: _maps(call(k, *args), out), reference=lambda f: f(w, b, a, s, p),
-                 vectorized=lambda f: f(w, b, a, s, p),
-                 cuda=lambda k: _maps(call(k, *args, device=True), out))
+    return Trial(
+        cpu=lambda k: _maps(call(k, *args), out),
+        reference=lambda f: f(w, b, a, s, p),
+        vectorized=lambda f: f(w, b, a, s, p),
+        cuda=lambda k: _maps(call(k, *args, device=True), out),
+    )
 
 
 def _conv_parameter_gradient(rng, dims, pick):
     # CNN (2) and (3) come from one kernel; l2 = 0 here (the L2 entry checks that share)
     w, _, a, dz, (C, H, W), _, kernel, s, p = _conv_inputs(rng, dims)
     args = (_cols(dz), _cols(a), w, 0.0, Out(w.shape, "C"), Out((w.shape[0],)), H, W, s, p)
-    return Trial(cpu=lambda k: call(k, *args)[pick],
-                 reference=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
-                 vectorized=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
-                 cuda=lambda k: call(k, *args, device=True)[pick])
+    return Trial(
+        cpu=lambda k: call(k, *args)[pick],
+        reference=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
+        vectorized=lambda f: f(dz, a, kernel, s, p) if pick == 0 else f(dz),
+        cuda=lambda k: call(k, *args, device=True)[pick],
+    )
 
 
 def _conv_dw(rng, dims, variant):
@@ -439,10 +517,21 @@ def _conv_db(rng, dims, variant):
 
 def _conv_da_prev(rng, dims, variant):
     w, _, a, dz, shape, _, _, s, p = _conv_inputs(rng, dims)
-    args = (w, _cols(dz), Out((a.shape[0] * a.shape[1] * a.shape[2], a.shape[3])), shape[1], shape[2], s, p)
-    return Trial(cpu=lambda k: _maps(call(k, *args), shape), reference=lambda f: f(w, dz, shape, s, p),
-                 vectorized=lambda f: f(w, dz, shape, s, p),
-                 cuda=lambda k: _maps(call(k, *args, device=True), shape))
+    args = (
+        w,
+        _cols(dz),
+        Out((a.shape[0] * a.shape[1] * a.shape[2], a.shape[3])),
+        shape[1],
+        shape[2],
+        s,
+        p,
+    )
+    return Trial(
+        cpu=lambda k: _maps(call(k, *args), shape),
+        reference=lambda f: f(w, dz, shape, s, p),
+        vectorized=lambda f: f(w, dz, shape, s, p),
+        cuda=lambda k: _maps(call(k, *args, device=True), shape),
+    )
 
 
 def _pool_inputs(rng, dims):
@@ -455,9 +544,12 @@ def _pool_inputs(rng, dims):
 def _pool_trial(cpu_args, out_shape, ref_args):
     """A Trial whose kernel takes ``cpu_args`` (columns) plus (C, H, W, P, Q) and
     whose reference and NumPy form take ``ref_args`` (maps)."""
-    return Trial(cpu=lambda k: _maps(call(k, *cpu_args), out_shape), reference=lambda f: f(*ref_args),
-                 vectorized=lambda f: f(*ref_args),
-                 cuda=lambda k: _maps(call(k, *cpu_args, device=True), out_shape))
+    return Trial(
+        cpu=lambda k: _maps(call(k, *cpu_args), out_shape),
+        reference=lambda f: f(*ref_args),
+        vectorized=lambda f: f(*ref_args),
+        cuda=lambda k: _maps(call(k, *cpu_args, device=True), out_shape),
+    )
 
 
 def _pool_forward(rng, dims, variant):
@@ -482,10 +574,12 @@ def _subsample_gradient(rng, dims, pick):
     a, g, beta, _, shape, _, pool = _pool_inputs(rng, dims)
     C = shape[0]
     args = (_cols(g), _cols(a), beta, 0.0, Out((C,)), Out((C,))) + shape + pool
-    return Trial(cpu=lambda k: call(k, *args)[pick],
-                 reference=lambda f: f(g, a, pool) if pick == 0 else f(g),
-                 vectorized=lambda f: f(g, a, pool) if pick == 0 else f(g),
-                 cuda=lambda k: call(k, *args, device=True)[pick])
+    return Trial(
+        cpu=lambda k: call(k, *args)[pick],
+        reference=lambda f: f(g, a, pool) if pick == 0 else f(g),
+        vectorized=lambda f: f(g, a, pool) if pick == 0 else f(g),
+        cuda=lambda k: call(k, *args, device=True)[pick],
+    )
 
 
 def _subsample_dbeta(rng, dims, variant):
@@ -499,23 +593,35 @@ def _subsample_db(rng, dims, variant):
 def _flatten(rng, dims, variant):
     C, H, W, m = dims
     a = rng.standard_normal((C, H, W, m))
-    return Trial(cpu=lambda k: call(k, _cols(a), Out((C * H * W, m))), reference=lambda f: f(a),
-                 vectorized=lambda f: f(a))
+    return Trial(
+        cpu=lambda k: call(k, _cols(a), Out((C * H * W, m))),
+        reference=lambda f: f(a),
+        vectorized=lambda f: f(a),
+    )
 
 
 def _unflatten(rng, dims, variant):
     C, H, W, m = dims
     d = _f(rng.standard_normal((C * H * W, m)))
-    return Trial(cpu=lambda k: _maps(call(k, d, Out(d.shape)), (C, H, W)),
-                 reference=lambda f: f(d, (C, H, W)), vectorized=lambda f: f(d, (C, H, W)))
+    return Trial(
+        cpu=lambda k: _maps(call(k, d, Out(d.shape)), (C, H, W)),
+        reference=lambda f: f(d, (C, H, W)),
+        vectorized=lambda f: f(d, (C, H, W)),
+    )
 
 
 def _dropout_mask(rng, dims, variant):
     n, m, rate = dims
-    key, counter, layer = int(rng.integers(0, 2**62)), int(rng.integers(0, 1000)), int(rng.integers(1, 9))
-    return Trial(cpu=lambda k: call(k, rate, key, counter, layer, Out((n, m))),
-                 reference=lambda f: f(rate, key, counter, layer, n, m),
-                 vectorized=lambda f: f(rate, key, counter, layer, n, m))
+    key, counter, layer = (
+        int(rng.integers(0, 2**62)),
+        int(rng.integers(0, 1000)),
+        int(rng.integers(1, 9)),
+    )
+    return Trial(
+        cpu=lambda k: call(k, rate, key, counter, layer, Out((n, m))),
+        reference=lambda f: f(rate, key, counter, layer, n, m),
+        vectorized=lambda f: f(rate, key, counter, layer, n, m),
+    )
 
 
 def _dropout(rng, dims, variant):
@@ -523,8 +629,11 @@ def _dropout(rng, dims, variant):
     n, m, rate = dims
     keep = (rng.uniform(0, 1, (n, m)) >= rate).astype(float)
     mask, x = _f(keep / (1.0 - rate)), _f(rng.standard_normal((n, m)))
-    return Trial(cpu=lambda k: call(k, mask, x, Out((n, m))), reference=lambda f: f(x, keep, rate),
-                 vectorized=lambda f: f(x, keep, rate))
+    return Trial(
+        cpu=lambda k: call(k, mask, x, Out((n, m))),
+        reference=lambda f: f(x, keep, rate),
+        vectorized=lambda f: f(x, keep, rate),
+    )
 
 
 CONV_Z = Case(_conv_z, CONV_DIMS, CUDA_CONV_DIMS)
@@ -576,7 +685,7 @@ class Equation:
     @property
     def launcher_name(self):
         """The name of the CUDA launcher in :attr:`cuda_module`."""
-        return "launch_" + self.cuda[:-len("_cuda")] if self.cuda else None
+        return "launch_" + self.cuda[: -len("_cuda")] if self.cuda else None
 
     def cuda_kernel(self):
         """The CUDA kernel, imported from :attr:`cuda_module` now."""
@@ -588,8 +697,9 @@ class Equation:
 
     def row_quantity(self, l=None, L=None, act="", detail="", head=""):
         """The quantity column of the cross-check's row for layer ``l``."""
-        return self.row.format(l=l, prev=None if l is None else l - 1, L=L, act=act, detail=detail,
-                               head=head)
+        return self.row.format(
+            l=l, prev=None if l is None else l - 1, L=L, act=act, detail=detail, head=head
+        )
 
     @property
     def id(self):
@@ -598,16 +708,24 @@ class Equation:
 
     def twins(self):
         """Every twin's qualified name, in the order CPU, CUDA, reference, NumPy."""
-        out = {"cpu": f"{self.kernel_module}.{self.kernel_name}",
-               "cuda": f"{self.cuda_module}.{self.cuda}" if self.cuda else None,
-               "reference": f"fnn_numba.reference.{self.reference.__name__}",
-               "vectorized": (f"fnn_numba.vectorized.{self.vectorized.__name__}"
-                              if self.vectorized is not None else None)}
+        out = {
+            "cpu": f"{self.kernel_module}.{self.kernel_name}",
+            "cuda": f"{self.cuda_module}.{self.cuda}" if self.cuda else None,
+            "reference": f"fnn_numba.reference.{self.reference.__name__}",
+            "vectorized": (
+                f"fnn_numba.vectorized.{self.vectorized.__name__}"
+                if self.vectorized is not None
+                else None
+            ),
+        }
         return out
 
 
 #: the module of the CUDA twins of each CPU kernel module
-CUDA_MODULES = {"fnn_numba.kernels": "fnn_numba.gpu_kernels", "fnn_numba.conv_kernels": "fnn_numba.gpu_conv"}
+CUDA_MODULES = {
+    "fnn_numba.kernels": "fnn_numba.gpu_kernels",
+    "fnn_numba.conv_kernels": "fnn_numba.gpu_conv",
+}
 
 _ELEMENTWISE_P1 = ("identity", "leaky_relu", "elu", "selu", "exp")
 _FUSED = tuple(sorted(FUSED_PAIRS, key=lambda p: p[0]))
@@ -616,148 +734,475 @@ _COSTS = tuple(COSTS)
 
 def _act(label, names, forward=True):
     if forward:
-        return Equation(label, "A[l]", "A", kernels.activation_forward, "activation_forward_cuda",
-                        reference.a_reference, vectorized.a_vectorized, "A[{l}] = {act}(Z[{l}])",
-                        ACTIVATION, names, formula="a[j,i] = g_j(z[1,i], ..., z[n,i])")
-    return Equation(label, "dJ/dZ[l]", "dZ closed form", kernels.dz_backward, "dz_backward_cuda",
-                    reference.dz_closed_form_reference, vectorized.dz_vectorized,
-                    "dJ/dZ[{l}] closed form ({act})", DZ_CLOSED, names,
-                    formula="dJ/dz[j,i] = dJ/da[j,i] g'(z[j,i]) (element-wise); P2 (8) for softmax")
+        return Equation(
+            label,
+            "A[l]",
+            "A",
+            kernels.activation_forward,
+            "activation_forward_cuda",
+            reference.a_reference,
+            vectorized.a_vectorized,
+            "A[{l}] = {act}(Z[{l}])",
+            ACTIVATION,
+            names,
+            formula="a[j,i] = g_j(z[1,i], ..., z[n,i])",
+        )
+    return Equation(
+        label,
+        "dJ/dZ[l]",
+        "dZ closed form",
+        kernels.dz_backward,
+        "dz_backward_cuda",
+        reference.dz_closed_form_reference,
+        vectorized.dz_vectorized,
+        "dJ/dZ[{l}] closed form ({act})",
+        DZ_CLOSED,
+        names,
+        formula="dJ/dz[j,i] = dJ/da[j,i] g'(z[j,i]) (element-wise); P2 (8) for softmax",
+    )
 
 
 #: the registry, in the order the cross-check computes the quantities
 EQUATIONS = (
     # forward, P1 (1), (2)
-    Equation("P1 (1)", "Z[l]", "Z", kernels.z_forward, "z_forward_cuda", reference.z_reference,
-             vectorized.z_vectorized, "Z[{l}] = W[{l}] A[{prev}] + b[{l}]", LAYER,
-             formula="z[j,i] = sum_k w[j,k] a[k,i] + b[j]"),
+    Equation(
+        "P1 (1)",
+        "Z[l]",
+        "Z",
+        kernels.z_forward,
+        "z_forward_cuda",
+        reference.z_reference,
+        vectorized.z_vectorized,
+        "Z[{l}] = W[{l}] A[{prev}] + b[{l}]",
+        LAYER,
+        formula="z[j,i] = sum_k w[j,k] a[k,i] + b[j]",
+    ),
     _act("P1 (2)", _ELEMENTWISE_P1),
     _act("P2 (1)", ("relu",)),
     _act("P2 (3)", ("sigmoid",)),
     _act("P2 (5)", ("tanh",)),
     _act("P2 (7)", ("softmax",)),
     # the cost, P1 (9), and the L2 term
-    Equation("cost", "L_i", "L_i", kernels.example_losses, "example_losses_cuda",
-             reference.losses_reference, vectorized.losses_vectorized, "L_i{detail}", LOSSES, _COSTS, formula="L_i of the cost, per example"),
-    Equation("P1 (9)", "J", "J", kernels.mean_of, "mean_of_cuda", reference.cost_reference,
-             vectorized.cost_vectorized, "J = (1/m) sum_i L_i{detail}", MEAN_COST, _COSTS, formula="J = (1/m) sum_i L_i"),
-    Equation("weighted", "J (weighted)", "weighted J", kernels.weighted_mean_of, None,
-             reference.weighted_cost_reference, vectorized.weighted_cost_vectorized,
-             "J = sum s_i L_i / S{detail}", WEIGHTED_COST, _COSTS,
-             formula="J = sum_i s_i L_i / S, S = sum_i s_i (example weights s_i >= 0)"),
-    Equation("L2", "L2 term", "L2 term", kernels.l2_penalty, "l2_penalty_cuda", reference.l2_reference,
-             vectorized.l2_vectorized, "(l2/2) sum_l ||W[l]||^2", L2_TERM,
-             formula="(lambda/2) sum_l ||W[l]||_F^2"),
-    Equation("fused", "L_i from Z[L]", "fused L_i", kernels.example_losses, "example_losses_cuda",
-             reference.fused_losses_reference, vectorized.losses_vectorized,
-             "L_i from Z[{L}] vs general from A[{L}]", FUSED_LOSSES, _FUSED,
-             formula="L_i from the logits where the output activation and the cost cancel"),
-    Equation("seed", "dJ/dA[L]", "seed", kernels.cost_seed, "cost_seed_cuda", reference.seed_reference,
-             vectorized.seed_vectorized, "dJ/dA[{L}] = (1/m) dL_i/dy_hat", SEED, _COSTS,
-             formula="dJ/da[j,i] = (1/m) dL_i/dy_hat[j,i]"),
-    Equation("weighted", "dJ/dA[L] (weighted)", "weighted seed", kernels.cost_seed_weighted, None,
-             reference.seed_weighted_reference, vectorized.seed_weighted_vectorized,
-             "dJ/dA[{L}] = (s_i/S) dL_i/dy_hat", WEIGHTED_SEED, _COSTS,
-             formula="dJ/da[j,i] = (s_i / S) dL_i/dy_hat[j,i], S = sum_i s_i"),
+    Equation(
+        "cost",
+        "L_i",
+        "L_i",
+        kernels.example_losses,
+        "example_losses_cuda",
+        reference.losses_reference,
+        vectorized.losses_vectorized,
+        "L_i{detail}",
+        LOSSES,
+        _COSTS,
+        formula="L_i of the cost, per example",
+    ),
+    Equation(
+        "P1 (9)",
+        "J",
+        "J",
+        kernels.mean_of,
+        "mean_of_cuda",
+        reference.cost_reference,
+        vectorized.cost_vectorized,
+        "J = (1/m) sum_i L_i{detail}",
+        MEAN_COST,
+        _COSTS,
+        formula="J = (1/m) sum_i L_i",
+    ),
+    Equation(
+        "weighted",
+        "J (weighted)",
+        "weighted J",
+        kernels.weighted_mean_of,
+        None,
+        reference.weighted_cost_reference,
+        vectorized.weighted_cost_vectorized,
+        "J = sum s_i L_i / S{detail}",
+        WEIGHTED_COST,
+        _COSTS,
+        formula="J = sum_i s_i L_i / S, S = sum_i s_i (example weights s_i >= 0)",
+    ),
+    Equation(
+        "L2",
+        "L2 term",
+        "L2 term",
+        kernels.l2_penalty,
+        "l2_penalty_cuda",
+        reference.l2_reference,
+        vectorized.l2_vectorized,
+        "(l2/2) sum_l ||W[l]||^2",
+        L2_TERM,
+        formula="(lambda/2) sum_l ||W[l]||_F^2",
+    ),
+    Equation(
+        "fused",
+        "L_i from Z[L]",
+        "fused L_i",
+        kernels.example_losses,
+        "example_losses_cuda",
+        reference.fused_losses_reference,
+        vectorized.losses_vectorized,
+        "L_i from Z[{L}] vs general from A[{L}]",
+        FUSED_LOSSES,
+        _FUSED,
+        formula="L_i from the logits where the output activation and the cost cancel",
+    ),
+    Equation(
+        "seed",
+        "dJ/dA[L]",
+        "seed",
+        kernels.cost_seed,
+        "cost_seed_cuda",
+        reference.seed_reference,
+        vectorized.seed_vectorized,
+        "dJ/dA[{L}] = (1/m) dL_i/dy_hat",
+        SEED,
+        _COSTS,
+        formula="dJ/da[j,i] = (1/m) dL_i/dy_hat[j,i]",
+    ),
+    Equation(
+        "weighted",
+        "dJ/dA[L] (weighted)",
+        "weighted seed",
+        kernels.cost_seed_weighted,
+        None,
+        reference.seed_weighted_reference,
+        vectorized.seed_weighted_vectorized,
+        "dJ/dA[{L}] = (s_i/S) dL_i/dy_hat",
+        WEIGHTED_SEED,
+        _COSTS,
+        formula="dJ/da[j,i] = (s_i / S) dL_i/dy_hat[j,i], S = sum_i s_i",
+    ),
     # backward, P1 (17) and the closed forms of part 2
-    Equation("P1 (17)", "da[l]/dz[l]", "Jacobian", kernels.dz_backward, "dz_backward_cuda",
-             reference.jacobian_reference, vectorized.jacobian_vectorized,
-             "da[{l}]/dz[{l}] Jacobian ({act})", JACOBIAN, tuple(ACTIVATIONS),
-             formula="da[p,i]/dz[j,i], implied by the dJ/dZ kernel"),
+    Equation(
+        "P1 (17)",
+        "da[l]/dz[l]",
+        "Jacobian",
+        kernels.dz_backward,
+        "dz_backward_cuda",
+        reference.jacobian_reference,
+        vectorized.jacobian_vectorized,
+        "da[{l}]/dz[{l}] Jacobian ({act})",
+        JACOBIAN,
+        tuple(ACTIVATIONS),
+        formula="da[p,i]/dz[j,i], implied by the dJ/dZ kernel",
+    ),
     _act("P1 (17)", _ELEMENTWISE_P1, forward=False),
     _act("P2 (2)", ("relu",), forward=False),
     _act("P2 (4)", ("sigmoid",), forward=False),
     _act("P2 (6)", ("tanh",), forward=False),
     _act("P2 (8)", ("softmax",), forward=False),
-    Equation("P1 (17)", "dJ/dZ[l]", "dZ", kernels.dz_backward, "dz_backward_cuda",
-             reference.dz_general_reference, vectorized.dz_from_jacobian_vectorized,
-             "dJ/dZ[{l}] = sum_p dJ/dA[{l}] da/dz", DZ_GENERAL, tuple(ACTIVATIONS),
-             formula="dJ/dz[j,i] = sum_p dJ/da[p,i] da[p,i]/dz[j,i]"),
-    Equation("fused", "dJ/dZ[L]", "fused dZ", kernels.output_delta_fused, "output_delta_fused_cuda",
-             reference.fused_delta_reference, None, "dJ/dZ[{L}] fused vs general", FUSED_DELTA, _FUSED, formula="(A - Y)/m; (a_j sum_p y_p - y_j)/m for softmax"),
-    Equation("weighted", "dJ/dZ[L] (weighted, fused)", "weighted fused dZ", kernels.output_delta_fused_weighted,
-             None, reference.fused_delta_weighted_reference, vectorized.fused_delta_weighted_vectorized,
-             "dJ/dZ[{L}] fused vs general (s_i/S)", WEIGHTED_FUSED_DELTA, _FUSED,
-             formula="(a[j,i] - y[j,i]) s_i / S; (a_j sum_p y_p - y_j) s_i / S for softmax"),
-    Equation("P1 (13)", "dJ/dW[l]", "dW", kernels.dw_db_backward, "dw_db_backward_cuda",
-             reference.dw_reference, vectorized.dw_vectorized, "dJ/dW[{l}]", DW,
-             formula="dJ/dw[j,k] = sum_i dJ/dz[j,i] a[k,i]"),
-    Equation("P1 (14)", "dJ/db[l]", "db", kernels.dw_db_backward, "dw_db_backward_cuda",
-             reference.db_reference, vectorized.db_vectorized, "dJ/db[{l}]", DB,
-             formula="dJ/db[j] = sum_i dJ/dz[j,i]"),
-    Equation("P1 (21)", "dJ/dA[l-1]", "dA", kernels.da_prev_backward, "da_prev_backward_cuda",
-             reference.da_prev_reference, vectorized.da_prev_vectorized, "{head}dJ/dA[{prev}]", DA_PREV,
-             formula="dJ/da[k,i] = sum_j dJ/dz[j,i] w[j,k]"),
-    Equation("L2", "dL2/dW[l]", "L2 gradient", kernels.dw_db_backward, "dw_db_backward_cuda",
-             reference.l2_gradient_reference, vectorized.l2_gradient_vectorized,
-             "l2 W[l] = d/dW[l] of the L2 term", L2_GRADIENT,
-             formula="d/dw[j,k] of the L2 term = lambda w[j,k]"),
+    Equation(
+        "P1 (17)",
+        "dJ/dZ[l]",
+        "dZ",
+        kernels.dz_backward,
+        "dz_backward_cuda",
+        reference.dz_general_reference,
+        vectorized.dz_from_jacobian_vectorized,
+        "dJ/dZ[{l}] = sum_p dJ/dA[{l}] da/dz",
+        DZ_GENERAL,
+        tuple(ACTIVATIONS),
+        formula="dJ/dz[j,i] = sum_p dJ/da[p,i] da[p,i]/dz[j,i]",
+    ),
+    Equation(
+        "fused",
+        "dJ/dZ[L]",
+        "fused dZ",
+        kernels.output_delta_fused,
+        "output_delta_fused_cuda",
+        reference.fused_delta_reference,
+        None,
+        "dJ/dZ[{L}] fused vs general",
+        FUSED_DELTA,
+        _FUSED,
+        formula="(A - Y)/m; (a_j sum_p y_p - y_j)/m for softmax",
+    ),
+    Equation(
+        "weighted",
+        "dJ/dZ[L] (weighted, fused)",
+        "weighted fused dZ",
+        kernels.output_delta_fused_weighted,
+        None,
+        reference.fused_delta_weighted_reference,
+        vectorized.fused_delta_weighted_vectorized,
+        "dJ/dZ[{L}] fused vs general (s_i/S)",
+        WEIGHTED_FUSED_DELTA,
+        _FUSED,
+        formula="(a[j,i] - y[j,i]) s_i / S; (a_j sum_p y_p - y_j) s_i / S for softmax",
+    ),
+    Equation(
+        "P1 (13)",
+        "dJ/dW[l]",
+        "dW",
+        kernels.dw_db_backward,
+        "dw_db_backward_cuda",
+        reference.dw_reference,
+        vectorized.dw_vectorized,
+        "dJ/dW[{l}]",
+        DW,
+        formula="dJ/dw[j,k] = sum_i dJ/dz[j,i] a[k,i]",
+    ),
+    Equation(
+        "P1 (14)",
+        "dJ/db[l]",
+        "db",
+        kernels.dw_db_backward,
+        "dw_db_backward_cuda",
+        reference.db_reference,
+        vectorized.db_vectorized,
+        "dJ/db[{l}]",
+        DB,
+        formula="dJ/db[j] = sum_i dJ/dz[j,i]",
+    ),
+    Equation(
+        "P1 (21)",
+        "dJ/dA[l-1]",
+        "dA",
+        kernels.da_prev_backward,
+        "da_prev_backward_cuda",
+        reference.da_prev_reference,
+        vectorized.da_prev_vectorized,
+        "{head}dJ/dA[{prev}]",
+        DA_PREV,
+        formula="dJ/da[k,i] = sum_j dJ/dz[j,i] w[j,k]",
+    ),
+    Equation(
+        "L2",
+        "dL2/dW[l]",
+        "L2 gradient",
+        kernels.dw_db_backward,
+        "dw_db_backward_cuda",
+        reference.l2_gradient_reference,
+        vectorized.l2_gradient_vectorized,
+        "l2 W[l] = d/dW[l] of the L2 term",
+        L2_GRADIENT,
+        formula="d/dw[j,k] of the L2 term = lambda w[j,k]",
+    ),
     # convolution and pooling (notes-neural-networks, "Convolutional Neural Networks (CNN)")
-    Equation("CNN (1)", "Z[l] (conv)", "conv Z", ck.conv_forward, "conv_forward_cuda",
-             reference.conv_z_reference, vectorized.conv_z_vectorized,
-             "Z[{l}] = W[{l}] (*) A[{prev}] + b[{l}]", CONV_Z,
-             formula="z[f,x,y,i] = sum_{c,u,v} w[f,c,u,v] a[c, x s + u - p, y s + v - p, i] + b[f]"),
-    Equation("CNN (2)", "dJ/dW[l] (conv)", "conv dW", ck.conv_dw_db, "conv_dw_db_cuda",
-             reference.conv_dw_reference, vectorized.conv_dw_vectorized, "dJ/dW[{l}] (conv)", CONV_DW,
-             formula="dJ/dw[f,c,u,v] = sum_{i,x,y} dJ/dz[f,x,y,i] a[c, x s + u - p, y s + v - p, i]"),
-    Equation("CNN (3)", "dJ/db[l] (conv)", "conv db", ck.conv_dw_db, "conv_dw_db_cuda",
-             reference.conv_db_reference, vectorized.conv_db_vectorized, "dJ/db[{l}] (conv)", CONV_DB,
-             formula="dJ/db[f] = sum_{i,x,y} dJ/dz[f,x,y,i]"),
-    Equation("CNN (4)", "dJ/dA[l-1] (conv)", "conv dA", ck.conv_da_prev, "conv_da_prev_cuda",
-             reference.conv_da_prev_reference, vectorized.conv_da_prev_vectorized,
-             "{head}dJ/dA[{prev}] (conv, direct sum)", CONV_DA_PREV,
-             formula="dJ/da[c,r,q,i] = sum over x s + u - p = r, y s + v - p = q of dJ/dz[f,x,y,i] w[f,c,u,v]"),
-    Equation("CNN (4)", "dJ/dA[l-1] (conv, flipped)", "conv dA flipped", ck.conv_da_prev,
-             "conv_da_prev_cuda", reference.conv_da_prev_flipped_reference,
-             vectorized.conv_da_prev_flipped_vectorized, "{head}dJ/dA[{prev}] (conv, flipped)", CONV_DA_PREV,
-             formula="dJ/da[c,r,q,i] = sum_{f,u',v'} w[f,c,KH-1-u',KW-1-v'] D[f, r + u', q + v', i], "
-                     "D = dJ/dz dilated by s, padded by KH-1-p"),
-    Equation("POOL (1)", "A[l] (max pool)", "max pool", ck.maxpool_forward, "maxpool_forward_cuda",
-             reference.maxpool_reference, vectorized.maxpool_vectorized, "A[{l}] = maxpool(A[{prev}])",
-             POOL_FORWARD, ("max",), formula="a[c,x,y,i] = max_{u,v} a[c, x P + u, y Q + v, i]"),
-    Equation("POOL (2)", "dJ/dA[l-1] (max pool)", "max pool dA", ck.maxpool_backward, "maxpool_backward_cuda",
-             reference.maxpool_backward_reference, vectorized.maxpool_backward_vectorized,
-             "{head}dJ/dA[{prev}] (max pool)", POOL_BACKWARD, ("max",),
-             formula="dJ/da at each window's first maximum (row-major), 0 elsewhere"),
-    Equation("POOL (3)", "A[l] (average pool)", "avg pool", ck.avgpool_forward, "avgpool_forward_cuda",
-             reference.avgpool_reference, vectorized.avgpool_vectorized, "A[{l}] = avgpool(A[{prev}])",
-             POOL_FORWARD, ("avg",), formula="a[c,x,y,i] = (1/(P Q)) sum_{u,v} a[c, x P + u, y Q + v, i]"),
-    Equation("POOL (4)", "dJ/dA[l-1] (average pool)", "avg pool dA", ck.avgpool_backward,
-             "avgpool_backward_cuda", reference.avgpool_backward_reference,
-             vectorized.avgpool_backward_vectorized, "{head}dJ/dA[{prev}] (avg pool)", POOL_BACKWARD,
-             ("avg",), formula="dJ/da[c, x P + u, y Q + v, i] = dJ/da[c,x,y,i] / (P Q)"),
-    Equation("SUB (1)", "Z[l] (subsample)", "subsample Z", ck.subsample_forward, "subsample_forward_cuda",
-             reference.subsample_z_reference, vectorized.subsample_z_vectorized,
-             "Z[{l}] = beta[{l}] mean(A[{prev}]) + b[{l}]", POOL_FORWARD, ("subsample",),
-             formula="z[c,x,y,i] = beta[c] mean_{u,v} a[c, x P + u, y Q + v, i] + b[c]"),
-    Equation("SUB (2)", "dJ/dbeta[l]", "subsample dbeta", ck.subsample_dbeta_db, "subsample_dbeta_db_cuda",
-             reference.subsample_dbeta_reference, vectorized.subsample_dbeta_vectorized,
-             "dJ/dbeta[{l}] (subsample)", SUBSAMPLE_DBETA,
-             formula="dJ/dbeta[c] = sum_{i,x,y} dJ/dz[c,x,y,i] mean(window)"),
-    Equation("SUB (3)", "dJ/db[l] (subsample)", "subsample db", ck.subsample_dbeta_db,
-             "subsample_dbeta_db_cuda", reference.conv_db_reference, vectorized.conv_db_vectorized,
-             "dJ/db[{l}] (subsample)", SUBSAMPLE_DB, formula="dJ/db[c] = sum_{i,x,y} dJ/dz[c,x,y,i]"),
-    Equation("SUB (4)", "dJ/dA[l-1] (subsample)", "subsample dA", ck.subsample_da_prev,
-             "subsample_da_prev_cuda", reference.subsample_da_prev_reference,
-             vectorized.subsample_da_prev_vectorized, "{head}dJ/dA[{prev}] (subsample)", POOL_BACKWARD,
-             ("subsample",), formula="dJ/da[c, x P + u, y Q + v, i] = dJ/dz[c,x,y,i] beta[c] / (P Q)"),
-    Equation("FLATTEN", "A[l] (flatten)", "flatten", ck.copy_columns, None, reference.flatten_reference,
-             vectorized.flatten_vectorized, "A[{l}] = flatten(A[{prev}])", FLATTEN,
-             formula="a[(c H + x) W + y, i] = a[c,x,y,i]"),
-    Equation("FLATTEN", "dJ/dA[l-1] (flatten)", "unflatten dA", ck.copy_columns, None,
-             reference.unflatten_reference, vectorized.unflatten_vectorized,
-             "{head}dJ/dA[{prev}] (unflatten)", UNFLATTEN,
-             formula="dJ/da[c,x,y,i] = dJ/da[(c H + x) W + y, i]"),
-    Equation("DROP (1)", "mask[l]", "dropout mask", ck.dropout_mask, None, reference.dropout_mask_reference,
-             vectorized.dropout_mask_vectorized, "mask[{l}] = I(u >= rate) / (1 - rate)", DROPOUT_MASK,
-             formula="mask[j,i] = I(u[j,i] >= rate) / (1 - rate), u the counter-based uniform"),
-    Equation("DROP (1)", "A[l] (dropout)", "dropout", ck.dropout_apply, None, reference.dropout_reference,
-             vectorized.dropout_vectorized, "A[{l}] = mask[{l}] A[{prev}]", DROPOUT,
-             formula="a[j,i] = a[j,i] mask[j,i]"),
-    Equation("DROP (2)", "dJ/dA[l-1] (dropout)", "dropout dA", ck.dropout_apply, None,
-             reference.dropout_reference, vectorized.dropout_vectorized,
-             "{head}dJ/dA[{prev}] = mask[{l}] dJ/dA[{l}]", DROPOUT,
-             formula="dJ/da[j,i] = dJ/da[j,i] mask[j,i]"),
+    Equation(
+        "CNN (1)",
+        "Z[l] (conv)",
+        "conv Z",
+        ck.conv_forward,
+        "conv_forward_cuda",
+        reference.conv_z_reference,
+        vectorized.conv_z_vectorized,
+        "Z[{l}] = W[{l}] (*) A[{prev}] + b[{l}]",
+        CONV_Z,
+        formula="z[f,x,y,i] = sum_{c,u,v} w[f,c,u,v] a[c, x s + u - p, y s + v - p, i] + b[f]",
+    ),
+    Equation(
+        "CNN (2)",
+        "dJ/dW[l] (conv)",
+        "conv dW",
+        ck.conv_dw_db,
+        "conv_dw_db_cuda",
+        reference.conv_dw_reference,
+        vectorized.conv_dw_vectorized,
+        "dJ/dW[{l}] (conv)",
+        CONV_DW,
+        formula="dJ/dw[f,c,u,v] = sum_{i,x,y} dJ/dz[f,x,y,i] a[c, x s + u - p, y s + v - p, i]",
+    ),
+    Equation(
+        "CNN (3)",
+        "dJ/db[l] (conv)",
+        "conv db",
+        ck.conv_dw_db,
+        "conv_dw_db_cuda",
+        reference.conv_db_reference,
+        vectorized.conv_db_vectorized,
+        "dJ/db[{l}] (conv)",
+        CONV_DB,
+        formula="dJ/db[f] = sum_{i,x,y} dJ/dz[f,x,y,i]",
+    ),
+    Equation(
+        "CNN (4)",
+        "dJ/dA[l-1] (conv)",
+        "conv dA",
+        ck.conv_da_prev,
+        "conv_da_prev_cuda",
+        reference.conv_da_prev_reference,
+        vectorized.conv_da_prev_vectorized,
+        "{head}dJ/dA[{prev}] (conv, direct sum)",
+        CONV_DA_PREV,
+        formula="dJ/da[c,r,q,i] = sum over x s + u - p = r, y s + v - p = q of dJ/dz[f,x,y,i] w[f,c,u,v]",
+    ),
+    Equation(
+        "CNN (4)",
+        "dJ/dA[l-1] (conv, flipped)",
+        "conv dA flipped",
+        ck.conv_da_prev,
+        "conv_da_prev_cuda",
+        reference.conv_da_prev_flipped_reference,
+        vectorized.conv_da_prev_flipped_vectorized,
+        "{head}dJ/dA[{prev}] (conv, flipped)",
+        CONV_DA_PREV,
+        formula="dJ/da[c,r,q,i] = sum_{f,u',v'} w[f,c,KH-1-u',KW-1-v'] D[f, r + u', q + v', i], "
+        "D = dJ/dz dilated by s, padded by KH-1-p",
+    ),
+    Equation(
+        "POOL (1)",
+        "A[l] (max pool)",
+        "max pool",
+        ck.maxpool_forward,
+        "maxpool_forward_cuda",
+        reference.maxpool_reference,
+        vectorized.maxpool_vectorized,
+        "A[{l}] = maxpool(A[{prev}])",
+        POOL_FORWARD,
+        ("max",),
+        formula="a[c,x,y,i] = max_{u,v} a[c, x P + u, y Q + v, i]",
+    ),
+    Equation(
+        "POOL (2)",
+        "dJ/dA[l-1] (max pool)",
+        "max pool dA",
+        ck.maxpool_backward,
+        "maxpool_backward_cuda",
+        reference.maxpool_backward_reference,
+        vectorized.maxpool_backward_vectorized,
+        "{head}dJ/dA[{prev}] (max pool)",
+        POOL_BACKWARD,
+        ("max",),
+        formula="dJ/da at each window's first maximum (row-major), 0 elsewhere",
+    ),
+    Equation(
+        "POOL (3)",
+        "A[l] (average pool)",
+        "avg pool",
+        ck.avgpool_forward,
+        "avgpool_forward_cuda",
+        reference.avgpool_reference,
+        vectorized.avgpool_vectorized,
+        "A[{l}] = avgpool(A[{prev}])",
+        POOL_FORWARD,
+        ("avg",),
+        formula="a[c,x,y,i] = (1/(P Q)) sum_{u,v} a[c, x P + u, y Q + v, i]",
+    ),
+    Equation(
+        "POOL (4)",
+        "dJ/dA[l-1] (average pool)",
+        "avg pool dA",
+        ck.avgpool_backward,
+        "avgpool_backward_cuda",
+        reference.avgpool_backward_reference,
+        vectorized.avgpool_backward_vectorized,
+        "{head}dJ/dA[{prev}] (avg pool)",
+        POOL_BACKWARD,
+        ("avg",),
+        formula="dJ/da[c, x P + u, y Q + v, i] = dJ/da[c,x,y,i] / (P Q)",
+    ),
+    Equation(
+        "SUB (1)",
+        "Z[l] (subsample)",
+        "subsample Z",
+        ck.subsample_forward,
+        "subsample_forward_cuda",
+        reference.subsample_z_reference,
+        vectorized.subsample_z_vectorized,
+        "Z[{l}] = beta[{l}] mean(A[{prev}]) + b[{l}]",
+        POOL_FORWARD,
+        ("subsample",),
+        formula="z[c,x,y,i] = beta[c] mean_{u,v} a[c, x P + u, y Q + v, i] + b[c]",
+    ),
+    Equation(
+        "SUB (2)",
+        "dJ/dbeta[l]",
+        "subsample dbeta",
+        ck.subsample_dbeta_db,
+        "subsample_dbeta_db_cuda",
+        reference.subsample_dbeta_reference,
+        vectorized.subsample_dbeta_vectorized,
+        "dJ/dbeta[{l}] (subsample)",
+        SUBSAMPLE_DBETA,
+        formula="dJ/dbeta[c] = sum_{i,x,y} dJ/dz[c,x,y,i] mean(window)",
+    ),
+    Equation(
+        "SUB (3)",
+        "dJ/db[l] (subsample)",
+        "subsample db",
+        ck.subsample_dbeta_db,
+        "subsample_dbeta_db_cuda",
+        reference.conv_db_reference,
+        vectorized.conv_db_vectorized,
+        "dJ/db[{l}] (subsample)",
+        SUBSAMPLE_DB,
+        formula="dJ/db[c] = sum_{i,x,y} dJ/dz[c,x,y,i]",
+    ),
+    Equation(
+        "SUB (4)",
+        "dJ/dA[l-1] (subsample)",
+        "subsample dA",
+        ck.subsample_da_prev,
+        "subsample_da_prev_cuda",
+        reference.subsample_da_prev_reference,
+        vectorized.subsample_da_prev_vectorized,
+        "{head}dJ/dA[{prev}] (subsample)",
+        POOL_BACKWARD,
+        ("subsample",),
+        formula="dJ/da[c, x P + u, y Q + v, i] = dJ/dz[c,x,y,i] beta[c] / (P Q)",
+    ),
+    Equation(
+        "FLATTEN",
+        "A[l] (flatten)",
+        "flatten",
+        ck.copy_columns,
+        None,
+        reference.flatten_reference,
+        vectorized.flatten_vectorized,
+        "A[{l}] = flatten(A[{prev}])",
+        FLATTEN,
+        formula="a[(c H + x) W + y, i] = a[c,x,y,i]",
+    ),
+    Equation(
+        "FLATTEN",
+        "dJ/dA[l-1] (flatten)",
+        "unflatten dA",
+        ck.copy_columns,
+        None,
+        reference.unflatten_reference,
+        vectorized.unflatten_vectorized,
+        "{head}dJ/dA[{prev}] (unflatten)",
+        UNFLATTEN,
+        formula="dJ/da[c,x,y,i] = dJ/da[(c H + x) W + y, i]",
+    ),
+    Equation(
+        "DROP (1)",
+        "mask[l]",
+        "dropout mask",
+        ck.dropout_mask,
+        None,
+        reference.dropout_mask_reference,
+        vectorized.dropout_mask_vectorized,
+        "mask[{l}] = I(u >= rate) / (1 - rate)",
+        DROPOUT_MASK,
+        formula="mask[j,i] = I(u[j,i] >= rate) / (1 - rate), u the counter-based uniform",
+    ),
+    Equation(
+        "DROP (1)",
+        "A[l] (dropout)",
+        "dropout",
+        ck.dropout_apply,
+        None,
+        reference.dropout_reference,
+        vectorized.dropout_vectorized,
+        "A[{l}] = mask[{l}] A[{prev}]",
+        DROPOUT,
+        formula="a[j,i] = a[j,i] mask[j,i]",
+    ),
+    Equation(
+        "DROP (2)",
+        "dJ/dA[l-1] (dropout)",
+        "dropout dA",
+        ck.dropout_apply,
+        None,
+        reference.dropout_reference,
+        vectorized.dropout_vectorized,
+        "{head}dJ/dA[{prev}] = mask[{l}] dJ/dA[{l}]",
+        DROPOUT,
+        formula="dJ/da[j,i] = dJ/da[j,i] mask[j,i]",
+    ),
 )
 
 
@@ -766,15 +1211,19 @@ def entry(role, variant=None):
     for e in EQUATIONS:
         if e.role == role and (variant is None or variant in e.variants):
             return e
-    raise KeyError(f"role: no equation {role!r}" + (f" for {variant!r}" if variant is not None else ""))
+    raise KeyError(
+        f"role: no equation {role!r}" + (f" for {variant!r}" if variant is not None else "")
+    )
 
 
 def find(label):
     """Every entry labelled ``label`` ("P1 (13)"), in registry order."""
     found = [e for e in EQUATIONS if e.label == label]
     if not found:
-        raise KeyError(f"label: no equation {label!r}; the labels are "
-                       f"{', '.join(dict.fromkeys(e.label for e in EQUATIONS))}")
+        raise KeyError(
+            f"label: no equation {label!r}; the labels are "
+            f"{', '.join(dict.fromkeys(e.label for e in EQUATIONS))}"
+        )
     return found
 
 
@@ -794,7 +1243,18 @@ def table_rows():
     rows = []
     for e in EQUATIONS:
         twins = e.twins()
-        variants = ", ".join("+".join(v) if isinstance(v, tuple) else v for v in e.variants if v is not None)
-        rows.append((e.label, e.quantity, variants, twins["cpu"], twins["cuda"] or "",
-                     twins["reference"], twins["vectorized"] or ""))
+        variants = ", ".join(
+            "+".join(v) if isinstance(v, tuple) else v for v in e.variants if v is not None
+        )
+        rows.append(
+            (
+                e.label,
+                e.quantity,
+                variants,
+                twins["cpu"],
+                twins["cuda"] or "",
+                twins["reference"],
+                twins["vectorized"] or "",
+            )
+        )
     return rows

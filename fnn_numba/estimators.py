@@ -100,6 +100,7 @@ estimators' docstrings stay short):
   stored entries (:mod:`fnn_numba.sparse`), everything else as for dense X.
   CPU only, and for the estimators' networks (Dense layers) only.
 """
+
 import numbers
 import warnings
 
@@ -115,6 +116,7 @@ try:
     from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
+
     # validate_data (and the tags API used below) arrived in scikit-learn 1.6
     from sklearn.utils.validation import (
         _check_sample_weight,
@@ -123,8 +125,10 @@ try:
         validate_data,
     )
 except ImportError as exc:
-    raise ImportError("FNNClassifier and FNNRegressor need scikit-learn >= 1.6: "
-                      "pip install \"fnn-numba[sklearn]\" (" + str(exc) + ")") from exc
+    raise ImportError(
+        "FNNClassifier and FNNRegressor need scikit-learn >= 1.6: "
+        'pip install "fnn-numba[sklearn]" (' + str(exc) + ")"
+    ) from exc
 
 from . import _validation as V
 from . import sparse as sparse_mod
@@ -136,19 +140,36 @@ __all__ = ["FNNClassifier", "FNNRegressor"]
 
 #: scikit-learn's activation names and fnn_numba's extra ones -> the
 #: network's names
-HIDDEN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-                      "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu"}
+HIDDEN_ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "elu": "elu",
+    "selu": "selu",
+}
 #: network output activation -> scikit-learn's name for it (``out_activation_``)
-OUT_ACTIVATION_NAMES = {"identity": "identity", "sigmoid": "logistic", "softmax": "softmax",
-                        "exp": "exp"}
+OUT_ACTIVATION_NAMES = {
+    "identity": "identity",
+    "sigmoid": "logistic",
+    "softmax": "softmax",
+    "exp": "exp",
+}
 #: network output activation -> the cost it is trained with
-OUTPUT_COSTS = {"identity": "squared_error", "sigmoid": "binary_cross_entropy",
-                "softmax": "categorical_cross_entropy", "exp": "poisson"}
+OUTPUT_COSTS = {
+    "identity": "squared_error",
+    "sigmoid": "binary_cross_entropy",
+    "softmax": "categorical_cross_entropy",
+    "exp": "poisson",
+}
 SOLVERS = ("lbfgs", "sgd", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: scikit-learn's message for non-finite weights after fit (its test suite matches it)
-NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may contain "
-                      "large values and need to be preprocessed.")
+NON_FINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain "
+    "large values and need to be preprocessed."
+)
 #: below this an adaptive learning rate stops training, as in scikit-learn
 ADAPTIVE_FLOOR = 1e-6
 
@@ -257,7 +278,8 @@ def _as_rows(X, dtype):
 
 def _with_docs(text):
     return text.replace("%(parameters)s", _COMMON_PARAMETERS.strip("\n")).replace(
-        "%(attributes)s", _COMMON_ATTRIBUTES.strip("\n"))
+        "%(attributes)s", _COMMON_ATTRIBUTES.strip("\n")
+    )
 
 
 class _Schedule:
@@ -291,20 +313,43 @@ class _Schedule:
             return True
         self.learning_rate /= 5.0
         if verbose:
-            print(message + " Setting learning rate to %f" % self.learning_rate)
+            print(message + f" Setting learning rate to {self.learning_rate:f}")
         return False
 
 
 class _FNNBase(BaseEstimator):
     """Shared machinery; use :class:`FNNClassifier` or :class:`FNNRegressor`."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, device="cpu", clip_norm=None):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        device="cpu",
+        clip_norm=None,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -338,13 +383,16 @@ class _FNNBase(BaseEstimator):
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-            raise ValueError(f"hidden_layer_sizes: expected an int or a sequence of positive ints, "
-                             f"got {self.hidden_layer_sizes!r}")
+            raise ValueError(
+                f"hidden_layer_sizes: expected an int or a sequence of positive ints, "
+                f"got {self.hidden_layer_sizes!r}"
+            )
         sizes = list(sizes)
         for s in sizes:
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-                raise ValueError(f"hidden_layer_sizes: every size must be > 0, got "
-                                 f"{self.hidden_layer_sizes!r}")
+                raise ValueError(
+                    f"hidden_layer_sizes: every size must be > 0, got {self.hidden_layer_sizes!r}"
+                )
         return [int(s) for s in sizes]
 
     def _hidden_activations(self, n_hidden):
@@ -352,11 +400,14 @@ class _FNNBase(BaseEstimator):
         if isinstance(acts, str):
             acts = [acts] * n_hidden
         elif not isinstance(acts, (list, tuple)) or len(acts) != n_hidden:
-            raise ValueError(f"activation: expected one of {', '.join(HIDDEN_ACTIVATIONS)} or a "
-                             f"list of {n_hidden} of them (one per hidden layer), got "
-                             f"{self.activation!r}")
-        return [HIDDEN_ACTIVATIONS[V.check_choice("activation", a, HIDDEN_ACTIVATIONS)]
-                for a in acts]
+            raise ValueError(
+                f"activation: expected one of {', '.join(HIDDEN_ACTIVATIONS)} or a "
+                f"list of {n_hidden} of them (one per hidden layer), got "
+                f"{self.activation!r}"
+            )
+        return [
+            HIDDEN_ACTIVATIONS[V.check_choice("activation", a, HIDDEN_ACTIVATIONS)] for a in acts
+        ]
 
     def _check_params(self):
         """Validate every parameter before anything changes (scikit-learn
@@ -396,16 +447,20 @@ class _FNNBase(BaseEstimator):
 
     def _check_solver(self):
         if self.solver not in ("sgd", "adam"):
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
         return True
 
     def _batch_size(self, n_samples):
         if isinstance(self.batch_size, str):
             return min(200, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
-                          "to be clipped")
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                stacklevel=2,
+            )
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _network_optimizer(self):
@@ -419,8 +474,15 @@ class _FNNBase(BaseEstimator):
     def _new_network(self, layer_units, hidden_acts, out_activation, cost, dtype):
         """A network with scikit-learn's Glorot-uniform initial weights,
         drawn from ``self._random_state`` in scikit-learn's order."""
-        net = Network(layer_units, hidden_acts + [out_activation], cost, init="zeros", dtype=dtype,
-                      seed=0, device=self.device)
+        net = Network(
+            layer_units,
+            hidden_acts + [out_activation],
+            cost,
+            init="zeros",
+            dtype=dtype,
+            seed=0,
+            device=self.device,
+        )
         weights, biases = [], []
         for l in range(len(layer_units) - 1):
             fan_in, fan_out = layer_units[l], layer_units[l + 1]
@@ -438,8 +500,15 @@ class _FNNBase(BaseEstimator):
         """A fresh network with ``net``'s architecture and parameters and no
         optimizer state (each ``fit`` starts a new optimizer, as
         scikit-learn's does)."""
-        fresh = Network(net.sizes, net.activations, net.cost_name, init="zeros", dtype=net.dtype,
-                        seed=0, device=self.device)
+        fresh = Network(
+            net.sizes,
+            net.activations,
+            net.cost_name,
+            init="zeros",
+            dtype=net.dtype,
+            seed=0,
+            device=self.device,
+        )
         fresh.weights = net.weights
         fresh.biases = net.biases
         return fresh
@@ -460,26 +529,42 @@ class _FNNBase(BaseEstimator):
         coefs, intercepts = self.__dict__["coefs_"], self.__dict__["intercepts_"]
         net = self.__dict__.get("network_")
         exposed = self.__dict__.get("_exposed")
-        if net is not None and exposed is not None and coefs is exposed[0] and \
-                intercepts is exposed[1] and all(a is b for a, b in zip(coefs, exposed[2])) and \
-                all(a is b for a, b in zip(intercepts, exposed[3])) and \
-                len(coefs) == len(exposed[2]) and len(intercepts) == len(exposed[3]):
+        if (
+            net is not None
+            and exposed is not None
+            and coefs is exposed[0]
+            and intercepts is exposed[1]
+            and all(a is b for a, b in zip(coefs, exposed[2]))
+            and all(a is b for a, b in zip(intercepts, exposed[3]))
+            and len(coefs) == len(exposed[2])
+            and len(intercepts) == len(exposed[3])
+        ):
             return net
         coefs = [np.asarray(c) for c in coefs]
         intercepts = [np.asarray(b).reshape(-1) for b in intercepts]
         if len(coefs) != len(intercepts) or not coefs or any(c.ndim != 2 for c in coefs):
-            raise ValueError(f"coefs_: expected a list of 2-D arrays (fan_in, fan_out), one per "
-                             f"layer, with as many intercepts_, got {len(coefs)} coefs_ and "
-                             f"{len(intercepts)} intercepts_")
+            raise ValueError(
+                f"coefs_: expected a list of 2-D arrays (fan_in, fan_out), one per "
+                f"layer, with as many intercepts_, got {len(coefs)} coefs_ and "
+                f"{len(intercepts)} intercepts_"
+            )
         units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
         if net is None or net.sizes != units:
             if out_activation is None:
-                named = V.check_choice("out_activation_", self.out_activation_,
-                                       set(OUT_ACTIVATION_NAMES.values()))
+                named = V.check_choice(
+                    "out_activation_", self.out_activation_, set(OUT_ACTIVATION_NAMES.values())
+                )
                 out_activation = {v: k for k, v in OUT_ACTIVATION_NAMES.items()}[named]
                 cost = OUTPUT_COSTS[out_activation]
-            net = Network(units, self._hidden_activations(len(units) - 2) + [out_activation], cost,
-                          init="zeros", dtype=dtype, seed=0, device=self.device)
+            net = Network(
+                units,
+                self._hidden_activations(len(units) - 2) + [out_activation],
+                cost,
+                init="zeros",
+                dtype=dtype,
+                seed=0,
+                device=self.device,
+            )
         net.weights = [c.T for c in coefs]
         net.biases = intercepts
         self._expose(net)
@@ -507,8 +592,9 @@ class _FNNBase(BaseEstimator):
         else:
             net = self._current_network(X.dtype.type, out_activation, cost)
             if net.sizes != layer_units:
-                raise ValueError(f"X, y: the network has layer sizes {net.sizes}, these data "
-                                 f"need {layer_units}")
+                raise ValueError(
+                    f"X, y: the network has layer sizes {net.sizes}, these data need {layer_units}"
+                )
             if not incremental:
                 net = self._network_like(net)
                 self._expose(net)
@@ -537,8 +623,10 @@ class _FNNBase(BaseEstimator):
         if sample_weight is None:
             return None
         if self.device != "cpu":
-            raise NotImplementedError(f"sample_weight: sample_weight is not supported on "
-                                      f"device={self.device!r} yet; use device='cpu'")
+            raise NotImplementedError(
+                f"sample_weight: sample_weight is not supported on "
+                f"device={self.device!r} yet; use device='cpu'"
+            )
         S = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if not np.all(np.isfinite(S)):
             raise ValueError("sample_weight: contains NaN or inf")
@@ -553,9 +641,16 @@ class _FNNBase(BaseEstimator):
 
     def _validate_xy(self, X, y, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else V.check_dtype(self.dtype)
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=dtype, reset=reset,
-                             y_numeric=not is_classifier(self))
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=dtype,
+            reset=reset,
+            y_numeric=not is_classifier(self),
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -591,32 +686,48 @@ class _FNNBase(BaseEstimator):
         # scikit-learn divides the penalty by the weight sum (the count without weights)
         total = X.shape[0] if S is None else float(np.sum(S, dtype=np.float64))
         net.l2 = float(self.alpha) / total
-        result = fit_lbfgs(net, X.T, Y.T, max_iter=self.max_iter, max_fun=self.max_fun,
-                           tol=self.tol, verbose=bool(self.verbose), sample_weight=S)
+        result = fit_lbfgs(
+            net,
+            X.T,
+            Y.T,
+            max_iter=self.max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            verbose=bool(self.verbose),
+            sample_weight=S,
+        )
         self.n_iter_ = result.n_iter
         self.loss_ = result.loss
         self.loss_curve_ = list(result.loss_curve)
         if not result.converged:
-            message = (f"lbfgs failed to converge after {result.n_iter} iteration(s) "
-                       f"(status={result.status}):\n{result.message}\n")
+            message = (
+                f"lbfgs failed to converge after {result.n_iter} iteration(s) "
+                f"(status={result.status}):\n{result.message}\n"
+            )
             if result.n_iter == self.max_iter:
-                message += (f"\nIncrease the number of iterations to improve the convergence "
-                            f"(max_iter={self.max_iter}).")
-            warnings.warn(message, ConvergenceWarning)
+                message += (
+                    f"\nIncrease the number of iterations to improve the convergence "
+                    f"(max_iter={self.max_iter})."
+                )
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
     def _fit_stochastic(self, net, X, Y, incremental, S=None):
         # a warm start after lbfgs, or with early stopping switched, finds
         # records of the other kind: start them afresh
-        if "_no_improvement_count" not in self.__dict__ or \
-                (self.early_stopping and getattr(self, "validation_scores_", None) is None) or \
-                (not self.early_stopping and getattr(self, "best_loss_", None) is None):
+        if (
+            "_no_improvement_count" not in self.__dict__
+            or (self.early_stopping and getattr(self, "validation_scores_", None) is None)
+            or (not self.early_stopping and getattr(self, "best_loss_", None) is None)
+        ):
             self._initialize_stochastic()
         if "_best_params" not in self.__dict__:
             self._best_params = net.get_parameters()
         if not incremental or "_optimizer" not in self.__dict__:
-            self._optimizer = _Schedule(self.learning_rate_init,
-                                        self.learning_rate if self.solver == "sgd" else "constant",
-                                        self.power_t)
+            self._optimizer = _Schedule(
+                self.learning_rate_init,
+                self.learning_rate if self.solver == "sgd" else "constant",
+                self.power_t,
+            )
         self.learning_rate_ = self._optimizer.learning_rate
         early_stopping = self.early_stopping
         if early_stopping:
@@ -626,13 +737,19 @@ class _FNNBase(BaseEstimator):
             # the weights split with their examples; passing them along draws
             # the same split as without them
             arrays = (X, Y) if S is None else (X, Y, S)
-            split = train_test_split(*arrays, random_state=self._random_state,
-                                     test_size=self.validation_fraction, stratify=stratify)
+            split = train_test_split(
+                *arrays,
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+            )
             X_train, X_val, Y_train, Y_val = split[:4]
             S_train, S_val = (None, None) if S is None else split[4:]
             if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
-                                 "'validation_fraction' or the size of your dataset.")
+                raise ValueError(
+                    "The validation set is too small. Increase "
+                    "'validation_fraction' or the size of your dataset."
+                )
             y_val = self._decode(Y_val)
         else:
             X_train, Y_train, X_val, Y_val, y_val = X, Y, None, None, None
@@ -641,9 +758,15 @@ class _FNNBase(BaseEstimator):
         batch_size = self._batch_size(n_samples)
         n_full = (n_samples // batch_size) * batch_size
         order = np.arange(n_samples)
-        options = dict(optimizer=self._network_optimizer(), momentum=self.momentum,
-                       beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon,
-                       clip_norm=self.clip_norm, shuffle=False)
+        options = dict(
+            optimizer=self._network_optimizer(),
+            momentum=self.momentum,
+            beta1=self.beta_1,
+            beta2=self.beta_2,
+            epsilon=self.epsilon,
+            clip_norm=self.clip_norm,
+            shuffle=False,
+        )
         alpha = float(self.alpha)
         self.n_iter_ = 0
         try:
@@ -668,10 +791,15 @@ class _FNNBase(BaseEstimator):
                         s = None if Se is None else Se[start:stop]
                         if stop > start and (s is None or np.any(s > 0)):
                             net.l2 = alpha / min(batch_size, stop - start)
-                            history = net.partial_fit(Xe[:, start:stop], Ye[:, start:stop],
-                                                      batch_size=batch_size,
-                                                      learning_rate=lr, sample_weight=s,
-                                                      l2_per_weight=s is not None, **options)
+                            history = net.partial_fit(
+                                Xe[:, start:stop],
+                                Ye[:, start:stop],
+                                batch_size=batch_size,
+                                learning_rate=lr,
+                                sample_weight=s,
+                                l2_per_weight=s is not None,
+                                **options,
+                            )
                             total += history.cost[0] * (stop - start)
                 except TrainingDivergedError as exc:
                     if not early_stopping:
@@ -684,23 +812,29 @@ class _FNNBase(BaseEstimator):
                     self.loss_curve_.append(float("nan"))
                     self.loss_ = float("nan")
                     self.n_iter_ += 1
-                    warnings.warn(f"{type(self).__name__}: training diverged in epoch "
-                                  f"{self.n_iter_} ({exc}); the weights of the best epoch are "
-                                  f"restored", ConvergenceWarning)
+                    warnings.warn(
+                        f"{type(self).__name__}: training diverged in epoch "
+                        f"{self.n_iter_} ({exc}); the weights of the best epoch are "
+                        f"restored",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
                     break
                 self.n_iter_ += 1
                 self.loss_ = total / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
                 self._update_no_improvement_count(net, X_val, Y_val, y_val, S_val)
                 self._optimizer.iteration_ends(self.t_)
                 self.learning_rate_ = self._optimizer.learning_rate
                 if self._no_improvement_count > self.n_iter_no_change:
-                    watched = ("Validation score" if early_stopping else "Training loss")
-                    message = (f"{watched} did not improve more than tol={self.tol:f} for "
-                               f"{self.n_iter_no_change} consecutive epochs.")
+                    watched = "Validation score" if early_stopping else "Training loss"
+                    message = (
+                        f"{watched} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs."
+                    )
                     stop = self._optimizer.trigger_stopping(message, self.verbose)
                     self.learning_rate_ = self._optimizer.learning_rate
                     if stop:
@@ -709,11 +843,14 @@ class _FNNBase(BaseEstimator):
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                                  f"reached and the optimization hasn't converged yet.",
-                                  ConvergenceWarning)
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        f"reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=2)
         if early_stopping:
             set_flat_parameters(net, self._best_params)
 
@@ -737,7 +874,7 @@ class _FNNBase(BaseEstimator):
         score = self._validation_score(out, y_val, S_val)
         self.validation_scores_.append(score)
         if self.verbose:
-            print("Validation score: %f" % score)
+            print(f"Validation score: {score:f}")
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
         else:
@@ -752,9 +889,13 @@ class _FNNBase(BaseEstimator):
         (n_samples, n_outputs), in the network's dtype."""
         check_is_fitted(self, "coefs_")
         net = self.__dict__.get("network_")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"],
-                          dtype=(np.float64, np.float32) if net is None else net.dtype,
-                          reset=False)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32) if net is None else net.dtype,
+            reset=False,
+        )
         net = self._current_network(X.dtype.type)
         return net.forward(X.T).T
 
@@ -766,10 +907,13 @@ class _FNNBase(BaseEstimator):
         exposed = state.pop("_exposed", None)
         # coefs_/intercepts_ that still are the views of the network are
         # rebuilt from it, not pickled twice
-        if exposed is not None and state.get("coefs_") is exposed[0] and \
-                state.get("intercepts_") is exposed[1] and \
-                all(a is b for a, b in zip(state["coefs_"], exposed[2])) and \
-                all(a is b for a, b in zip(state["intercepts_"], exposed[3])):
+        if (
+            exposed is not None
+            and state.get("coefs_") is exposed[0]
+            and state.get("intercepts_") is exposed[1]
+            and all(a is b for a, b in zip(state["coefs_"], exposed[2]))
+            and all(a is b for a, b in zip(state["intercepts_"], exposed[3]))
+        ):
             del state["coefs_"], state["intercepts_"]
         return state
 
@@ -817,22 +961,65 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
     (2, 3)
     """)
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, device="cpu", clip_norm=None, class_weight=None):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        device="cpu",
+        clip_norm=None,
+        class_weight=None,
+    ):
         super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
-            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-            verbose=verbose, warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
-            device=device, clip_norm=clip_norm)
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+            device=device,
+            clip_norm=clip_norm,
+        )
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None):
@@ -875,8 +1062,9 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
         self._check_params()
         if "classes_" not in self.__dict__:
             if classes is None:
-                raise ValueError("classes: expected every class label on the first call to "
-                                 "partial_fit, got None")
+                raise ValueError(
+                    "classes: expected every class label on the first call to partial_fit, got None"
+                )
             self.classes_ = unique_labels(classes)
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -884,8 +1072,10 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
             else:
                 self._label_binarizer.fit(classes)
         elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
-            raise ValueError(f"classes: expected the classes of the first call {self.classes_}, "
-                             f"got {unique_labels(classes)}")
+            raise ValueError(
+                f"classes: expected the classes of the first call {self.classes_}, "
+                f"got {unique_labels(classes)}"
+            )
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _sample_weights(self, X, y, sample_weight, incremental):
@@ -897,16 +1087,22 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
         if isinstance(cw, str):
             V.check_choice("class_weight", cw, ("balanced",))
             if incremental:
-                raise ValueError("class_weight: 'balanced' is not supported by partial_fit (each "
-                                 "call sees one batch); pass a dict, e.g. from "
-                                 "sklearn.utils.class_weight.compute_class_weight('balanced', "
-                                 "classes=classes, y=y)")
+                raise ValueError(
+                    "class_weight: 'balanced' is not supported by partial_fit (each "
+                    "call sees one batch); pass a dict, e.g. from "
+                    "sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y)"
+                )
         elif not isinstance(cw, (dict, list)):
-            raise ValueError(f"class_weight: expected None, 'balanced', a dict {{class: weight}} "
-                             f"or a list of such dicts (multilabel), got {cw!r}")
+            raise ValueError(
+                f"class_weight: expected None, 'balanced', a dict {{class: weight}} "
+                f"or a list of such dicts (multilabel), got {cw!r}"
+            )
         if self.device != "cpu":
-            raise NotImplementedError(f"class_weight: sample weights are not supported on "
-                                      f"device={self.device!r} yet; use device='cpu'")
+            raise NotImplementedError(
+                f"class_weight: sample weights are not supported on "
+                f"device={self.device!r} yet; use device='cpu'"
+            )
         labels = np.asarray(y)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.ravel()
@@ -916,8 +1112,9 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
         if S is not None:
             W = W * S
         if not np.any(W > 0):
-            raise ValueError("class_weight: every example's weight (class weight times "
-                             "sample_weight) is zero")
+            raise ValueError(
+                "class_weight: every example's weight (class weight times sample_weight) is zero"
+            )
         return W
 
     def _validate_input(self, X, y, incremental, reset):
@@ -930,15 +1127,20 @@ class FNNClassifier(ClassifierMixin, _FNNBase):
             classes = unique_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
-                    raise ValueError(f"warm_start can only be used where `y` has the same classes "
-                                     f"as in the previous call to fit. Previously got "
-                                     f"{self.classes_}, `y` has {classes}")
+                    raise ValueError(
+                        f"warm_start can only be used where `y` has the same classes "
+                        f"as in the previous call to fit. Previously got "
+                        f"{self.classes_}, `y` has {classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                                 f"{self.classes_}. 'y' has {classes}.")
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}."
+                )
         if self._label_binarizer.y_type_ == "binary" and self.classes_.size < 2:
-            raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class "
-                             f"({self.classes_[0]!r})")
+            raise ValueError(
+                f"y: a classifier needs at least 2 classes, got 1 class ({self.classes_[0]!r})"
+            )
         # bool, so that float32 X is not upcast by the targets
         return X, self._label_binarizer.transform(y).astype(bool)
 
@@ -1006,22 +1208,65 @@ class FNNRegressor(RegressorMixin, _FNNBase):
 %(attributes)s
     """)
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, device="cpu", clip_norm=None):
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        device="cpu",
+        clip_norm=None,
+    ):
         super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
-            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-            verbose=verbose, warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
-            device=device, clip_norm=clip_norm)
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+            device=device,
+            clip_norm=clip_norm,
+        )
         self.loss = loss
 
     def fit(self, X, y, sample_weight=None):
@@ -1084,4 +1329,3 @@ class FNNRegressor(RegressorMixin, _FNNBase):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-

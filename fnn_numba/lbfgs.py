@@ -15,6 +15,7 @@ before each evaluation and J and the gradient come back as float64 copies
 of float32 values, so the line search sees float32 noise (about 1e-7 J);
 ``tol`` below that stops it early, as it would any float32 L-BFGS.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,8 +70,18 @@ def flat_cost_and_gradient(net, X, Y, theta, sample_weight=None):
     return float(g.cost), net.flatten_gradients(g).astype(np.float64)
 
 
-def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False, callback=None,
-              sample_weight=None):
+def fit_lbfgs(
+    net,
+    X,
+    Y,
+    *,
+    max_iter=200,
+    max_fun=15000,
+    tol=1e-4,
+    verbose=False,
+    callback=None,
+    sample_weight=None,
+):
     """Minimise the network's cost on all of (X, Y) with L-BFGS-B.
 
     Parameters
@@ -120,8 +131,11 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
     # evaluation below passes its arrays through unchanged
     # (a SciPy sparse X becomes the canonical CSC matrix that the sparse
     # first-layer kernels read; it is never densified)
-    X = net._check_x(X, sparse=True) if sparse_mod.issparse(X) else \
-        V.as_float_matrix("X", X, net.dtype, rows=net.sizes[0])
+    X = (
+        net._check_x(X, sparse=True)
+        if sparse_mod.issparse(X)
+        else V.as_float_matrix("X", X, net.dtype, rows=net.sizes[0])
+    )
     net.cost(X, Y)  # checks Y against X and the cost, before anything changes
     S = net._check_sample_weight(sample_weight, X.shape[1])
     Y = _network_targets(net, Y, X.shape[1])
@@ -138,18 +152,29 @@ def fit_lbfgs(net, X, Y, *, max_iter=200, max_fun=15000, tol=1e-4, verbose=False
         J = float(intermediate_result.fun)
         curve.append(J)
         if verbose:
-            print("Iteration %d, loss = %.8f" % (len(curve), J), flush=True)
+            print(f"Iteration {len(curve)}, loss = {J:.8f}", flush=True)
         if callback is not None:
             callback(len(curve), J)
 
     theta0 = net.get_parameters().astype(np.float64)
-    res = scipy.optimize.minimize(fun, theta0, method="L-BFGS-B", jac=True,
-                                  callback=after_iteration,
-                                  options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
+    res = scipy.optimize.minimize(
+        fun,
+        theta0,
+        method="L-BFGS-B",
+        jac=True,
+        callback=after_iteration,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+    )
     set_flat_parameters(net, res.x)
-    return LbfgsResult(n_iter=int(min(res.nit, max_iter)), n_fun=int(res.nfev), loss=float(res.fun),
-                       converged=bool(res.status == 0), status=int(res.status),
-                       message=str(res.message), loss_curve=curve)
+    return LbfgsResult(
+        n_iter=int(min(res.nit, max_iter)),
+        n_fun=int(res.nfev),
+        loss=float(res.fun),
+        converged=bool(res.status == 0),
+        status=int(res.status),
+        message=str(res.message),
+        loss_curve=curve,
+    )
 
 
 def _network_targets(net, Y, m):

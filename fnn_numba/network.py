@@ -5,6 +5,7 @@ backend (:mod:`fnn_numba.backends`): the jitted drivers of
 :mod:`fnn_numba.engine` on the CPU, their CUDA twins on a GPU. Training runs
 the one loop of :mod:`fnn_numba.training`.
 """
+
 import json
 import numbers
 import os
@@ -17,12 +18,12 @@ import numpy as np
 from . import _validation as V
 from . import layers as layers_mod
 from . import sparse as sparse_mod
+from ._encoding import one_hot
+from ._model_file import FORMAT_NAME, FORMAT_VERSION, read_model_file
 from .activations import POSITIVE_OUTPUT, UNIT_INTERVAL_OUTPUT
 from .backends import FORWARD_CHUNK, CPUBackend  # noqa: F401 (FORWARD_CHUNK is public)
 from .costs import COST_ALIASES, COSTS, FUSED_PAIRS
 from .init import INITIALISERS, initial_parameters
-from ._encoding import one_hot
-from ._model_file import FORMAT_NAME, FORMAT_VERSION, read_model_file
 from .optimizers import OPTIMIZER_CLASSES, make_optimizer
 from .training import (
     SCHEDULES,  # noqa: F401 (re-exported)
@@ -34,7 +35,6 @@ from .training import (
     make_schedule,
     run_epochs,
 )
-
 
 __all__ = ["Network", "Gradients", "History", "TrainingDivergedError", "ForwardPass"]
 
@@ -61,8 +61,12 @@ class ForwardPass:
 
 
 def _default_output(cost_name):
-    return {"categorical_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-            "squared_error": "identity", "poisson": "exp"}[cost_name]
+    return {
+        "categorical_cross_entropy": "softmax",
+        "binary_cross_entropy": "sigmoid",
+        "squared_error": "identity",
+        "poisson": "exp",
+    }[cost_name]
 
 
 class Network:
@@ -111,8 +115,19 @@ class Network:
     that shape too.
     """
 
-    def __init__(self, layers=None, activations=None, cost="categorical_cross_entropy", init="auto",
-                 dtype=np.float64, seed=None, l2=0.0, device="cpu", *, sizes=None):
+    def __init__(
+        self,
+        layers=None,
+        activations=None,
+        cost="categorical_cross_entropy",
+        init="auto",
+        dtype=np.float64,
+        seed=None,
+        l2=0.0,
+        device="cpu",
+        *,
+        sizes=None,
+    ):
         if sizes is not None:
             if layers is not None:
                 raise ValueError("sizes: give the layers or the sizes, not both")
@@ -124,25 +139,33 @@ class Network:
         self.layers = [self.input_layer] + stack
         self.sizes = [self.input_layer.size] + [layer.size for layer in stack]
         self.activations = [layer.activation for layer in stack]
-        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
-                self.activations[-1] not in UNIT_INTERVAL_OUTPUT:
+        if (
+            self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy")
+            and self.activations[-1] not in UNIT_INTERVAL_OUTPUT
+        ):
             raise ValueError(
                 f"activations: {self.cost_name} needs an output in (0, 1) by construction "
-                f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}")
+                f"(sigmoid or softmax as the last activation), got {self.activations[-1]!r}"
+            )
         if self.cost_name == "poisson" and self.activations[-1] not in POSITIVE_OUTPUT:
             raise ValueError(
                 f"activations: poisson needs an output > 0 by construction (exp, sigmoid or "
-                f"softmax as the last activation), got {self.activations[-1]!r}")
+                f"softmax as the last activation), got {self.activations[-1]!r}"
+            )
         self.dtype = V.check_dtype(dtype)
         self.l2 = V.check_positive("l2", l2, allow_zero=True)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                                 or seed < 0):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
             raise ValueError(f"seed: expected None or a non-negative integer, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self.init = V.check_choice("init", init, set(INITIALISERS) | {"auto"})
         if self.init == "auto":
-            self.init = "he" if len(stack) > 1 and self.activations[0] in ("relu", "leaky_relu") \
+            self.init = (
+                "he"
+                if len(stack) > 1 and self.activations[0] in ("relu", "leaky_relu")
                 else "xavier"
+            )
 
         self._cost_code = COSTS[self.cost_name]
         self._fused = (self.activations[-1], self.cost_name) in FUSED_PAIRS
@@ -162,18 +185,24 @@ class Network:
     def _layer_list(self, layers, activations):
         if isinstance(layers, (list, tuple)) and layers and isinstance(layers[0], layers_mod.Layer):
             if activations is not None:
-                raise ValueError("activations: give each layer its activation (Dense(units, "
-                                 "activation=...)); activations= is only for the list-of-sizes form")
+                raise ValueError(
+                    "activations: give each layer its activation (Dense(units, "
+                    "activation=...)); activations= is only for the list-of-sizes form"
+                )
             return list(layers)
         sizes = V.check_sizes(layers)
         L = len(sizes) - 1
         if activations is None:
             activations = ["relu"] * (L - 1) + [_default_output(self.cost_name)]
         if isinstance(activations, str) or not hasattr(activations, "__len__"):
-            raise ValueError(f"activations: expected a list of {L} activation names, got {activations!r}")
+            raise ValueError(
+                f"activations: expected a list of {L} activation names, got {activations!r}"
+            )
         if len(activations) != L:
-            raise ValueError(f"activations: expected {L} names (one per layer with weights), "
-                             f"got {len(activations)}: {list(activations)!r}")
+            raise ValueError(
+                f"activations: expected {L} names (one per layer with weights), "
+                f"got {len(activations)}: {list(activations)!r}"
+            )
         for a in activations:
             layers_mod.Dense(1, a)  # names the bad activation in the error
         return layers_mod.dense_stack(sizes, activations)
@@ -200,7 +229,7 @@ class Network:
         g = self._geom[i]
         shape = dict(self.layers[i + 1].parameter_shapes())[name]
         off = g[layers_mod.W_OFF] if name == "W" else g[layers_mod.B_OFF]
-        return buf[off:off + int(np.prod(shape))].reshape(shape)
+        return buf[off : off + int(np.prod(shape))].reshape(shape)
 
     def _unflatten(self, buf):
         """(weights, biases) views of a flat vector laid out as the parameters."""
@@ -209,11 +238,19 @@ class Network:
         layout = self.__dict__.get("_view_layout")
         if layout is None:
             layout = self._view_layout = [
-                [(int(off), int(np.prod(shape)), shape) for off, shape in
-                 ((self._geom[i][layers_mod.W_OFF if name == "W" else layers_mod.B_OFF],
-                   dict(layer.parameter_shapes())[name]) for i, layer in self._parametrised())]
-                for name in ("W", "b")]
-        return tuple([buf[o:o + n].reshape(shape) for o, n, shape in part] for part in layout)
+                [
+                    (int(off), int(np.prod(shape)), shape)
+                    for off, shape in (
+                        (
+                            self._geom[i][layers_mod.W_OFF if name == "W" else layers_mod.B_OFF],
+                            dict(layer.parameter_shapes())[name],
+                        )
+                        for i, layer in self._parametrised()
+                    )
+                ]
+                for name in ("W", "b")
+            ]
+        return tuple([buf[o : o + n].reshape(shape) for o, n, shape in part] for part in layout)
 
     @property
     def weights(self):
@@ -264,7 +301,9 @@ class Network:
         :meth:`get_parameters` returns it (checked: length, finiteness)."""
         arr = np.asarray(flat)
         if arr.ndim != 1 or arr.shape[0] != self._params.size:
-            raise ValueError(f"flat: expected a vector of {self._params.size} parameters, got shape {arr.shape}")
+            raise ValueError(
+                f"flat: expected a vector of {self._params.size} parameters, got shape {arr.shape}"
+            )
         if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
             raise ValueError("flat: expected finite numbers")
         self._params[...] = arr
@@ -272,7 +311,7 @@ class Network:
     # ------------------------------------------------------------------ device
     @property
     def device(self):
-        """"cpu" or "cuda": where the network's computations run."""
+        """ "cpu" or "cuda": where the network's computations run."""
         return self._backend.name
 
     def to(self, device):
@@ -321,8 +360,10 @@ class Network:
             arch = f"sizes={self.sizes}, activations={self.activations}"
         else:
             arch = f"layers={self.layers[1:]!r}"
-        return (f"Network({arch}, cost={self.cost_name!r}, "
-                f"dtype={np.dtype(self.dtype).name}, l2={self.l2})")
+        return (
+            f"Network({arch}, cost={self.cost_name!r}, "
+            f"dtype={np.dtype(self.dtype).name}, l2={self.l2})"
+        )
 
     # ---------------------------------------------------------------- checking
     def _check_x(self, X, name="X", sparse=False):
@@ -338,8 +379,10 @@ class Network:
         if len(shape) == 3 and np.ndim(X) == 4:
             arr = np.asarray(X)
             if arr.shape[:3] != shape:
-                raise ValueError(f"{name}: expected maps of shape {shape} (channels, height, "
-                                 f"width) then examples, got shape {arr.shape}")
+                raise ValueError(
+                    f"{name}: expected maps of shape {shape} (channels, height, "
+                    f"width) then examples, got shape {arr.shape}"
+                )
             arr = arr.reshape(self.sizes[0], arr.shape[3])
         return V.as_float_matrix(name, arr, self.dtype, rows=self.sizes[0])
 
@@ -363,13 +406,18 @@ class Network:
             arr = arr.reshape(1, -1)
         y = V.as_float_matrix(name, arr, self.dtype, rows=nL)
         if y.shape[1] != m:
-            raise ValueError(f"{name}: expected {m} columns (as many examples as X), got {y.shape[1]}")
+            raise ValueError(
+                f"{name}: expected {m} columns (as many examples as X), got {y.shape[1]}"
+            )
         if self.cost_name == "poisson" and np.any(y < 0):
             raise ValueError(f"{name}: poisson needs targets >= 0, got a minimum of {y.min()}")
-        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and \
-                (np.any(y < 0) or np.any(y > 1)):
-            raise ValueError(f"{name}: {self.cost_name} needs targets in [0, 1], got values in "
-                             f"[{y.min()}, {y.max()}]")
+        if self.cost_name in ("binary_cross_entropy", "categorical_cross_entropy") and (
+            np.any(y < 0) or np.any(y > 1)
+        ):
+            raise ValueError(
+                f"{name}: {self.cost_name} needs targets in [0, 1], got values in "
+                f"[{y.min()}, {y.max()}]"
+            )
         return y
 
     def _check_sample_weight(self, sample_weight, m, name="sample_weight"):
@@ -378,16 +426,24 @@ class Network:
         if sample_weight is None:
             return None
         if self.device != "cpu":
-            raise NotImplementedError(f"{name}: sample_weight is not supported on "
-                                      f"device={self.device!r} yet; use device='cpu'")
+            raise NotImplementedError(
+                f"{name}: sample_weight is not supported on "
+                f"device={self.device!r} yet; use device='cpu'"
+            )
         arr = np.asarray(sample_weight)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
-                or np.issubdtype(arr.dtype, np.complexfloating):
-            raise TypeError(f"{name}: expected real numbers, one weight per example, got dtype "
-                            f"{arr.dtype}")
+        if (
+            arr.dtype == object
+            or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool)
+            or np.issubdtype(arr.dtype, np.complexfloating)
+        ):
+            raise TypeError(
+                f"{name}: expected real numbers, one weight per example, got dtype {arr.dtype}"
+            )
         if arr.shape != (m,):
-            raise ValueError(f"{name}: expected shape ({m},), one weight per example (column of "
-                             f"X), got shape {arr.shape}")
+            raise ValueError(
+                f"{name}: expected shape ({m},), one weight per example (column of "
+                f"X), got shape {arr.shape}"
+            )
         out = np.ascontiguousarray(arr, dtype=self.dtype)
         if not np.all(np.isfinite(out)):
             raise ValueError(f"{name}: contains NaN or inf (in {np.dtype(self.dtype).name})")
@@ -499,34 +555,41 @@ class Network:
         X = self._check_x(X, sparse=True)
         m = X.shape[1]
         if (Y is None) == (output_gradient is None):
-            raise ValueError("gradients: give either Y (targets of the network's cost) or "
-                             "output_gradient (dJ/dA[L]), not both and not neither")
+            raise ValueError(
+                "gradients: give either Y (targets of the network's cost) or "
+                "output_gradient (dJ/dA[L]), not both and not neither"
+            )
         if sample_weight is not None and output_gradient is not None:
-            raise ValueError("sample_weight: weights the network's cost, so it goes with Y; "
-                             "with output_gradient, scale G's columns instead")
+            raise ValueError(
+                "sample_weight: weights the network's cost, so it goes with Y; "
+                "with output_gradient, scale G's columns instead"
+            )
         with self._lock:
             if output_gradient is not None:
-                G = V.as_float_matrix("output_gradient", output_gradient, self.dtype,
-                                      rows=self.sizes[-1])
+                G = V.as_float_matrix(
+                    "output_gradient", output_gradient, self.dtype, rows=self.sizes[-1]
+                )
                 if G.shape[1] != m:
-                    raise ValueError(f"output_gradient: expected {m} columns (as many examples "
-                                     f"as X), got {G.shape[1]}")
+                    raise ValueError(
+                        f"output_gradient: expected {m} columns (as many examples "
+                        f"as X), got {G.shape[1]}"
+                    )
                 grads, dX = self._backend_for(X).output_gradients(X, G)
                 J = None
             else:
                 Y = self._check_y(Y, m)
                 S = self._check_sample_weight(sample_weight, m)
                 backend = self._backend_for(X)
-                grads, dX, J = backend.gradients(X, Y) if S is None else \
-                    backend.gradients(X, Y, S)
+                grads, dX, J = backend.gradients(X, Y) if S is None else backend.gradients(X, Y, S)
             grads = np.array(grads, copy=True)
         weights, biases = self._unflatten(grads)
         if len(x_shape) == 4:
             dX = dX.reshape(x_shape)
         return Gradients(weights, biases, dX, J)
 
-    def step(self, gradients, learning_rate=0.01, *, optimizer=None, clip_norm=None,
-             clip_value=None):
+    def step(
+        self, gradients, learning_rate=0.01, *, optimizer=None, clip_norm=None, clip_value=None
+    ):
         """Apply given gradients with the network's optimizer and its state.
 
         ``gradients`` is a :class:`Gradients` (as :meth:`gradients` returns)
@@ -548,8 +611,12 @@ class Network:
         with self._lock:
             opt = self._optimizer_for(optimizer)
             if not self._backend.apply(flat, opt, lr, cn, cv):
-                raise TrainingDivergedError("step: the update would make a parameter NaN or inf; "
-                                            "nothing was written", 0, 0, self.history)
+                raise TrainingDivergedError(
+                    "step: the update would make a parameter NaN or inf; nothing was written",
+                    0,
+                    0,
+                    self.history,
+                )
 
     def flatten_gradients(self, gradients):
         """A :class:`Gradients` (or a flat vector, checked) as one vector laid
@@ -557,19 +624,27 @@ class Network:
         if isinstance(gradients, Gradients):
             flat = np.empty_like(self._params)
             w, b = self._unflatten(flat)
-            for name, src, dst in (("weights", gradients.weights, w), ("biases", gradients.biases, b)):
+            for name, src, dst in (
+                ("weights", gradients.weights, w),
+                ("biases", gradients.biases, b),
+            ):
                 if len(src) != len(dst):
-                    raise ValueError(f"gradients.{name}: expected {len(dst)} arrays, got {len(src)}")
+                    raise ValueError(
+                        f"gradients.{name}: expected {len(dst)} arrays, got {len(src)}"
+                    )
                 for l, (g, d) in enumerate(zip(src, dst)):
                     if np.shape(g) != d.shape:
-                        raise ValueError(f"gradients.{name}[{l}]: expected shape {d.shape}, "
-                                         f"got {np.shape(g)}")
+                        raise ValueError(
+                            f"gradients.{name}[{l}]: expected shape {d.shape}, got {np.shape(g)}"
+                        )
                     d[...] = g
             return flat
         flat = np.asarray(gradients, dtype=self.dtype)
         if flat.shape != self._params.shape:
-            raise ValueError(f"gradients: expected a Gradients or a flat vector of "
-                             f"{self._params.size} values, got shape {flat.shape}")
+            raise ValueError(
+                f"gradients: expected a Gradients or a flat vector of "
+                f"{self._params.size} values, got shape {flat.shape}"
+            )
         return flat
 
     def _optimizer_for(self, optimizer):
@@ -580,8 +655,11 @@ class Network:
             if cur is None:
                 cur = self._optimizer = make_optimizer("sgd")
             return cur
-        if isinstance(optimizer, str) and cur is not None and \
-                V.check_choice("optimizer", optimizer, OPTIMIZER_CLASSES) == cur.name:
+        if (
+            isinstance(optimizer, str)
+            and cur is not None
+            and V.check_choice("optimizer", optimizer, OPTIMIZER_CLASSES) == cur.name
+        ):
             return cur
         self._optimizer = make_optimizer(optimizer)
         return self._optimizer
@@ -593,12 +671,38 @@ class Network:
         return self._optimizer
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, Y, epochs=10, batch_size=32, learning_rate=0.1, *, optimizer="sgd",
-            momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, lr_schedule="constant",
-            power_t=0.5, step_size=10, gamma=None, clip_norm=None, clip_value=None, shuffle=True,
-            validation_data=None, validation_fraction=0.0, early_stopping=False, patience=10,
-            min_delta=1e-4, progress=None, callback=None, verbose=False, tol=1e-4,
-            max_fun=15000, sample_weight=None):
+    def fit(
+        self,
+        X,
+        Y,
+        epochs=10,
+        batch_size=32,
+        learning_rate=0.1,
+        *,
+        optimizer="sgd",
+        momentum=0.9,
+        beta1=0.9,
+        beta2=0.999,
+        epsilon=1e-8,
+        lr_schedule="constant",
+        power_t=0.5,
+        step_size=10,
+        gamma=None,
+        clip_norm=None,
+        clip_value=None,
+        shuffle=True,
+        validation_data=None,
+        validation_fraction=0.0,
+        early_stopping=False,
+        patience=10,
+        min_delta=1e-4,
+        progress=None,
+        callback=None,
+        verbose=False,
+        tol=1e-4,
+        max_fun=15000,
+        sample_weight=None,
+    ):
         """Train with mini-batch gradient descent or one of its variants.
 
         Parameters
@@ -690,21 +794,35 @@ class Network:
         step and ``history`` its completed epochs.
         """
         if isinstance(optimizer, str) and optimizer.lower() == "lbfgs":
-            return self._fit_lbfgs(X, Y, epochs, tol, max_fun, validation_data, callback, verbose,
-                                   sample_weight)
+            return self._fit_lbfgs(
+                X, Y, epochs, tol, max_fun, validation_data, callback, verbose, sample_weight
+            )
         plan = self._training_plan(
-            X, Y, epochs=epochs, batch_size=batch_size,
+            X,
+            Y,
+            epochs=epochs,
+            batch_size=batch_size,
             schedule=make_schedule(learning_rate, lr_schedule, power_t, step_size, gamma),
             optimizer=make_optimizer(optimizer, momentum, beta1, beta2, epsilon),
-            clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
-            validation_data=validation_data, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, min_delta=min_delta,
-            callback=callback, progress=progress, verbose=verbose, sample_weight=sample_weight,
-            sparse=True)
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
+            callback=callback,
+            progress=progress,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            sparse=True,
+        )
         return self._train(plan)
 
-    def _fit_lbfgs(self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose,
-                   sample_weight=None):
+    def _fit_lbfgs(
+        self, X, Y, epochs, tol, max_fun, validation_data, callback, verbose, sample_weight=None
+    ):
         from .lbfgs import fit_lbfgs
 
         epochs = V.check_positive("epochs", epochs, integer=True)
@@ -727,15 +845,42 @@ class Network:
                 callback(iteration, history)
 
         with self._lock:
-            fit_lbfgs(self, X, Y, max_iter=epochs, max_fun=max_fun, tol=tol, verbose=verbose,
-                      callback=after_iteration, sample_weight=S)
-        history.best_epoch = int(np.argmin(history.val_cost if Xv is not None else history.cost)) + 1 \
-            if history.cost else 0
+            fit_lbfgs(
+                self,
+                X,
+                Y,
+                max_iter=epochs,
+                max_fun=max_fun,
+                tol=tol,
+                verbose=verbose,
+                callback=after_iteration,
+                sample_weight=S,
+            )
+        history.best_epoch = (
+            int(np.argmin(history.val_cost if Xv is not None else history.cost)) + 1
+            if history.cost
+            else 0
+        )
         return history
 
-    def partial_fit(self, X, Y, batch_size=32, learning_rate=0.1, *, optimizer="sgd", momentum=0.9,
-                    beta1=0.9, beta2=0.999, epsilon=1e-8, clip_norm=None, clip_value=None,
-                    shuffle=True, sample_weight=None, l2_per_weight=False):
+    def partial_fit(
+        self,
+        X,
+        Y,
+        batch_size=32,
+        learning_rate=0.1,
+        *,
+        optimizer="sgd",
+        momentum=0.9,
+        beta1=0.9,
+        beta2=0.999,
+        epsilon=1e-8,
+        clip_norm=None,
+        clip_value=None,
+        shuffle=True,
+        sample_weight=None,
+        l2_per_weight=False,
+    ):
         """One epoch of training that keeps the optimizer's state (velocity,
         Adam moments and step count) from the previous ``partial_fit`` (or
         ``fit``, or :meth:`step`) when the optimizer is of the same kind.
@@ -747,19 +892,49 @@ class Network:
         cur = self._optimizer
         if cur is not None and cur.kind == opt.kind:
             opt.velocity, opt.second, opt.t = cur.velocity, cur.second, cur.t
-        plan = self._training_plan(X, Y, epochs=1, batch_size=batch_size,
-                                   schedule=make_schedule(learning_rate), optimizer=opt,
-                                   clip_norm=clip_norm, clip_value=clip_value, shuffle=shuffle,
-                                   progress=False, sample_weight=sample_weight,
-                                   l2_per_weight=bool(l2_per_weight), sparse=True)
+        plan = self._training_plan(
+            X,
+            Y,
+            epochs=1,
+            batch_size=batch_size,
+            schedule=make_schedule(learning_rate),
+            optimizer=opt,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            shuffle=shuffle,
+            progress=False,
+            sample_weight=sample_weight,
+            l2_per_weight=bool(l2_per_weight),
+            sparse=True,
+        )
         return self._train(plan)
 
-    def _training_plan(self, X, Y, *, epochs, batch_size, schedule, optimizer, clip_norm=None,
-                       clip_value=None, shuffle=True, validation_data=None,
-                       validation_fraction=0.0, early_stopping=False, patience=10,
-                       min_delta=1e-4, callback=None, progress=None, verbose=False,
-                       whole_batches=True, names=("X", "Y"), sample_weight=None,
-                       l2_per_weight=False, sparse=False):
+    def _training_plan(
+        self,
+        X,
+        Y,
+        *,
+        epochs,
+        batch_size,
+        schedule,
+        optimizer,
+        clip_norm=None,
+        clip_value=None,
+        shuffle=True,
+        validation_data=None,
+        validation_fraction=0.0,
+        early_stopping=False,
+        patience=10,
+        min_delta=1e-4,
+        callback=None,
+        progress=None,
+        verbose=False,
+        whole_batches=True,
+        names=("X", "Y"),
+        sample_weight=None,
+        l2_per_weight=False,
+        sparse=False,
+    ):
         """Validate every argument before anything changes; a frozen :class:`Plan`.
 
         ``whole_batches``: a batch size above the number of examples becomes
@@ -783,12 +958,16 @@ class Network:
         Xv, Yv, Sv = self._check_validation_data(validation_data, sparse=sparse)
         if validation_data is None and fraction > 0:
             if fraction >= 1:
-                raise ValueError(f"validation_fraction: expected a value in [0, 1), got {fraction!r}")
+                raise ValueError(
+                    f"validation_fraction: expected a value in [0, 1), got {fraction!r}"
+                )
             n_val = int(round(fraction * m))
             if n_val < 1 or n_val >= m:
-                raise ValueError(f"validation_fraction: {fraction} of {m} examples leaves "
-                                 f"{n_val} for validation and {m - n_val} for training; need at "
-                                 f"least 1 of each")
+                raise ValueError(
+                    f"validation_fraction: {fraction} of {m} examples leaves "
+                    f"{n_val} for validation and {m - n_val} for training; need at "
+                    f"least 1 of each"
+                )
             held = np.sort(self._rng.permutation(m)[:n_val])
             keep = np.setdiff1d(np.arange(m), held)
             Xv, X = _take_columns(X, held), _take_columns(X, keep)
@@ -800,21 +979,39 @@ class Network:
                 Sv, S = S[held], S[keep]
         if whole_batches:
             batch_size = check_batch_size(batch_size, X.shape[1])
-        return Plan(X=X, Y=Y, Xv=Xv, Yv=Yv, epochs=epochs, batch_size=batch_size,
-                    schedule=schedule, optimizer=optimizer, clip_norm=clip_norm,
-                    clip_value=clip_value, shuffle=bool(shuffle),
-                    early_stopping=bool(early_stopping), patience=patience, min_delta=min_delta,
-                    callback=callback, progress=progress, verbose=bool(verbose),
-                    sample_weight=S, Sv=Sv, l2_per_weight=bool(l2_per_weight))
+        return Plan(
+            X=X,
+            Y=Y,
+            Xv=Xv,
+            Yv=Yv,
+            epochs=epochs,
+            batch_size=batch_size,
+            schedule=schedule,
+            optimizer=optimizer,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            shuffle=bool(shuffle),
+            early_stopping=bool(early_stopping),
+            patience=patience,
+            min_delta=min_delta,
+            callback=callback,
+            progress=progress,
+            verbose=bool(verbose),
+            sample_weight=S,
+            Sv=Sv,
+            l2_per_weight=bool(l2_per_weight),
+        )
 
     def _check_validation_data(self, validation_data, sparse=False):
         """(X_val, Y_val, weights or None) checked, or (None, None, None)."""
         if validation_data is None:
             return None, None, None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError(f"validation_data: expected a pair (X_val, Y_val) or a triple "
-                             f"(X_val, Y_val, sample_weight_val), got "
-                             f"{type(validation_data).__name__}")
+            raise ValueError(
+                f"validation_data: expected a pair (X_val, Y_val) or a triple "
+                f"(X_val, Y_val, sample_weight_val), got "
+                f"{type(validation_data).__name__}"
+            )
         Xv = self._check_x(validation_data[0], "validation_data[0]", sparse=sparse)
         Yv = self._check_y(validation_data[1], Xv.shape[1], "validation_data[1]")
         Sv = None
@@ -838,11 +1035,18 @@ class Network:
 
     # ------------------------------------------------------------- save/load
     def _metadata(self):
-        return dict(format=FORMAT_NAME, version=FORMAT_VERSION, sizes=self.sizes,
-                    activations=self.activations,
-                    layers=[layer.config() for layer in self.layers],
-                    cost=self.cost_name, init=self.init,
-                    dtype=np.dtype(self.dtype).name, l2=self.l2, seed=self.seed)
+        return dict(
+            format=FORMAT_NAME,
+            version=FORMAT_VERSION,
+            sizes=self.sizes,
+            activations=self.activations,
+            layers=[layer.config() for layer in self.layers],
+            cost=self.cost_name,
+            init=self.init,
+            dtype=np.dtype(self.dtype).name,
+            l2=self.l2,
+            seed=self.seed,
+        )
 
     def save(self, path):
         """Write the network to ``path`` (.npz), atomically: a temporary file in
@@ -870,11 +1074,15 @@ class Network:
                 opt.ensure_state(self._params)
                 meta["optimizer"] = opt.name
                 meta["optimizer_hyperparameters"] = opt.hyperparameters()
-                arrays.update(optimizer_velocity=opt.velocity, optimizer_second=opt.second,
-                              optimizer_steps=opt.t)
+                arrays.update(
+                    optimizer_velocity=opt.velocity,
+                    optimizer_second=opt.second,
+                    optimizer_steps=opt.t,
+                )
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                         **arrays)
+                np.savez(
+                    fh, metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays
+                )
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -895,28 +1103,46 @@ class Network:
         try:
             if meta.get("layers") is not None:
                 arch = [layers_mod.from_config(c) for c in meta["layers"]]
-                net = cls(arch, None, meta["cost"], meta["init"], meta["dtype"], meta["seed"],
-                          meta["l2"])
+                net = cls(
+                    arch, None, meta["cost"], meta["init"], meta["dtype"], meta["seed"], meta["l2"]
+                )
             else:
-                net = cls(meta["sizes"], meta["activations"], meta["cost"], meta["init"],
-                          meta["dtype"], meta["seed"], meta["l2"])
+                net = cls(
+                    meta["sizes"],
+                    meta["activations"],
+                    meta["cost"],
+                    meta["init"],
+                    meta["dtype"],
+                    meta["seed"],
+                    meta["l2"],
+                )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"path: {path!s} describes no valid network ({exc})") from exc
         if params.shape != net._params.shape:
-            raise ValueError(f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
-                             f"its architecture needs {net._params.shape[0]} {net._params.dtype}")
+            raise ValueError(
+                f"path: {path!s} holds {params.shape[0]} {params.dtype} parameters, "
+                f"its architecture needs {net._params.shape[0]} {net._params.dtype}"
+            )
         net._params[...] = params
         net._epochs_trained = int(meta.get("epochs_trained", 0))
         if meta.get("rng_state") is not None:
             try:
                 net._rng.bit_generator.state = meta["rng_state"]
             except (TypeError, ValueError, KeyError) as exc:
-                raise ValueError(f"path: {path!s} has an unreadable generator state ({exc})") from exc
+                raise ValueError(
+                    f"path: {path!s} has an unreadable generator state ({exc})"
+                ) from exc
         if opt_state is not None:
             if opt_state["name"] not in OPTIMIZER_CLASSES:
-                raise ValueError(f"path: {path!s} names the unknown optimizer {opt_state['name']!r}")
+                raise ValueError(
+                    f"path: {path!s} names the unknown optimizer {opt_state['name']!r}"
+                )
             opt = make_optimizer(opt_state["name"], **meta.get("optimizer_hyperparameters", {}))
-            opt.velocity, opt.second, opt.t = opt_state["velocity"], opt_state["second"], opt_state["steps"]
+            opt.velocity, opt.second, opt.t = (
+                opt_state["velocity"],
+                opt_state["second"],
+                opt_state["steps"],
+            )
             net._optimizer = opt
         return net.to(device) if device != "cpu" else net
 

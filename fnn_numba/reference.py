@@ -28,6 +28,7 @@ gradient :func:`l2_gradient_reference`; the whole backward pass
 :func:`gradients_reference`. :func:`fnn_numba.verify.crosscheck` compares
 each with the fast kernels.
 """
+
 import math
 
 import numpy as np
@@ -319,7 +320,9 @@ def weighted_cost_reference(cost, y_hat, y, s):
 def seed_weighted_reference(cost, y_hat, y, s):
     """The seed of the weighted cost: dJ/dA[L][j,i] = (s_i / S) dL_i/dy_hat[j,i],
     S = sum_i s_i (the slopes of :func:`seed_reference`); 0 when S = 0."""
-    return _weight_shares_times(y_hat.shape, s, lambda j, i: _loss_slope(cost, y_hat[j, i], y[j, i]))
+    return _weight_shares_times(
+        y_hat.shape, s, lambda j, i: _loss_slope(cost, y_hat[j, i], y[j, i])
+    )
 
 
 def l2_reference(weights, l2):
@@ -456,6 +459,7 @@ def fused_delta_weighted_reference(name, a, y, s):
 # write them; labels CNN (1)-(4), POOL (1)-(4), SUB (1)-(4), DROP (1)-(2) are
 # those of fnn_numba.conv_kernels.
 
+
 def _inside(a, c, r, q, i):
     """a[c, r, q, i], or 0 outside the map: the zero padding."""
     _, H, W, _ = a.shape
@@ -478,8 +482,9 @@ def conv_z_reference(w, b, a_prev, stride, pad):
                     for c in range(C):
                         for u in range(KH):
                             for v in range(KW):
-                                s += w[f, c, u, v] * _inside(a_prev, c, x * stride + u - pad,
-                                                             y * stride + v - pad, i)
+                                s += w[f, c, u, v] * _inside(
+                                    a_prev, c, x * stride + u - pad, y * stride + v - pad, i
+                                )
                     z[f, x, y, i] = s + b[f]
     return z
 
@@ -499,8 +504,9 @@ def conv_dw_reference(dz, a_prev, kernel_size, stride, pad):
                     for i in range(m):
                         for x in range(OH):
                             for y in range(OW):
-                                s += dz[f, x, y, i] * _inside(a_prev, c, x * stride + u - pad,
-                                                              y * stride + v - pad, i)
+                                s += dz[f, x, y, i] * _inside(
+                                    a_prev, c, x * stride + u - pad, y * stride + v - pad, i
+                                )
                     dw[f, c, u, v] = s
     return dw
 
@@ -594,8 +600,9 @@ def maxpool_reference(a_prev, pool_size):
         for x in range(H // P):
             for y in range(W // Q):
                 for i in range(m):
-                    a[c, x, y, i] = max(a_prev[c, x * P + u, y * Q + v, i]
-                                        for u in range(P) for v in range(Q))
+                    a[c, x, y, i] = max(
+                        a_prev[c, x * P + u, y * Q + v, i] for u in range(P) for v in range(Q)
+                    )
     return a
 
 
@@ -609,8 +616,11 @@ def maxpool_backward_reference(a_prev, da, pool_size):
         for x in range(H // P):
             for y in range(W // Q):
                 for i in range(m):
-                    window = [(a_prev[c, x * P + u, y * Q + v, i], u, v)
-                              for u in range(P) for v in range(Q)]
+                    window = [
+                        (a_prev[c, x * P + u, y * Q + v, i], u, v)
+                        for u in range(P)
+                        for v in range(Q)
+                    ]
                     best = max(val for val, _, _ in window)
                     _, u, v = next(t for t in window if t[0] == best)
                     da_prev[c, x * P + u, y * Q + v, i] = da[c, x, y, i]
@@ -752,7 +762,7 @@ def dropout_mask_reference(rate, key, counter, layer, n, m):
             h = _splitmix64((key + _GOLDEN * (counter + 1)) & _MASK64)
             h = _splitmix64(h ^ ((layer * _MIX1) & _MASK64))
             h = _splitmix64((h + _GOLDEN * (i * n + j + 1)) & _MASK64)
-            u = (h >> 11) / 2.0 ** 53
+            u = (h >> 11) / 2.0**53
             mask[j, i] = 1.0 / (1.0 - rate) if u >= rate else 0.0
     return mask
 

@@ -24,15 +24,16 @@ example indices ``cols`` (an epoch's order, sliced), so no batch of X is
 gathered either. :class:`SparseCPUBackend` is the backend a
 :class:`~fnn_numba.Network` of Dense layers uses for a sparse X.
 """
+
 import numpy as np
 from numba import njit, prange
 
 from . import engine
 from ._threading import kernel_section
-from .engine import A, DA, DZ, Y_BATCH, Z, layer_output, view_c, view_f
+from .backends import CPUBackend, _CPURunner
+from .engine import DA, DZ, Y_BATCH, A, Z, layer_output, view_c, view_f
 from .kernels import activation_forward, da_prev_backward, dz_backward
 from .layers import ACT, B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
-from .backends import CPUBackend, _CPURunner
 
 try:
     import scipy.sparse as _sp
@@ -123,8 +124,15 @@ def sparse_forward_pass(model, indptr, indices, data, cols, buf):
     n, K = g[N_OUT], g[N_IN]
     z = layer_output(buf, 1, Z, geom, mb)
     a = layer_output(buf, 1, A, geom, mb)
-    sparse_z_forward(view_c(model.params, g[W_OFF], n, K), model.params[g[B_OFF]:g[B_OFF] + n],
-                     indptr, indices, data, cols, z)
+    sparse_z_forward(
+        view_c(model.params, g[W_OFF], n, K),
+        model.params[g[B_OFF] : g[B_OFF] + n],
+        indptr,
+        indices,
+        data,
+        cols,
+        z,
+    )
     activation_forward(g[ACT], z, a)
     for l in range(2, L + 1):
         z = layer_output(buf, l, Z, geom, mb)
@@ -149,15 +157,28 @@ def sparse_backward_layers(model, indptr, indices, data, cols, buf, l2, need_dx)
     a1 = layer_output(buf, 1, A, geom, mb)  # x of layer_backward, read for l == 1 only
     for l in range(L, 1, -1):
         engine.layer_backward(model, l, a1, buf, mb, l2, True, None)
-        dz_backward(geom[l - 2, ACT], layer_output(buf, l - 1, Z, geom, mb),
-                    layer_output(buf, l - 1, A, geom, mb), layer_output(buf, l - 1, DA, geom, mb),
-                    layer_output(buf, l - 1, DZ, geom, mb))
+        dz_backward(
+            geom[l - 2, ACT],
+            layer_output(buf, l - 1, Z, geom, mb),
+            layer_output(buf, l - 1, A, geom, mb),
+            layer_output(buf, l - 1, DA, geom, mb),
+            layer_output(buf, l - 1, DZ, geom, mb),
+        )
     g = geom[0]
     n, K = g[N_OUT], g[N_IN]
     w = view_c(model.params, g[W_OFF], n, K)
     dz = layer_output(buf, 1, DZ, geom, mb)
-    sparse_dw_db_backward(dz, indptr, indices, data, cols, w, w.dtype.type(l2),
-                          view_c(buf.grads, g[W_OFF], n, K), buf.grads[g[B_OFF]:g[B_OFF] + n])
+    sparse_dw_db_backward(
+        dz,
+        indptr,
+        indices,
+        data,
+        cols,
+        w,
+        w.dtype.type(l2),
+        view_c(buf.grads, g[W_OFF], n, K),
+        buf.grads[g[B_OFF] : g[B_OFF] + n],
+    )
     if need_dx:
         da_prev_backward(w, dz, view_f(buf.ws, buf.ws_off[DA, 0], K, mb))
 
@@ -173,8 +194,9 @@ def sparse_batch_gradient(model, indptr, indices, data, cols, y, buf, need_dx, w
     if np.isfinite(J):
         mb = cols.shape[0]
         engine.output_delta(model, y, buf, mb, weights)
-        sparse_backward_layers(model, indptr, indices, data, cols, buf,
-                               engine.batch_l2(model, buf, mb), need_dx)
+        sparse_backward_layers(
+            model, indptr, indices, data, cols, buf, engine.batch_l2(model, buf, mb), need_dx
+        )
     return J
 
 
@@ -187,14 +209,32 @@ def sparse_output_gradient(model, indptr, indices, data, cols, g_out, buf):
     L = geom.shape[0]
     mb = cols.shape[0]
     sparse_forward_pass(model, indptr, indices, data, cols, buf)
-    dz_backward(geom[L - 1, ACT], layer_output(buf, L, Z, geom, mb),
-                layer_output(buf, L, A, geom, mb), g_out, layer_output(buf, L, DZ, geom, mb))
+    dz_backward(
+        geom[L - 1, ACT],
+        layer_output(buf, L, Z, geom, mb),
+        layer_output(buf, L, A, geom, mb),
+        g_out,
+        layer_output(buf, L, DZ, geom, mb),
+    )
     sparse_backward_layers(model, indptr, indices, data, cols, buf, 0.0, True)
 
 
 @njit(cache=True)
-def sparse_train_batches(model, indptr, indices, data, Y, order, batch_size, first_batch,
-                         stop_batch, buf, upd, batch_costs, S):
+def sparse_train_batches(
+    model,
+    indptr,
+    indices,
+    data,
+    Y,
+    order,
+    batch_size,
+    first_batch,
+    stop_batch,
+    buf,
+    upd,
+    batch_costs,
+    S,
+):
     """:func:`fnn_numba.engine.train_batches` with a sparse X: for each batch
     of the epoch's ``order``, its targets (and weights, unless S is None)
     gathered, :func:`sparse_batch_gradient`, then
@@ -212,8 +252,9 @@ def sparse_train_batches(model, indptr, indices, data, Y, order, batch_size, fir
             J = sparse_batch_gradient(model, indptr, indices, data, cols, y, buf, False, None)
         else:
             engine.gather_weights(S, order, start, stop, buf.weights)
-            J = sparse_batch_gradient(model, indptr, indices, data, cols, y, buf, False,
-                                      buf.weights)
+            J = sparse_batch_gradient(
+                model, indptr, indices, data, cols, y, buf, False, buf.weights
+            )
         if not np.isfinite(J):
             return bi
         if not engine.apply_update(model.params, buf.grads, upd):
@@ -229,10 +270,12 @@ def as_sparse_columns(name, X, dtype, rows):
     CSC input of the right dtype in canonical form is used as it is (no
     copy); CSR and the other formats are converted once."""
     if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D sparse matrix of shape (n, m), got shape "
-                         f"{X.shape}")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or \
-            np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(
+            f"{name}: expected a 2-D sparse matrix of shape (n, m), got shape {X.shape}"
+        )
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.issubdtype(
+        X.dtype, np.complexfloating
+    ):
         raise TypeError(f"{name}: expected a real sparse matrix, got dtype {X.dtype}")
     if X.shape[0] != rows:
         raise ValueError(f"{name}: expected {rows} rows (one per input node), got shape {X.shape}")
@@ -251,12 +294,16 @@ def check_network(net, name="X"):
     """Refuse a sparse X where it has no driver: on another device than the
     CPU, or for a network with layers other than Dense."""
     if net.device != "cpu":
-        raise ValueError(f"{name}: sparse input is not supported on device={net.device!r}; use "
-                         f"device='cpu', or pass X.toarray()")
+        raise ValueError(
+            f"{name}: sparse input is not supported on device={net.device!r}; use "
+            f"device='cpu', or pass X.toarray()"
+        )
     if np.any(net._geom[:, KIND] != DENSE):
         others = sorted({type(layer).__name__ for layer in net.layers[1:]} - {"Dense"})
-        raise ValueError(f"{name}: sparse input needs a network of Dense layers only; this one "
-                         f"has {', '.join(others)}; pass X.toarray()")
+        raise ValueError(
+            f"{name}: sparse input needs a network of Dense layers only; this one "
+            f"has {', '.join(others)}; pass X.toarray()"
+        )
 
 
 def _arrays(X):
@@ -288,18 +335,21 @@ class SparseCPUBackend(CPUBackend):
         geom = self.net._geom.copy()
         n0 = int(geom[0, N_IN])
         geom[0, N_IN] = 0
-        ws_off, total = engine.workspace_layout(geom, capacity, backward=purpose != "forward",
-                                                with_dx=False)
+        ws_off, total = engine.workspace_layout(
+            geom, capacity, backward=purpose != "forward", with_dx=False
+        )
         if purpose == "gradients":
             ws_off[DA, 0] = total
             total += n0 * capacity
         dtype = self.net.dtype
-        buf = engine.Buffers(ws=np.zeros(total, dtype=dtype), ws_off=ws_off,
-                             x_buf=np.zeros(0, dtype=dtype),
-                             losses=np.zeros(capacity, dtype=dtype),
-                             grads=np.zeros(self.net._params.size if purpose != "forward" else 0,
-                                            dtype=dtype),
-                             weights=np.zeros(0, dtype=dtype))
+        buf = engine.Buffers(
+            ws=np.zeros(total, dtype=dtype),
+            ws_off=ws_off,
+            x_buf=np.zeros(0, dtype=dtype),
+            losses=np.zeros(capacity, dtype=dtype),
+            grads=np.zeros(self.net._params.size if purpose != "forward" else 0, dtype=dtype),
+            weights=np.zeros(0, dtype=dtype),
+        )
         self._buffers[purpose] = buf
         return buf
 
@@ -313,8 +363,10 @@ class SparseCPUBackend(CPUBackend):
         with kernel_section():
             sparse_forward_pass(self.model(), *_arrays(X), np.arange(m), buf)
         L = geom.shape[0]
-        return ([layer_output(buf, l, Z, geom, m).copy(order="F") for l in range(1, L + 1)],
-                [layer_output(buf, l, A, geom, m).copy(order="F") for l in range(1, L + 1)])
+        return (
+            [layer_output(buf, l, Z, geom, m).copy(order="F") for l in range(1, L + 1)],
+            [layer_output(buf, l, A, geom, m).copy(order="F") for l in range(1, L + 1)],
+        )
 
     def gradients(self, X, Y, S=None):
         m = X.shape[1]
@@ -323,8 +375,9 @@ class SparseCPUBackend(CPUBackend):
             buf = buf._replace(weights=S)
         model = self.model()
         with kernel_section():
-            J = sparse_batch_gradient(model, *_arrays(X), np.arange(m), Y, buf,
-                                      True, None if S is None else buf.weights)
+            J = sparse_batch_gradient(
+                model, *_arrays(X), np.arange(m), Y, buf, True, None if S is None else buf.weights
+            )
         return buf.grads.copy(), self._input_gradient(buf, m), float(J)
 
     def parameter_gradients(self, X, Y, S=None):
@@ -336,16 +389,22 @@ class SparseCPUBackend(CPUBackend):
         if S is not None:
             buf = buf._replace(weights=S)
         with kernel_section():
-            J = sparse_batch_gradient(self.model(), *_arrays(X), np.arange(m), Y, buf, False,
-                                      None if S is None else buf.weights)
+            J = sparse_batch_gradient(
+                self.model(),
+                *_arrays(X),
+                np.arange(m),
+                Y,
+                buf,
+                False,
+                None if S is None else buf.weights,
+            )
         return buf.grads.copy(), float(J)
 
     def output_gradients(self, X, G):
         m = X.shape[1]
         buf = self.buffers(m, "gradients")
         with kernel_section():
-            sparse_output_gradient(self.model(0.0), *_arrays(X), np.arange(m),
-                                   G, buf)
+            sparse_output_gradient(self.model(0.0), *_arrays(X), np.arange(m), G, buf)
         return buf.grads.copy(), self._input_gradient(buf, m)
 
     def runner(self, plan):
@@ -359,5 +418,16 @@ class _SparseRunner(_CPURunner):
 
     def _train_batches(self, order, first, stop, batch_costs):
         p = self.plan
-        return sparse_train_batches(self.model, *_arrays(p.X), p.Y, order, p.batch_size, first,
-                                    stop, self.buf, self.upd, batch_costs, self.S)
+        return sparse_train_batches(
+            self.model,
+            *_arrays(p.X),
+            p.Y,
+            order,
+            p.batch_size,
+            first,
+            stop,
+            self.buf,
+            self.upd,
+            batch_costs,
+            self.S,
+        )

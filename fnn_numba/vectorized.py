@@ -7,6 +7,7 @@ with the Numba kernels or with the index-level reference. :func:`train_step`
 is also the NumPy peer of one training step that the benchmarks compare
 against.
 """
+
 import numpy as np
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -101,7 +102,9 @@ def dz_from_jacobian_vectorized(da, jac):
 
 def losses_vectorized(cost, y_hat, y):
     """L_i for every example: :func:`cost_vectorized` of each column on its own, unclipped."""
-    return np.array([cost_vectorized(cost, y_hat[:, i:i + 1], y[:, i:i + 1]) for i in range(y.shape[1])])
+    return np.array(
+        [cost_vectorized(cost, y_hat[:, i : i + 1], y[:, i : i + 1]) for i in range(y.shape[1])]
+    )
 
 
 def l2_vectorized(weights, l2):
@@ -121,7 +124,9 @@ def cost_vectorized(cost, y_hat, y):
         return 0.5 * np.sum((y_hat - y) ** 2) / m
     with np.errstate(divide="ignore", invalid="ignore"):
         if cost == "binary_cross_entropy":
-            terms = np.where(y != 0, y * np.log(y_hat), 0) + np.where(y != 1, (1 - y) * np.log1p(-y_hat), 0)
+            terms = np.where(y != 0, y * np.log(y_hat), 0) + np.where(
+                y != 1, (1 - y) * np.log1p(-y_hat), 0
+            )
             return -np.sum(terms) / m
         if cost == "categorical_cross_entropy":
             return -np.sum(np.where(y != 0, y * np.log(y_hat), 0)) / m
@@ -207,6 +212,7 @@ def train_step(weights, biases, activations, x, y, learning_rate):
     zs, As = forward_vectorized(weights, biases, activations, x)
     m = x.shape[1]
     dz = (As[-1] - y) / m
+    da = None  # dJ/dA of the layer below, from the previous iteration
     for l in range(len(weights), 0, -1):
         if l < len(weights):
             dz = dz_vectorized(activations[l - 1], zs[l - 1], As[l], da)
@@ -222,6 +228,7 @@ def train_step(weights, biases, activations, x, y, learning_rate):
 # one column) and a tensordot, the gradient for the previous layer its
 # transpose scattered back (col2im). Labels are those of
 # fnn_numba.conv_kernels.
+
 
 def _windows(a_prev, kh, kw, stride, pad):
     """The (C, OH, OW, m, kh, kw) windows of the zero-padded input (a view)."""
@@ -258,8 +265,8 @@ def conv_da_prev_vectorized(w, dz, input_shape, stride, pad):
     padded = np.zeros((C, H + 2 * pad, W + 2 * pad, m))
     for u in range(KH):
         for v in range(KW):
-            padded[:, u:u + stride * OH:stride, v:v + stride * OW:stride] += cols[:, u, v]
-    return padded[:, pad:pad + H, pad:pad + W]
+            padded[:, u : u + stride * OH : stride, v : v + stride * OW : stride] += cols[:, u, v]
+    return padded[:, pad : pad + H, pad : pad + W]
 
 
 def _pool_view(a_prev, pool_size):
@@ -267,7 +274,7 @@ def _pool_view(a_prev, pool_size):
     C, H, W, m = a_prev.shape
     P, Q = pool_size
     OH, OW = H // P, W // Q
-    return a_prev[:, :OH * P, :OW * Q].reshape(C, OH, P, OW, Q, m)
+    return a_prev[:, : OH * P, : OW * Q].reshape(C, OH, P, OW, Q, m)
 
 
 def maxpool_vectorized(a_prev, pool_size):
@@ -285,8 +292,9 @@ def maxpool_backward_vectorized(a_prev, da, pool_size):
     flat = view.transpose(0, 1, 3, 5, 2, 4).reshape(C, OH, OW, m, P * Q)
     onehot = np.eye(P * Q)[flat.argmax(axis=-1)] * da[..., None]
     out = np.zeros((C, H, W, m))
-    out[:, :OH * P, :OW * Q] = onehot.reshape(C, OH, OW, m, P, Q).transpose(
-        0, 1, 4, 2, 5, 3).reshape(C, OH * P, OW * Q, m)
+    out[:, : OH * P, : OW * Q] = (
+        onehot.reshape(C, OH, OW, m, P, Q).transpose(0, 1, 4, 2, 5, 3).reshape(C, OH * P, OW * Q, m)
+    )
     return out
 
 
@@ -301,13 +309,15 @@ def avgpool_backward_vectorized(da, input_shape, pool_size):
     P, Q = pool_size
     OH, OW = H // P, W // Q
     out = np.zeros((C, H, W, da.shape[3]))
-    out[:, :OH * P, :OW * Q] = np.repeat(np.repeat(da, P, axis=1), Q, axis=2) / (P * Q)
+    out[:, : OH * P, : OW * Q] = np.repeat(np.repeat(da, P, axis=1), Q, axis=2) / (P * Q)
     return out
 
 
 def subsample_z_vectorized(beta, b, a_prev, pool_size):
     """SUB (1): beta[c] times the window means plus b[c], broadcast over maps."""
-    return beta[:, None, None, None] * avgpool_vectorized(a_prev, pool_size) + b[:, None, None, None]
+    return (
+        beta[:, None, None, None] * avgpool_vectorized(a_prev, pool_size) + b[:, None, None, None]
+    )
 
 
 def subsample_dbeta_vectorized(dz, a_prev, pool_size):
@@ -365,7 +375,7 @@ def dropout_mask_vectorized(rate, key, counter, layer, n, m):
         h = mix(h ^ (u64(layer) * mix1))
         q = np.arange(n * m, dtype=np.uint64).reshape(m, n).T  # q = i n + j
         h = mix(h + golden * (q + u64(1)))
-    u = (h >> u64(11)).astype(np.float64) / 2.0 ** 53
+    u = (h >> u64(11)).astype(np.float64) / 2.0**53
     return np.where(u >= rate, 1.0 / (1.0 - rate), 0.0)
 
 

@@ -79,6 +79,7 @@ For the tests only, :func:`_with_kernels` substitutes fast kernels by name or
 by (name, layer), so that a test can plant a slip into a copy of a kernel and
 see which rows fail (``tests/test_crosscheck.py``).
 """
+
 import argparse
 import contextlib
 import contextvars
@@ -108,8 +109,8 @@ from .layers import (
     SUBSAMPLE2D,
     W_OFF,
     W_SIZE,
+    dense_stack,
 )
-from .layers import dense_stack
 from .layers import parameter_layout as layer_layout
 
 #: the kernels the check calls, by the name :func:`_with_kernels` substitutes them under
@@ -137,8 +138,9 @@ ZERO_BIAS_STD = 0.3
 DROPOUT_KEY = 20240602
 
 #: activation -> (label of its forward formula, label of its closed-form dJ/dZ), from the registry
-ACTIVATION_EQUATIONS = {name: (entry("A", name).label, entry("dZ closed form", name).label)
-                        for name in ACTIVATIONS}
+ACTIVATION_EQUATIONS = {
+    name: (entry("A", name).label, entry("dZ closed form", name).label) for name in ACTIVATIONS
+}
 
 
 # ---------------------------------------------------------------------- report
@@ -194,7 +196,9 @@ class CrosscheckReport:
 
     def failures(self):
         """The failing rows, numeric then symbolic."""
-        return [r for r in self.rows if not r.passed] + [r for r in self.symbolic_rows if not r.verified]
+        return [r for r in self.rows if not r.passed] + [
+            r for r in self.symbolic_rows if not r.verified
+        ]
 
     @property
     def first_failure(self):
@@ -224,26 +228,34 @@ def _cell(comparison):
 
 def format_table(title, rows, notes=(), symbolic_rows=()):
     """The numeric rows as a fixed-width table (a failing witness is marked !)."""
-    head = f"{'equation':<9} {'quantity':<34} {'shape':<10} " + \
-        "".join(f"{w:<17}" for w in WITNESSES) + "ok"
+    head = (
+        f"{'equation':<9} {'quantity':<34} {'shape':<10} "
+        + "".join(f"{w:<17}" for w in WITNESSES)
+        + "ok"
+    )
     sub = f"{'':<9} {'':<34} {'':<10} " + "".join(f"{'max|d|':<8}{'rel':<9}" for _ in WITNESSES)
     lines = [title] + [f"  note: {n}" for n in notes] + [head, sub.rstrip(), "-" * len(head)]
     for r in rows:
         shape = "x".join(str(s) for s in r.shape) if r.shape else "scalar"
         cells = "".join(_cell(r.comparisons.get(w)) + " " for w in WITNESSES)
-        lines.append(f"{r.equation:<9} {r.quantity:<34} {shape:<10} {cells}{'ok' if r.passed else 'FAIL'}")
+        lines.append(
+            f"{r.equation:<9} {r.quantity:<34} {shape:<10} {cells}{'ok' if r.passed else 'FAIL'}"
+        )
     n_fail = sum(not r.passed for r in rows)
     lines.append(f"{len(rows)} rows, " + ("all passed" if n_fail == 0 else f"{n_fail} FAILED"))
     if symbolic_rows:
         from .symbolic import format_rows
+
         lines += ["", "symbolic (SymPy):", format_rows(symbolic_rows)]
     return "\n".join(lines)
 
 
-TOLERANCE_LEGEND = ("pass: max|d| <= atol + rtol * max(|fast|, |witness|); (rtol, atol) = "
-                    "(1e-10, 1e-13) for reference, numpy, net.gradients; (1e-6, 1e-8) for central "
-                    "finite differences with step 1e-6 max(1, |x|). fast = the kernels of "
-                    "fnn_numba.kernels called as engine.py calls them.")
+TOLERANCE_LEGEND = (
+    "pass: max|d| <= atol + rtol * max(|fast|, |witness|); (rtol, atol) = "
+    "(1e-10, 1e-13) for reference, numpy, net.gradients; (1e-6, 1e-8) for central "
+    "finite differences with step 1e-6 max(1, |x|). fast = the kernels of "
+    "fnn_numba.kernels called as engine.py calls them."
+)
 
 
 def _compare(witness, fast, other):
@@ -265,8 +277,12 @@ def _row(eq, fast, reference=None, numpy=None, fd=None, engine=None, **where):
     with ``where``: l, L, act, detail, head) comparing ``fast`` with the witnesses given."""
     fast = np.asarray(fast, dtype=np.float64)
     comparisons = {}
-    for witness, value in (("reference", reference), ("numpy", numpy), ("finite diff", fd),
-                           ("net.gradients", engine)):
+    for witness, value in (
+        ("reference", reference),
+        ("numpy", numpy),
+        ("finite diff", fd),
+        ("net.gradients", engine),
+    ):
         if value is not None:
             comparisons[witness] = _compare(witness, fast, value)
     return Row(eq.label, eq.row_quantity(**where), tuple(fast.shape), comparisons)
@@ -279,14 +295,20 @@ _SUBSTITUTES = contextvars.ContextVar("fnn_numba_verify_substitutes", default=No
 
 def _check_kernels(mapping):
     if not hasattr(mapping, "items"):
-        raise TypeError(f"kernels: expected a mapping from kernel name (or (name, layer)) to a "
-                        f"function, got {type(mapping).__name__}")
+        raise TypeError(
+            f"kernels: expected a mapping from kernel name (or (name, layer)) to a "
+            f"function, got {type(mapping).__name__}"
+        )
     for key, fn in mapping.items():
-        name, layer = (key if isinstance(key, tuple) and len(key) == 2 else (key, None))
+        name, layer = key if isinstance(key, tuple) and len(key) == 2 else (key, None)
         if name not in KERNEL_NAMES:
-            raise ValueError(f"kernels: unknown kernel {key!r}; expected one of {', '.join(KERNEL_NAMES)} "
-                             f"or a (name, layer) pair")
-        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 1):
+            raise ValueError(
+                f"kernels: unknown kernel {key!r}; expected one of {', '.join(KERNEL_NAMES)} "
+                f"or a (name, layer) pair"
+            )
+        if layer is not None and (
+            isinstance(layer, bool) or not isinstance(layer, int) or layer < 1
+        ):
             raise ValueError(f"kernels: layer of {key!r} must be an integer >= 1, got {layer!r}")
         if not callable(fn):
             raise TypeError(f"kernels: the substitute for {key!r} is not callable: {fn!r}")
@@ -347,9 +369,12 @@ class _KernelNet:
         for layer, g in zip(self.layers, geom):
             shapes = dict(layer.parameter_shapes())
             w_shape, b_shape = shapes.get("W"), shapes.get("b")
-            self.w.append(None if w_shape is None else
-                          self.theta[g[W_OFF]:g[W_OFF] + g[W_SIZE]].reshape(w_shape))
-            self.b.append(None if b_shape is None else self.theta[g[B_OFF]:g[B_OFF] + b_shape[0]])
+            self.w.append(
+                None
+                if w_shape is None
+                else self.theta[g[W_OFF] : g[W_OFF] + g[W_SIZE]].reshape(w_shape)
+            )
+            self.b.append(None if b_shape is None else self.theta[g[B_OFF] : g[B_OFF] + b_shape[0]])
             self.b_off.append(int(g[B_OFF]))
         self.x = X
         self.y = Y
@@ -501,7 +526,9 @@ class _KernelNet:
         if kind == DENSE:
             n, K = self.sizes[l], self.sizes[l - 1]
             dw, db = np.zeros((n, K)), np.zeros(n)
-            self.k("dw_db_backward", l)(dz, a_prev, w, l2, dw, db, np.zeros((n, self.m)), np.zeros((K, self.m)))
+            self.k("dw_db_backward", l)(
+                dz, a_prev, w, l2, dw, db, np.zeros((n, self.m)), np.zeros((K, self.m))
+            )
             self.k("da_prev_backward", l)(w, dz, da_prev)
             return dw, db, da_prev
         C, H, W = self.maps(l)
@@ -533,8 +560,11 @@ class _KernelNet:
             dzs[l] = dz
             dws[l], dbs[l], das[l - 1] = self.layer_backward(l, dz, As[l - 1], zs[l])
             if l > 1:
-                dz = self.dz(l - 1, zs[l - 1], As[l - 1], das[l - 1]) if self.has_activation(l - 1) \
+                dz = (
+                    self.dz(l - 1, zs[l - 1], As[l - 1], das[l - 1])
+                    if self.has_activation(l - 1)
                     else das[l - 1]
+                )
         return dzs, dws, dbs, das
 
 
@@ -570,8 +600,17 @@ def _fd_jacobian(kn, l, z, step):
 
 
 # ------------------------------------------------------------------- the check
-def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd_step=FD_STEP,
-               sample_weight=None):
+def crosscheck(
+    net,
+    X,
+    Y,
+    *,
+    l2=None,
+    symbolic=None,
+    finite_differences=True,
+    fd_step=FD_STEP,
+    sample_weight=None,
+):
     """Verify every equation of the derivation on ``net`` and the batch (X, Y).
 
     Parameters
@@ -636,33 +675,47 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         raise TypeError(f"finite_differences: expected True or False, got {finite_differences!r}")
     for key in _SUBSTITUTES.get() or {}:
         if isinstance(key, tuple) and key[1] > net.n_layers:
-            raise ValueError(f"kernels: layer of {key!r} must be in 1..{net.n_layers} for this network")
+            raise ValueError(
+                f"kernels: layer of {key!r} must be in 1..{net.n_layers} for this network"
+            )
 
     notes = []
     if np.dtype(net.dtype) != np.float64:
-        notes.append(f"the network is {np.dtype(net.dtype).name}; checked on a float64 copy "
-                     f"(tolerances are for float64)")
+        notes.append(
+            f"the network is {np.dtype(net.dtype).name}; checked on a float64 copy "
+            f"(tolerances are for float64)"
+        )
     if getattr(net, "device", "cpu") != "cpu":
-        notes.append(f"the network runs on {net.device}; this report checks the CPU kernels "
-                     f"(the CUDA twins are tested against them in tests/test_equations.py)")
+        notes.append(
+            f"the network runs on {net.device}; this report checks the CPU kernels "
+            f"(the CUDA twins are tested against them in tests/test_equations.py)"
+        )
     if net.activations[-1] is None:
-        raise ValueError(f"net: the output layer ({net.layers[-1].name}) has no activation; the "
-                         f"check starts from the cost of an activation's output")
+        raise ValueError(
+            f"net: the output layer ({net.layers[-1].name}) has no activation; the "
+            f"check starts from the cost of an activation's output"
+        )
     net64 = Network(net.layers, cost=net.cost_name, init="zeros", dtype=np.float64, l2=l2)
     net64.weights, net64.biases, replaced = _without_zeros(net.weights, net.biases)
     if replaced:
-        notes.append(f"{replaced} parameters were exactly 0 and were replaced by random values "
-                     f"(a zero would hide the term it multiplies or adds)")
+        notes.append(
+            f"{replaced} parameters were exactly 0 and were replaced by random values "
+            f"(a zero would hide the term it multiplies or adds)"
+        )
     X = net64._check_x(X)
     Y = net64._check_y(Y, X.shape[1])
     s = net64._check_sample_weight(sample_weight, X.shape[1])
     if s is not None:
-        notes.append("example weights s_i given: J = sum_i s_i L_i / sum_i s_i, its seed and fused "
-                     "delta scaled by s_i / sum_i s_i (the rows labelled weighted)")
+        notes.append(
+            "example weights s_i given: J = sum_i s_i L_i / sum_i s_i, its seed and fused "
+            "delta scaled by s_i / sum_i s_i (the rows labelled weighted)"
+        )
     # one caller at a time inside the parallel kernels under Numba's workqueue layer
     if _has_dropout(net64):
-        notes.append(f"dropout runs as in training, with the masks of key {DROPOUT_KEY} at step 0; "
-                     f"net.gradients is the engine's path in training mode with those masks")
+        notes.append(
+            f"dropout runs as in training, with the masks of key {DROPOUT_KEY} at step 0; "
+            f"net.gradients is the engine's path in training mode with those masks"
+        )
     with kernel_section():
         rows, kn = _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s)
     names, cost, out = [a for a in kn.names if a is not None], kn.cost, kn.names[-1]
@@ -681,8 +734,12 @@ def crosscheck(net, X, Y, *, l2=None, symbolic=None, finite_differences=True, fd
         if symbolic:
             require_sympy()
         if symbolic or sympy_available():
-            symbolic_rows = list(layer_rows()) + activation_rows(sorted(set(names))) \
-                + cost_rows([cost]) + (fused_rows([(out, cost)]) if kn.fused else [])
+            symbolic_rows = (
+                list(layer_rows())
+                + activation_rows(sorted(set(names)))
+                + cost_rows([cost])
+                + (fused_rows([(out, cost)]) if kn.fused else [])
+            )
         else:
             notes.append("SymPy is not installed: symbolic rows skipped (pip install sympy)")
 
@@ -704,8 +761,12 @@ def describe_layers(layers):
             parts.append(f"dense {layer.units} {layer.activation}")
         elif kind == CONV2D:
             kh, kw = layer.kernel_size
-            parts.append(f"conv {layer.filters}@{kh}x{kw}" + (f" s{layer.stride}" if layer.stride > 1 else "")
-                         + (f" p{layer.padding}" if layer.padding else "") + f" {layer.activation}")
+            parts.append(
+                f"conv {layer.filters}@{kh}x{kw}"
+                + (f" s{layer.stride}" if layer.stride > 1 else "")
+                + (f" p{layer.padding}" if layer.padding else "")
+                + f" {layer.activation}"
+            )
         elif kind in (MAXPOOL2D, AVGPOOL2D, SUBSAMPLE2D):
             word = {MAXPOOL2D: "maxpool", AVGPOOL2D: "avgpool", SUBSAMPLE2D: "subsample"}[kind]
             act = f" {layer.activation}" if kind == SUBSAMPLE2D else ""
@@ -749,13 +810,29 @@ def _columns(a):
 
 #: the registry roles of each layer kind's forward equation, parameter
 #: gradients and dJ/dA[l-1] (the Dense ones are the P1 rows)
-_FORWARD_ROLE = {DENSE: "Z", CONV2D: "conv Z", SUBSAMPLE2D: "subsample Z", MAXPOOL2D: "max pool",
-                 AVGPOOL2D: "avg pool", FLATTEN: "flatten", DROPOUT: "dropout"}
-_GRADIENT_ROLES = {DENSE: ("dW", "db"), CONV2D: ("conv dW", "conv db"),
-                   SUBSAMPLE2D: ("subsample dbeta", "subsample db")}
-_DA_ROLES = {DENSE: ("dA",), CONV2D: ("conv dA", "conv dA flipped"), SUBSAMPLE2D: ("subsample dA",),
-             MAXPOOL2D: ("max pool dA",), AVGPOOL2D: ("avg pool dA",), FLATTEN: ("unflatten dA",),
-             DROPOUT: ("dropout dA",)}
+_FORWARD_ROLE = {
+    DENSE: "Z",
+    CONV2D: "conv Z",
+    SUBSAMPLE2D: "subsample Z",
+    MAXPOOL2D: "max pool",
+    AVGPOOL2D: "avg pool",
+    FLATTEN: "flatten",
+    DROPOUT: "dropout",
+}
+_GRADIENT_ROLES = {
+    DENSE: ("dW", "db"),
+    CONV2D: ("conv dW", "conv db"),
+    SUBSAMPLE2D: ("subsample dbeta", "subsample db"),
+}
+_DA_ROLES = {
+    DENSE: ("dA",),
+    CONV2D: ("conv dA", "conv dA flipped"),
+    SUBSAMPLE2D: ("subsample dA",),
+    MAXPOOL2D: ("max pool dA",),
+    AVGPOOL2D: ("avg pool dA",),
+    FLATTEN: ("unflatten dA",),
+    DROPOUT: ("dropout dA",),
+}
 
 
 def _twin_chain(kn, twin, weights, biases):
@@ -770,10 +847,18 @@ def _twin_chain(kn, twin, weights, biases):
         return getattr(entry(role, variant), twin)
 
     def forward(l, a_prev):
-        kind, layer, w, b, name = kn.kinds[l - 1], kn.layers[l - 1], weights[l - 1], biases[l - 1], \
-            kn.names[l - 1]
+        kind, layer, w, b, name = (
+            kn.kinds[l - 1],
+            kn.layers[l - 1],
+            weights[l - 1],
+            biases[l - 1],
+            kn.names[l - 1],
+        )
         shape = kn.maps(l)
-        f = fn(_FORWARD_ROLE[kind], {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind))
+        f = fn(
+            _FORWARD_ROLE[kind],
+            {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind),
+        )
         if kind == DENSE:
             z = f(w, b, a_prev)
         elif kind == CONV2D:
@@ -801,7 +886,9 @@ def _twin_chain(kn, twin, weights, biases):
             dw, db, da = fn("dW")(dz, a_prev), fn("db")(dz), fn("dA")(w, dz)
         elif kind == CONV2D:
             out = _maps(dz, (w.shape[0],) + tuple(layer.output_shape[1:]))
-            dw = fn(roles[0])(out, _maps(a_prev, shape), layer.kernel_size, layer.stride, layer.padding)
+            dw = fn(roles[0])(
+                out, _maps(a_prev, shape), layer.kernel_size, layer.stride, layer.padding
+            )
             db = fn(roles[1])(out)
             da = _columns(fn("conv dA")(w, out, shape, layer.stride, layer.padding))
             flipped = _columns(fn("conv dA flipped")(w, out, shape, layer.stride, layer.padding))
@@ -810,10 +897,15 @@ def _twin_chain(kn, twin, weights, biases):
             dw, db = fn(roles[0])(out, _maps(a_prev, shape), layer.pool_size), fn(roles[1])(out)
             da = _columns(fn("subsample dA", "subsample")(w, out, shape, layer.pool_size))
         elif kind == MAXPOOL2D:
-            da = _columns(fn("max pool dA", "max")(_maps(a_prev, shape), _maps(dz, layer.output_shape),
-                                                   layer.pool_size))
+            da = _columns(
+                fn("max pool dA", "max")(
+                    _maps(a_prev, shape), _maps(dz, layer.output_shape), layer.pool_size
+                )
+            )
         elif kind == AVGPOOL2D:
-            da = _columns(fn("avg pool dA", "avg")(_maps(dz, layer.output_shape), shape, layer.pool_size))
+            da = _columns(
+                fn("avg pool dA", "avg")(_maps(dz, layer.output_shape), shape, layer.pool_size)
+            )
         elif kind == FLATTEN:
             da = _columns(fn("unflatten dA")(dz, shape))
         else:
@@ -822,7 +914,9 @@ def _twin_chain(kn, twin, weights, biases):
             dw = dw + fn("L2 gradient")(w, kn.l2)
         return dw, db, da, flipped
 
-    c = dict(z={}, a={0: X}, mask={}, jac={}, dzc={}, dzg={}, dz={}, dw={}, db={}, da={}, flipped={})
+    c = dict(
+        z={}, a={0: X}, mask={}, jac={}, dzc={}, dzg={}, dz={}, dw={}, db={}, da={}, flipped={}
+    )
     for l in range(1, L + 1):
         c["z"][l], c["a"][l], mask = forward(l, c["a"][l - 1])
         if mask is not None:
@@ -831,8 +925,11 @@ def _twin_chain(kn, twin, weights, biases):
     a_out = c["a"][L]
     params = [w for w in weights if w is not None]
     if twin == "reference":
-        c["losses"] = (reference.fused_losses_reference(out, c["z"][L], Y) if kn.fused
-                       else reference.losses_reference(cost, a_out, Y))
+        c["losses"] = (
+            reference.fused_losses_reference(out, c["z"][L], Y)
+            if kn.fused
+            else reference.losses_reference(cost, a_out, Y)
+        )
     else:
         c["losses"] = vectorized.losses_vectorized(cost, a_out, Y)
     if kn.s is None:
@@ -927,49 +1024,152 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s=None):
         name, kind = names[l - 1], kn.kinds[l - 1]
         out = y_hat_engine if l == L else None
         if kind == DROPOUT:
-            rows.append(_row(entry("dropout mask"), zs[l], reference=r["mask"][l], numpy=v["mask"][l], l=l))
-        eq = entry(_FORWARD_ROLE[kind], {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind))
+            rows.append(
+                _row(entry("dropout mask"), zs[l], reference=r["mask"][l], numpy=v["mask"][l], l=l)
+            )
+        eq = entry(
+            _FORWARD_ROLE[kind],
+            {MAXPOOL2D: "max", AVGPOOL2D: "avg", SUBSAMPLE2D: "subsample"}.get(kind),
+        )
         if name is None:
             rows.append(_row(eq, As[l], reference=r["a"][l], numpy=v["a"][l], engine=out, l=l))
             continue
         rows.append(_row(eq, zs[l], reference=r["z"][l], numpy=v["z"][l], l=l))
-        rows.append(_row(entry("A", name), As[l], reference=r["a"][l], numpy=v["a"][l], engine=out, l=l,
-                         act=name))
+        rows.append(
+            _row(
+                entry("A", name),
+                As[l],
+                reference=r["a"][l],
+                numpy=v["a"][l],
+                engine=out,
+                l=l,
+                act=name,
+            )
+        )
     # cost, P1 (9)
-    rows.append(_row(entry("L_i"), losses_k, reference=r["losses"], numpy=v["losses"],
-                     detail=f" (fused, from Z[{L}])" if kn.fused else ""))
+    rows.append(
+        _row(
+            entry("L_i"),
+            losses_k,
+            reference=r["losses"],
+            numpy=v["losses"],
+            detail=f" (fused, from Z[{L}])" if kn.fused else "",
+        )
+    )
     # with example weights, the weighted entries replace J, the seed and the fused delta
     weighted = "weighted " if s is not None else ""
-    rows.append(_row(entry(weighted + "J"), J_k, reference=r["J"], numpy=v["J"], engine=g.cost,
-                     detail=" + L2 term" if l2 > 0 else ""))
+    rows.append(
+        _row(
+            entry(weighted + "J"),
+            J_k,
+            reference=r["J"],
+            numpy=v["J"],
+            engine=g.cost,
+            detail=" + L2 term" if l2 > 0 else "",
+        )
+    )
     params = [w for w in weights if w is not None]
-    rows.append(_row(entry("L2 term"), l2_k, reference=reference.l2_reference(params, l2),
-                     numpy=vectorized.l2_vectorized(params, l2)))
+    rows.append(
+        _row(
+            entry("L2 term"),
+            l2_k,
+            reference=reference.l2_reference(params, l2),
+            numpy=vectorized.l2_vectorized(params, l2),
+        )
+    )
     if kn.fused:
-        rows.append(_row(entry("fused L_i"), losses_k,
-                         reference=reference.losses_reference(cost, r["a"][L], Y), numpy=v["losses"], L=L))
-    rows.append(_row(entry(weighted + "seed"), seed_k, reference=r["da"][L], numpy=v["da"][L], fd=fd.get(("A", L)), L=L))
+        rows.append(
+            _row(
+                entry("fused L_i"),
+                losses_k,
+                reference=reference.losses_reference(cost, r["a"][L], Y),
+                numpy=v["losses"],
+                L=L,
+            )
+        )
+    rows.append(
+        _row(
+            entry(weighted + "seed"),
+            seed_k,
+            reference=r["da"][L],
+            numpy=v["da"][L],
+            fd=fd.get(("A", L)),
+            L=L,
+        )
+    )
     # backward, layer by layer from L
     for l in range(L, 0, -1):
         name, kind = names[l - 1], kn.kinds[l - 1]
         if name is not None:
             dz_k = dz_general_k if l == L else dzs_k[l]
-            rows.append(_row(entry("Jacobian"), kn.jacobian(l, zs[l], As[l]), reference=r["jac"][l],
-                             numpy=v["jac"][l], fd=fd.get(("jac", l)), l=l, act=name))
-            rows.append(_row(entry("dZ closed form", name), dz_k, reference=r["dzc"][l], numpy=v["dzc"][l],
-                             fd=fd.get(("Z", l)), l=l, act=name))
-            rows.append(_row(entry("dZ"), dz_k, reference=r["dzg"][l], numpy=v["dzg"][l],
-                             fd=fd.get(("Z", l)), l=l))
+            rows.append(
+                _row(
+                    entry("Jacobian"),
+                    kn.jacobian(l, zs[l], As[l]),
+                    reference=r["jac"][l],
+                    numpy=v["jac"][l],
+                    fd=fd.get(("jac", l)),
+                    l=l,
+                    act=name,
+                )
+            )
+            rows.append(
+                _row(
+                    entry("dZ closed form", name),
+                    dz_k,
+                    reference=r["dzc"][l],
+                    numpy=v["dzc"][l],
+                    fd=fd.get(("Z", l)),
+                    l=l,
+                    act=name,
+                )
+            )
+            rows.append(
+                _row(
+                    entry("dZ"),
+                    dz_k,
+                    reference=r["dzg"][l],
+                    numpy=v["dzg"][l],
+                    fd=fd.get(("Z", l)),
+                    l=l,
+                )
+            )
             if l == L and kn.fused:
-                rows.append(_row(entry(weighted + "fused dZ"), dzs_k[L], reference=r["dzg"][L], numpy=v["dzc"][L],
-                                 fd=fd.get(("Z", L)), L=L))
+                rows.append(
+                    _row(
+                        entry(weighted + "fused dZ"),
+                        dzs_k[L],
+                        reference=r["dzg"][L],
+                        numpy=v["dzc"][L],
+                        fd=fd.get(("Z", L)),
+                        L=L,
+                    )
+                )
         if kind in _GRADIENT_ROLES:
             dw_role, db_role = _GRADIENT_ROLES[kind]
             p = param_index[l]
-            rows.append(_row(entry(dw_role), dws_k[l], reference=r["dw"][l], numpy=v["dw"][l],
-                             fd=fd.get(("W", l)), engine=g.weights[p], l=l))
-            rows.append(_row(entry(db_role), dbs_k[l], reference=r["db"][l], numpy=v["db"][l],
-                             fd=fd.get(("b", l)), engine=g.biases[p], l=l))
+            rows.append(
+                _row(
+                    entry(dw_role),
+                    dws_k[l],
+                    reference=r["dw"][l],
+                    numpy=v["dw"][l],
+                    fd=fd.get(("W", l)),
+                    engine=g.weights[p],
+                    l=l,
+                )
+            )
+            rows.append(
+                _row(
+                    entry(db_role),
+                    dbs_k[l],
+                    reference=r["db"][l],
+                    numpy=v["db"][l],
+                    fd=fd.get(("b", l)),
+                    engine=g.biases[p],
+                    l=l,
+                )
+            )
         fd_da = fd.get(("A", l - 1))
         if ("tied", l) in fd:
             # only the windows with one maximum have a derivative to measure
@@ -977,10 +1177,18 @@ def _numeric_rows(net64, X, Y, l2, finite_differences, fd_step, notes, s=None):
         for role in _DA_ROLES[kind]:
             # the flipped form of CNN (4) is kept by layer, dJ/dA by the layer it belongs to
             key, at = ("flipped", l) if role == "conv dA flipped" else ("da", l - 1)
-            rows.append(_row(entry(role), das_k[l - 1], reference=r[key][at], numpy=v[key][at],
-                             fd=fd_da,
-                             engine=g.inputs.reshape(das_k[0].shape) if l == 1 else None,
-                             l=l, head="dJ/dX = " if l == 1 else ""))
+            rows.append(
+                _row(
+                    entry(role),
+                    das_k[l - 1],
+                    reference=r[key][at],
+                    numpy=v[key][at],
+                    fd=fd_da,
+                    engine=g.inputs.reshape(das_k[0].shape) if l == 1 else None,
+                    l=l,
+                    head="dJ/dX = " if l == 1 else "",
+                )
+            )
     rows.append(_l2_gradient_row(kn, weights, l2, fd_step if finite_differences else None))
     return rows, kn
 
@@ -994,8 +1202,8 @@ def _finite_differences(kn, zs, As, fd_step, notes):
     for l in range(1, L + 1):
         w, b = kn.w[l - 1], kn.b[l - 1]
         if w is not None:
-            fd[("W", l)] = theta_g[kn.w_off[l - 1]:kn.w_off[l - 1] + w.size].reshape(w.shape)
-            fd[("b", l)] = theta_g[kn.b_off[l - 1]:kn.b_off[l - 1] + b.size]
+            fd[("W", l)] = theta_g[kn.w_off[l - 1] : kn.w_off[l - 1] + w.size].reshape(w.shape)
+            fd[("b", l)] = theta_g[kn.b_off[l - 1] : kn.b_off[l - 1] + b.size]
         if names[l - 1] is not None:
             z = np.array(zs[l], order="F")
             fd[("Z", l)] = _central(lambda l=l, z=z: kn.cost_from_z(l, z), z, fd_step)
@@ -1004,22 +1212,30 @@ def _finite_differences(kn, zs, As, fd_step, notes):
         a = np.array(As[l], order="F")
         fd[("A", l)] = _central(lambda l=l, a=a: kn.cost_from_a(l, a), a, fd_step)
     a_out = np.array(As[L], order="F")
-    fd[("A", L)] = _central(lambda: kn.data_cost(a_out, a_out, fused=False), a_out, fd_step,
-                            _seed_step_scale(kn.cost, a_out))
+    fd[("A", L)] = _central(
+        lambda: kn.data_cost(a_out, a_out, fused=False),
+        a_out,
+        fd_step,
+        _seed_step_scale(kn.cost, a_out),
+    )
     for l in range(1, L + 1):
         if names[l - 1] in KINKED:
             closest = float(np.min(np.abs(zs[l])))
             if closest < KINK_MARGIN:
-                notes.append(f"layer {l} ({names[l - 1]}) has |z| = {closest:.1e} near its kink at 0: "
-                             f"finite differences there may disagree")
+                notes.append(
+                    f"layer {l} ({names[l - 1]}) has |z| = {closest:.1e} near its kink at 0: "
+                    f"finite differences there may disagree"
+                )
         if kn.kinds[l - 1] == MAXPOOL2D:
             tied = _max_pool_ties(kn, l, As[l - 1])
             if tied.any():
                 fd[("tied", l)] = tied
-                notes.append(f"layer {l} (max pool): {int(tied.sum())} entries of A[{l - 1}] lie in windows "
-                             f"whose two largest entries are within {KINK_MARGIN:g} (ties: a relu's zeros); "
-                             f"the maximum has no derivative there, and the finite differences of "
-                             f"dJ/dA[{l - 1}] leave them out (the reference and numpy witnesses check them)")
+                notes.append(
+                    f"layer {l} (max pool): {int(tied.sum())} entries of A[{l - 1}] lie in windows "
+                    f"whose two largest entries are within {KINK_MARGIN:g} (ties: a relu's zeros); "
+                    f"the maximum has no derivative there, and the finite differences of "
+                    f"dJ/dA[{l - 1}] leave them out (the reference and numpy witnesses check them)"
+                )
     return fd
 
 
@@ -1051,11 +1267,11 @@ def _max_pool_ties(kn, l, a_prev):
     tied = np.zeros((C, H, W, kn.m), dtype=bool)
     if P * Q < 2:
         return tied.reshape(-1, kn.m)
-    win = _maps(a_prev, (C, H, W))[:, :OH * P, :OW * Q].reshape(C, OH, P, OW, Q, kn.m)
+    win = _maps(a_prev, (C, H, W))[:, : OH * P, : OW * Q].reshape(C, OH, P, OW, Q, kn.m)
     top = np.sort(win.transpose(0, 1, 3, 5, 2, 4).reshape(C, OH, OW, kn.m, P * Q), axis=-1)
     close = (top[..., -1] - top[..., -2]) < KINK_MARGIN  # (C, OH, OW, m)
     spread = np.repeat(np.repeat(close, P, axis=1), Q, axis=2)
-    tied[:, :OH * P, :OW * Q] = spread
+    tied[:, : OH * P, : OW * Q] = spread
     return tied.reshape(-1, kn.m)
 
 
@@ -1073,7 +1289,9 @@ def _l2_gradient_row(kn, weights, l2, fd_step):
         dz, a_prev = np.zeros((n_out, 1), order="F"), np.zeros((n_in, 1), order="F")
         dw, db = np.zeros(w.shape), np.zeros(kn.b[l - 1].shape)
         if kind == DENSE:
-            kn.k("dw_db_backward", l)(dz, a_prev, w, zero_l2, dw, db, np.zeros((n_out, 1)), np.zeros((n_in, 1)))
+            kn.k("dw_db_backward", l)(
+                dz, a_prev, w, zero_l2, dw, db, np.zeros((n_out, 1)), np.zeros((n_in, 1))
+            )
         elif kind == CONV2D:
             _, H, W = kn.maps(l)
             kn.k("conv_dw_db", l)(dz, a_prev, w, zero_l2, dw, db, H, W, layer.stride, layer.padding)
@@ -1084,18 +1302,32 @@ def _l2_gradient_row(kn, weights, l2, fd_step):
         ref.append(reference.l2_gradient_reference(weights[l - 1], l2).ravel())
         num.append(vectorized.l2_gradient_vectorized(weights[l - 1], l2).ravel())
     if fd_step is not None:
-        fd_all = _central(lambda: kn.k("l2_penalty", kn.L)(kn.theta, kn.w_off, kn.w_sizes, l2),
-                          kn.theta, fd_step)
-        fd = [fd_all[kn.w_off[l]:kn.w_off[l] + kn.w_sizes[l]] for l in range(kn.L) if kn.w[l] is not None]
-    return _row(entry("L2 gradient"), np.concatenate(fast), reference=np.concatenate(ref),
-                numpy=np.concatenate(num), fd=np.concatenate(fd) if fd else None)
+        fd_all = _central(
+            lambda: kn.k("l2_penalty", kn.L)(kn.theta, kn.w_off, kn.w_sizes, l2), kn.theta, fd_step
+        )
+        fd = [
+            fd_all[kn.w_off[l] : kn.w_off[l] + kn.w_sizes[l]]
+            for l in range(kn.L)
+            if kn.w[l] is not None
+        ]
+    return _row(
+        entry("L2 gradient"),
+        np.concatenate(fast),
+        reference=np.concatenate(ref),
+        numpy=np.concatenate(num),
+        fd=np.concatenate(fd) if fd else None,
+    )
 
 
 # ------------------------------------------------------------------------- CLI
 ALL_ACTIVATIONS = tuple(ACTIVATIONS)
 #: output activation of each cost's default network (fused where a fused pair exists)
-DEFAULT_OUTPUT = {"squared_error": "identity", "binary_cross_entropy": "sigmoid",
-                  "categorical_cross_entropy": "softmax", "poisson": "exp"}
+DEFAULT_OUTPUT = {
+    "squared_error": "identity",
+    "binary_cross_entropy": "sigmoid",
+    "categorical_cross_entropy": "softmax",
+    "poisson": "exp",
+}
 DEFAULT_SIZES = (4, 6, 5, 7, 3)
 
 
@@ -1107,9 +1339,17 @@ def default_conv_layers():
     layer, several channels, dropout active (training masks)."""
     from .layers import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, Subsample2D
 
-    return [Input((1, 10, 9)), Conv2D(2, 3, padding=1, activation="tanh"), MaxPool2D(2),
-            Conv2D(3, (3, 2), stride=2, padding=1, activation="elu"), AvgPool2D((1, 2)),
-            Subsample2D((2, 1), activation="sigmoid"), Dropout(0.25), Flatten(), Dense(4, "softmax")]
+    return [
+        Input((1, 10, 9)),
+        Conv2D(2, 3, padding=1, activation="tanh"),
+        MaxPool2D(2),
+        Conv2D(3, (3, 2), stride=2, padding=1, activation="elu"),
+        AvgPool2D((1, 2)),
+        Subsample2D((2, 1), activation="sigmoid"),
+        Dropout(0.25),
+        Flatten(),
+        Dense(4, "softmax"),
+    ]
 
 
 DEFAULT_INPUT_SHAPE = (1, 8, 8)
@@ -1127,35 +1367,73 @@ def add_cli_arguments(parser):
     """The options of ``fnn-numba crosscheck`` (``python -m fnn_numba crosscheck``)."""
     from .layers import LAYER_SYNTAX
 
-    parser.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
-                        help=f"layer sizes n0 n1 ... nL of a dense network (default: "
-                             f"{' '.join(str(s) for s in DEFAULT_SIZES)}, and, when no option "
-                             f"chooses the network, one convolutional network with every layer type)")
-    parser.add_argument("--layers", metavar="SPEC",
-                        help="check a convolutional network instead: an Input of --input-shape, the "
-                             "layers of SPEC (the syntax of 'fnn-numba train --layers', e.g. "
-                             f"conv4x3p1,maxpool2,flatten; tokens: {LAYER_SYNTAX}), then the dense "
-                             "layers of --dense")
-    parser.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
-                        help="the input maps of --layers (default: 1,8,8)")
-    parser.add_argument("--dense", type=int, nargs="+", default=None, metavar="N",
-                        help="sizes of the dense layers after --layers, the last one the output "
-                             "(default: 3)")
-    parser.add_argument("--activations", nargs="+", metavar="NAME",
-                        help="one activation per layer with an activation (dense; with --layers also "
-                             "each conv and subsample layer, in order); default: the hidden dense "
-                             "layers cycle through every activation, --layers keeps its own, and each "
-                             "cost gets its usual output")
-    parser.add_argument("--cost", nargs="+", metavar="NAME",
-                        help="costs to check, one network each (default: every cost the output allows)")
-    parser.add_argument("-m", "--examples", type=int, default=5, help="examples in the batch (default: 5)")
-    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                        help="dtype of the networks (float32 ones are checked on a float64 copy)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help=f"layer sizes n0 n1 ... nL of a dense network (default: "
+        f"{' '.join(str(s) for s in DEFAULT_SIZES)}, and, when no option "
+        f"chooses the network, one convolutional network with every layer type)",
+    )
+    parser.add_argument(
+        "--layers",
+        metavar="SPEC",
+        help="check a convolutional network instead: an Input of --input-shape, the "
+        "layers of SPEC (the syntax of 'fnn-numba train --layers', e.g. "
+        f"conv4x3p1,maxpool2,flatten; tokens: {LAYER_SYNTAX}), then the dense "
+        "layers of --dense",
+    )
+    parser.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=None,
+        metavar="C,H,W",
+        help="the input maps of --layers (default: 1,8,8)",
+    )
+    parser.add_argument(
+        "--dense",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="sizes of the dense layers after --layers, the last one the output (default: 3)",
+    )
+    parser.add_argument(
+        "--activations",
+        nargs="+",
+        metavar="NAME",
+        help="one activation per layer with an activation (dense; with --layers also "
+        "each conv and subsample layer, in order); default: the hidden dense "
+        "layers cycle through every activation, --layers keeps its own, and each "
+        "cost gets its usual output",
+    )
+    parser.add_argument(
+        "--cost",
+        nargs="+",
+        metavar="NAME",
+        help="costs to check, one network each (default: every cost the output allows)",
+    )
+    parser.add_argument(
+        "-m", "--examples", type=int, default=5, help="examples in the batch (default: 5)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="dtype of the networks (float32 ones are checked on a float64 copy)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
-    parser.add_argument("--l2", type=float, default=0.01, help="lambda of the L2 term (default: 0.01)")
-    parser.add_argument("--weighted", action="store_true",
-                        help="check the cost with example weights: random s_i in [0.2, 2], the first 0 "
-                             "(sample_weight; the rows labelled weighted)")
+    parser.add_argument(
+        "--l2", type=float, default=0.01, help="lambda of the L2 term (default: 0.01)"
+    )
+    parser.add_argument(
+        "--weighted",
+        action="store_true",
+        help="check the cost with example weights: random s_i in [0.2, 2], the first 0 "
+        "(sample_weight; the rows labelled weighted)",
+    )
     parser.add_argument("--no-symbolic", action="store_true", help="skip the SymPy rows")
     return parser
 
@@ -1207,8 +1485,10 @@ def _conv_layer_lists(args):
     if args.activations is not None:
         acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
         if len(acts) != len(with_act):
-            raise ValueError(f"--activations: expected {len(with_act)} names (one per conv, subsample "
-                             f"and dense layer), got {len(acts)}")
+            raise ValueError(
+                f"--activations: expected {len(with_act)} names (one per conv, subsample "
+                f"and dense layer), got {len(acts)}"
+            )
     out = {}
     for cost in _cli_costs(args, acts[-1] if acts else None):
         names = acts or [stack[i].activation for i in with_act[:-1]] + [DEFAULT_OUTPUT[cost]]
@@ -1234,9 +1514,13 @@ def _cli_networks(args):
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"--seed: expected a non-negative integer, got {seed!r}")
     if args.layers is None and (args.input_shape is not None or args.dense is not None):
-        raise ValueError("--input-shape and --dense: they describe the network of --layers; give --layers")
+        raise ValueError(
+            "--input-shape and --dense: they describe the network of --layers; give --layers"
+        )
     if args.layers is not None and args.sizes is not None:
-        raise ValueError("--sizes: give --sizes (a dense network) or --layers (a convolutional one), not both")
+        raise ValueError(
+            "--sizes: give --sizes (a dense network) or --layers (a convolutional one), not both"
+        )
     rng = np.random.default_rng(seed)
     dtype = np.dtype(args.dtype).type
     stacks = []
@@ -1248,8 +1532,10 @@ def _cli_networks(args):
         if args.activations is not None:
             acts = [check_choice("--activations", a, ACTIVATIONS) for a in args.activations]
             if len(acts) != L:
-                raise ValueError(f"--activations: expected {L} names (one per layer with weights), "
-                                 f"got {len(acts)}")
+                raise ValueError(
+                    f"--activations: expected {L} names (one per layer with weights), "
+                    f"got {len(acts)}"
+                )
         cycle = 0
         for cost in _cli_costs(args, acts[-1] if args.activations is not None else None):
             if args.activations is None:
@@ -1273,8 +1559,10 @@ def _cli_networks(args):
         # of 4 (a conv layer's c, u, v; a dense layer after a flatten) He's sqrt(2 / fan-in), so
         # that z stays O(1) through the layers and the output does not saturate (near a = 0 or 1
         # the finite differences of the seed and the logs of the costs lose their digits)
-        net.weights = [rng.standard_normal(w.shape) * _cli_weight_scale(int(np.prod(w.shape[1:])))
-                       for w in net.weights]
+        net.weights = [
+            rng.standard_normal(w.shape) * _cli_weight_scale(int(np.prod(w.shape[1:])))
+            for w in net.weights
+        ]
         net.biases = [rng.standard_normal(b.shape) * 0.3 for b in net.biases]
         X = rng.standard_normal((net.sizes[0], m))
         Y = _cli_targets(cost, net.sizes[-1], m, rng)
@@ -1318,14 +1606,18 @@ def cli_main(args):
             print("symbolic rows skipped: SymPy is not installed (pip install sympy)\n")
     print(TOLERANCE_LEGEND)
     verdict = "all passed" if failed == 0 else f"{failed} FAILED"
-    print(f"crosscheck: {len(cases)} networks, {total} rows, {verdict} "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"crosscheck: {len(cases)} networks, {total} rows, {verdict} "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     return 0 if failed == 0 else 1
 
 
 def main(argv=None):
     """The same as ``fnn-numba crosscheck`` (``python -m fnn_numba crosscheck``) on ``argv``."""
-    parser = argparse.ArgumentParser(prog="fnn-numba crosscheck", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fnn-numba crosscheck", description=__doc__.splitlines()[0]
+    )
     add_cli_arguments(parser)
     return cli_main(parser.parse_args(argv))
 

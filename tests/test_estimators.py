@@ -3,6 +3,7 @@ tools users combine them with (Pipeline, cross_val_score, GridSearchCV) on
 bundled data sets, training that follows MLPClassifier/MLPRegressor step for
 step, and public-API equivalents of the tests of scikit-learn's test_mlp.py
 that read its private attributes (see tests/test_sklearn_mlp_suite.py)."""
+
 import pickle
 import warnings
 
@@ -11,7 +12,6 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
 from sklearn.compose import TransformedTargetRegressor  # noqa: E402
 from sklearn.datasets import load_diabetes, load_digits, load_iris  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
@@ -28,10 +28,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # Small networks and a larger step than the default 0.001 so that the checks
 # that demand a good fit (accuracy > 0.83, R^2 > 0.5) pass in 100 epochs.
-@parametrize_with_checks([
-    FNNClassifier((16,), learning_rate_init=0.01, max_iter=100),
-    FNNRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100),
-])
+@parametrize_with_checks(
+    [
+        FNNClassifier((16,), learning_rate_init=0.01, max_iter=100),
+        FNNRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100),
+    ]
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -47,7 +49,9 @@ def blobs(seed=0, m=120, classes=3):
 def test_pipeline_on_iris():
     X, y = load_iris(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    model = make_pipeline(StandardScaler(), FNNClassifier((16,), learning_rate_init=0.01, random_state=0))
+    model = make_pipeline(
+        StandardScaler(), FNNClassifier((16,), learning_rate_init=0.01, random_state=0)
+    )
     model.fit(Xtr, ytr)
     assert model.score(Xte, yte) > 0.9
     assert model.predict_proba(Xte).shape == (len(yte), 3)
@@ -55,8 +59,9 @@ def test_pipeline_on_iris():
 
 def test_cross_val_score_on_digits():
     X, y = load_digits(return_X_y=True)
-    model = make_pipeline(StandardScaler(), FNNClassifier((32,), learning_rate_init=0.01, max_iter=20,
-                                                          random_state=0))
+    model = make_pipeline(
+        StandardScaler(), FNNClassifier((32,), learning_rate_init=0.01, max_iter=20, random_state=0)
+    )
     scores = cross_val_score(model, X, y, cv=3)
     assert scores.shape == (3,)
     assert scores.min() > 0.85
@@ -64,19 +69,24 @@ def test_cross_val_score_on_digits():
 
 def test_grid_search_on_diabetes():
     X, y = load_diabetes(return_X_y=True)
-    regressor = make_pipeline(StandardScaler(), FNNRegressor(learning_rate_init=0.01, max_iter=60,
-                                                             random_state=0))
+    regressor = make_pipeline(
+        StandardScaler(), FNNRegressor(learning_rate_init=0.01, max_iter=60, random_state=0)
+    )
     model = TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())
-    grid = {"regressor__fnnregressor__hidden_layer_sizes": [(8,), (32,)],
-            "regressor__fnnregressor__alpha": [1e-4, 10.0]}
+    grid = {
+        "regressor__fnnregressor__hidden_layer_sizes": [(8,), (32,)],
+        "regressor__fnnregressor__alpha": [1e-4, 10.0],
+    }
     search = GridSearchCV(model, grid, cv=3).fit(X, y)
     assert set(search.cv_results_["params"][0]) == set(grid)
     assert len(search.cv_results_["mean_test_score"]) == 4
     # a linear model reaches R^2 ~ 0.48 on diabetes; the search must find a
     # setting that generalises at least about as well as a poor linear fit
     assert search.best_score_ > 0.35
-    assert search.best_estimator_.regressor_[-1].network_.sizes[1] == \
-        search.best_params_["regressor__fnnregressor__hidden_layer_sizes"][0]
+    assert (
+        search.best_estimator_.regressor_[-1].network_.sizes[1]
+        == search.best_params_["regressor__fnnregressor__hidden_layer_sizes"][0]
+    )
 
 
 # ------------------------------------------- step for step with scikit-learn
@@ -88,22 +98,50 @@ def digits_binary(n=200):
     return X[:n] / 16, y[:n]
 
 
-@pytest.mark.parametrize("settings", [
-    # a batch size that leaves a short last batch: lambda = alpha / n_b per batch
-    dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.2, power_t=0.3,
-         momentum=0.9, nesterovs_momentum=True, batch_size=37, alpha=0.05),
-    dict(solver="sgd", learning_rate="constant", learning_rate_init=0.05, momentum=0.5,
-         nesterovs_momentum=False, batch_size=64, alpha=1e-3, shuffle=False),
-    dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.1, momentum=0.0,
-         batch_size=50, alpha=1e-4, tol=0.05, n_iter_no_change=1),
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        # a batch size that leaves a short last batch: lambda = alpha / n_b per batch
+        dict(
+            solver="sgd",
+            learning_rate="invscaling",
+            learning_rate_init=0.2,
+            power_t=0.3,
+            momentum=0.9,
+            nesterovs_momentum=True,
+            batch_size=37,
+            alpha=0.05,
+        ),
+        dict(
+            solver="sgd",
+            learning_rate="constant",
+            learning_rate_init=0.05,
+            momentum=0.5,
+            nesterovs_momentum=False,
+            batch_size=64,
+            alpha=1e-3,
+            shuffle=False,
+        ),
+        dict(
+            solver="sgd",
+            learning_rate="adaptive",
+            learning_rate_init=0.1,
+            momentum=0.0,
+            batch_size=50,
+            alpha=1e-4,
+            tol=0.05,
+            n_iter_no_change=1,
+        ),
+    ],
+)
 def test_sgd_training_is_scikit_learns_step_for_step(settings):
     """Same initial weights, shuffles, penalty per batch, learning rates and
     stopping: the loss curves and the weights agree with MLPClassifier's to
     rounding."""
     X, y = digits_binary()
-    common = dict(hidden_layer_sizes=(12,), activation="tanh", max_iter=15, random_state=3,
-                  **settings)
+    common = dict(
+        hidden_layer_sizes=(12,), activation="tanh", max_iter=15, random_state=3, **settings
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = FNNClassifier(**common).fit(X, y)
@@ -120,8 +158,14 @@ def test_adam_and_early_stopping_follow_scikit_learn():
     first steps, so the curves agree to about epsilon / sqrt(v); the
     validation split (stratified, same generator) and scores match."""
     X, y = digits_binary()
-    common = dict(hidden_layer_sizes=(10,), max_iter=12, random_state=0, early_stopping=True,
-                  validation_fraction=0.2, learning_rate_init=0.01)
+    common = dict(
+        hidden_layer_sizes=(10,),
+        max_iter=12,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.2,
+        learning_rate_init=0.01,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = FNNClassifier(**common).fit(X, y)
@@ -135,12 +179,21 @@ def test_regressors_follow_scikit_learn_including_lbfgs_and_poisson():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 4))
     y = X @ np.array([0.5, -1.0, 0.3, 0.0]) + 0.1 * rng.standard_normal(120)
-    common = dict(hidden_layer_sizes=(8,), random_state=1, solver="sgd", max_iter=10,
-                  learning_rate_init=0.01, batch_size=25)
+    common = dict(
+        hidden_layer_sizes=(8,),
+        random_state=1,
+        solver="sgd",
+        max_iter=10,
+        learning_rate_init=0.01,
+        batch_size=25,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        np.testing.assert_allclose(FNNRegressor(**common).fit(X, y).loss_curve_,
-                                   MLPRegressor(**common).fit(X, y).loss_curve_, rtol=1e-9)
+        np.testing.assert_allclose(
+            FNNRegressor(**common).fit(X, y).loss_curve_,
+            MLPRegressor(**common).fit(X, y).loss_curve_,
+            rtol=1e-9,
+        )
         lb = dict(hidden_layer_sizes=(8,), random_state=1, solver="lbfgs", max_iter=30)
         ours, theirs = FNNRegressor(**lb).fit(X, y), MLPRegressor(**lb).fit(X, y)
         assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
@@ -158,14 +211,22 @@ def test_alpha_is_scaled_per_batch_as_scikit_learn_scales_it():
     mean loss plus (alpha / 2) ||W||^2 / n_b, whatever n_b is."""
     X, y = digits_binary(60)
     for batch_size in (60, 7):
-        clf = FNNClassifier((5,), solver="sgd", alpha=3.0, batch_size=batch_size, max_iter=1,
-                            shuffle=False, random_state=0, learning_rate_init=1e-12)
+        clf = FNNClassifier(
+            (5,),
+            solver="sgd",
+            alpha=3.0,
+            batch_size=batch_size,
+            max_iter=1,
+            shuffle=False,
+            random_state=0,
+            learning_rate_init=1e-12,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
         P = clf.predict_proba(X)[:, 1]
         data = -np.mean(y * np.log(P) + (1 - y) * np.log(1 - P))
-        penalty = sum(np.sum(c ** 2) for c in clf.coefs_)
+        penalty = sum(np.sum(c**2) for c in clf.coefs_)
         # with a learning rate of 1e-12 the weights do not move: every batch
         # sees the same weights, and the epoch's loss is the size-weighted mean
         sizes = [batch_size] * (60 // batch_size) + ([60 % batch_size] if 60 % batch_size else [])
@@ -190,15 +251,17 @@ def test_n_iter_no_change_through_the_loss_curve():
     read _no_improvement_count; the same facts from loss_curve_."""
     X, y = digits_binary(100)
     for n_iter_no_change in (2, 5, 10):
-        clf = FNNClassifier(tol=0.01, max_iter=3000, solver="sgd",
-                            n_iter_no_change=n_iter_no_change, random_state=0).fit(X, y)
+        clf = FNNClassifier(
+            tol=0.01, max_iter=3000, solver="sgd", n_iter_no_change=n_iter_no_change, random_state=0
+        ).fit(X, y)
         assert clf.n_iter_ < 3000
         assert no_improvement_run(clf.loss_curve_, 0.01) == n_iter_no_change + 1
         assert clf.best_loss_ == min(clf.loss_curve_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = FNNClassifier(tol=1e9, max_iter=200, solver="sgd", n_iter_no_change=np.inf,
-                            random_state=0).fit(X, y)
+        clf = FNNClassifier(
+            tol=1e9, max_iter=200, solver="sgd", n_iter_no_change=np.inf, random_state=0
+        ).fit(X, y)
     assert clf.n_iter_ == 200
     assert no_improvement_run(clf.loss_curve_, 1e9) == clf.n_iter_ - 1
 
@@ -209,8 +272,15 @@ def test_learning_rate_schedules_through_learning_rate_():
     has it public as learning_rate_."""
     X, y = [[3, 2], [1, 6], [5, 6], [-2, -4]], [1, 1, 1, 0]
     for schedule in ("invscaling", "constant"):
-        clf = FNNClassifier(solver="sgd", hidden_layer_sizes=4, learning_rate=schedule,
-                            max_iter=1, power_t=0.25, warm_start=True, random_state=0)
+        clf = FNNClassifier(
+            solver="sgd",
+            hidden_layer_sizes=4,
+            learning_rate=schedule,
+            max_iter=1,
+            power_t=0.25,
+            warm_start=True,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
@@ -221,8 +291,9 @@ def test_learning_rate_schedules_through_learning_rate_():
             assert first == clf.learning_rate_ == 0.001
         else:
             assert clf.learning_rate_ == 0.001 / (8 + 1) ** 0.25
-    clf = FNNClassifier(tol=0.5, max_iter=3000, solver="sgd", learning_rate="adaptive",
-                        random_state=0).fit([[3, 2], [1, 6]], [1, 0])
+    clf = FNNClassifier(
+        tol=0.5, max_iter=3000, solver="sgd", learning_rate="adaptive", random_state=0
+    ).fit([[3, 2], [1, 6]], [1, 0])
     assert clf.n_iter_ < 3000 and clf.learning_rate_ < 1e-6
 
 
@@ -232,13 +303,20 @@ def test_lbfgs_cost_and_gradient_match_finite_differences():
     lambda = alpha / n, and its gradient matches central differences for
     every activation, two and three classes."""
     from fnn_numba.lbfgs import flat_cost_and_gradient
+
     rng = np.random.RandomState(42)
     X = rng.rand(5, 10)
     for n_labels in (2, 3):
         y = 1 + np.mod(np.arange(5) + 1, n_labels)
         for activation in ("identity", "logistic", "tanh", "relu"):
-            clf = FNNClassifier(activation=activation, hidden_layer_sizes=10, solver="lbfgs",
-                                alpha=1e-5, max_iter=1, random_state=1)
+            clf = FNNClassifier(
+                activation=activation,
+                hidden_layer_sizes=10,
+                solver="lbfgs",
+                alpha=1e-5,
+                max_iter=1,
+                random_state=1,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(X, y)
@@ -247,15 +325,23 @@ def test_lbfgs_cost_and_gradient_match_finite_differences():
             Y = LabelBinarizer().fit(y).transform(y).T.astype(float)
             theta = net.get_parameters()
             J, g = flat_cost_and_gradient(net, X.T, Y, theta)
-            fd = np.array([(flat_cost_and_gradient(net, X.T, Y, theta + e)[0] -
-                            flat_cost_and_gradient(net, X.T, Y, theta - e)[0]) / 2e-5
-                           for e in np.eye(theta.size) * 1e-5])
+            fd = np.array(
+                [
+                    (
+                        flat_cost_and_gradient(net, X.T, Y, theta + e)[0]
+                        - flat_cost_and_gradient(net, X.T, Y, theta - e)[0]
+                    )
+                    / 2e-5
+                    for e in np.eye(theta.size) * 1e-5
+                ]
+            )
             np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
 
 
 # -------------------------------------------------------------- predict_proba
-@pytest.mark.parametrize("labels", [np.array(["zebra", "ant", "moth"]),
-                                    np.array(["zebra", "ant", "moth"], dtype=object)])
+@pytest.mark.parametrize(
+    "labels", [np.array(["zebra", "ant", "moth"]), np.array(["zebra", "ant", "moth"], dtype=object)]
+)
 def test_multiclass_string_and_object_labels_keep_their_columns(labels):
     X, codes = blobs(classes=3)
     y = labels[codes]
@@ -333,20 +419,32 @@ def test_dtype_follows_the_input_unless_given():
         clf = FNNClassifier((6,), max_iter=3, random_state=0).fit(X.astype(np.float32), y)
         assert clf.network_.dtype is np.float32 and clf.coefs_[0].dtype == np.float32
         assert clf.predict_proba(X).dtype == np.float32
-        reg = FNNRegressor(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X.astype(np.float32), X[:, 0])
+        reg = FNNRegressor(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(
+            X.astype(np.float32), X[:, 0]
+        )
         assert reg.predict(X.astype(np.float32)).dtype == np.float32
-        reg = FNNRegressor(hidden_layer_sizes=(6,), max_iter=3, random_state=0, dtype="float64").fit(
-            X.astype(np.float32), X[:, 0])
+        reg = FNNRegressor(
+            hidden_layer_sizes=(6,), max_iter=3, random_state=0, dtype="float64"
+        ).fit(X.astype(np.float32), X[:, 0])
         assert reg.network_.dtype is np.float64
-        assert FNNRegressor(hidden_layer_sizes=(6,), max_iter=3).fit(X.astype(int), y).network_.dtype is np.float64
+        assert (
+            FNNRegressor(hidden_layer_sizes=(6,), max_iter=3).fit(X.astype(int), y).network_.dtype
+            is np.float64
+        )
 
 
 def test_fnn_numba_extras():
     X, y = blobs(m=90)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = FNNClassifier((6, 5), activation=["leaky_relu", "selu"], clip_norm=1.0,
-                            device="cpu", max_iter=3, random_state=0).fit(X, y)
+        clf = FNNClassifier(
+            (6, 5),
+            activation=["leaky_relu", "selu"],
+            clip_norm=1.0,
+            device="cpu",
+            max_iter=3,
+            random_state=0,
+        ).fit(X, y)
     assert clf.network_.activations == ["leaky_relu", "selu", "softmax"]
     with pytest.raises(ValueError, match="^activation:"):
         FNNClassifier((6, 5), activation=["relu"]).fit(X, y)
@@ -355,8 +453,7 @@ def test_fnn_numba_extras():
 # ------------------------------------------------------ warm start, partial_fit
 def test_warm_start_continues_and_restarts_the_optimizer():
     X, y = blobs(m=90)
-    clf = FNNClassifier((6,), learning_rate_init=0.02, max_iter=5, warm_start=True,
-                        random_state=0)
+    clf = FNNClassifier((6,), learning_rate_init=0.02, max_iter=5, warm_start=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -386,12 +483,21 @@ def test_partial_fit_rules():
     assert not hasattr(FNNClassifier(solver="lbfgs"), "partial_fit")
 
 
-@pytest.mark.parametrize("make", [
-    lambda: (FNNClassifier((6,), learning_rate_init=0.02, random_state=0, shuffle=False),
-             dict(classes=[0, 1, 2])),
-    lambda: (FNNRegressor(hidden_layer_sizes=(6,), learning_rate_init=0.02, random_state=0,
-                          shuffle=False), {}),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (
+            FNNClassifier((6,), learning_rate_init=0.02, random_state=0, shuffle=False),
+            dict(classes=[0, 1, 2]),
+        ),
+        lambda: (
+            FNNRegressor(
+                hidden_layer_sizes=(6,), learning_rate_init=0.02, random_state=0, shuffle=False
+            ),
+            {},
+        ),
+    ],
+)
 def test_partial_fit_keeps_optimizer_state_and_survives_pickle(make):
     X, labels = blobs(m=80)
     est, first_kwargs = make()
@@ -408,8 +514,9 @@ def test_partial_fit_keeps_optimizer_state_and_survives_pickle(make):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         twice.fit(X, y)
-    np.testing.assert_allclose(est.network_.get_parameters(), twice.network_.get_parameters(),
-                               rtol=0, atol=0)
+    np.testing.assert_allclose(
+        est.network_.get_parameters(), twice.network_.get_parameters(), rtol=0, atol=0
+    )
 
 
 # ----------------------------------------------------------- errors, warnings
@@ -419,8 +526,9 @@ def test_verbose_prints_like_scikit_learn(capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = FNNClassifier(solver="sgd", max_iter=2, verbose=10, hidden_layer_sizes=2).fit(X, y)
     out = capsys.readouterr().out.splitlines()
-    assert out == ["Iteration %d, loss = %.8f" % (i + 1, loss)
-                   for i, loss in enumerate(clf.loss_curve_)]
+    assert out == [
+        f"Iteration {i + 1}, loss = {loss:.8f}" for i, loss in enumerate(clf.loss_curve_)
+    ]
 
 
 def test_non_finite_training_is_a_value_error():
@@ -432,27 +540,30 @@ def test_non_finite_training_is_a_value_error():
             FNNRegressor().fit(X, rng.standard_normal(10))
 
 
-@pytest.mark.parametrize("params,name,error", [
-    (dict(hidden_layer_sizes=[4, 0]), "hidden_layer_sizes", ValueError),
-    (dict(hidden_layer_sizes="4"), "hidden_layer_sizes", ValueError),
-    (dict(activation="swish"), "activation", ValueError),
-    (dict(solver="rmsprop"), "solver", ValueError),
-    (dict(learning_rate="cyclic"), "learning_rate", ValueError),
-    (dict(batch_size=0), "batch_size", ValueError),
-    (dict(max_iter=0), "max_iter", ValueError),
-    (dict(max_iter=2.5), "max_iter", TypeError),
-    (dict(max_fun=0), "max_fun", ValueError),
-    (dict(n_iter_no_change=0), "n_iter_no_change", ValueError),
-    (dict(tol=-1.0), "tol", ValueError),
-    (dict(alpha=-1.0), "alpha", ValueError),
-    (dict(learning_rate_init=0.0), "learning_rate_init", ValueError),
-    (dict(momentum=1.5), "momentum", ValueError),
-    (dict(beta_2=1.0), "beta_2", ValueError),
-    (dict(validation_fraction=1.0), "validation_fraction", ValueError),
-    (dict(dtype="int32"), "dtype", TypeError),
-    (dict(warm_start="yes"), "warm_start", TypeError),
-    (dict(device="tpu"), "device", ValueError),
-])
+@pytest.mark.parametrize(
+    "params,name,error",
+    [
+        (dict(hidden_layer_sizes=[4, 0]), "hidden_layer_sizes", ValueError),
+        (dict(hidden_layer_sizes="4"), "hidden_layer_sizes", ValueError),
+        (dict(activation="swish"), "activation", ValueError),
+        (dict(solver="rmsprop"), "solver", ValueError),
+        (dict(learning_rate="cyclic"), "learning_rate", ValueError),
+        (dict(batch_size=0), "batch_size", ValueError),
+        (dict(max_iter=0), "max_iter", ValueError),
+        (dict(max_iter=2.5), "max_iter", TypeError),
+        (dict(max_fun=0), "max_fun", ValueError),
+        (dict(n_iter_no_change=0), "n_iter_no_change", ValueError),
+        (dict(tol=-1.0), "tol", ValueError),
+        (dict(alpha=-1.0), "alpha", ValueError),
+        (dict(learning_rate_init=0.0), "learning_rate_init", ValueError),
+        (dict(momentum=1.5), "momentum", ValueError),
+        (dict(beta_2=1.0), "beta_2", ValueError),
+        (dict(validation_fraction=1.0), "validation_fraction", ValueError),
+        (dict(dtype="int32"), "dtype", TypeError),
+        (dict(warm_start="yes"), "warm_start", TypeError),
+        (dict(device="tpu"), "device", ValueError),
+    ],
+)
 def test_bad_parameters_name_themselves(params, name, error):
     X, y = blobs(m=30)
     for est in (FNNClassifier(**params), FNNRegressor(**params)):
@@ -467,12 +578,13 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
     # None in sys.modules makes ``import sklearn...`` fail as on a machine
     # without it; the estimators module is imported afresh
     import sys
+
     for name in [n for n in sys.modules if n == "sklearn" or n.startswith("sklearn.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "fnn_numba.estimators")
     monkeypatch.delattr(fnn, "estimators")
     with pytest.raises(ImportError, match=r"fnn-numba\[sklearn\]"):
-        fnn.FNNClassifier
+        _ = fnn.FNNClassifier
     assert fnn.Network is not None  # the package itself needs no scikit-learn
 
 

@@ -15,6 +15,7 @@ reason; the run must match the list exactly, so a test that starts passing
 attributes have equivalents through fnn_numba's public API in
 ``tests/test_estimators.py``.
 """
+
 import os
 import re
 import subprocess
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: test id -> why it fails with fnn_numba's estimators
 EXPECTED_FAILURES = {
     "test_gradient": "calls scikit-learn's private MLP._loss_grad_lbfgs (equivalent: "
-                     "test_estimators.py::test_lbfgs_cost_and_gradient_match_finite_differences)",
+    "test_estimators.py::test_lbfgs_cost_and_gradient_match_finite_differences)",
 }
 
 
@@ -50,7 +51,9 @@ def _redirected_copy(tmp_path):
     text = _suite_path().read_text()
     lines = text.splitlines(keepends=True)
     hits = [i for i, line in enumerate(lines) if line.strip() == IMPORT_LINE]
-    assert len(hits) == 1, f"expected the import line once in test_mlp.py, found it {len(hits)} times"
+    assert len(hits) == 1, (
+        f"expected the import line once in test_mlp.py, found it {len(hits)} times"
+    )
     lines[hits[0]] = REDIRECTED + "\n"
     target = tmp_path / "test_mlp_fnn.py"
     target.write_text("".join(lines))
@@ -64,31 +67,60 @@ def _outcomes(report):
     out = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         kinds = {child.tag for child in case}
-        out[case.get("name")] = ("failed" if kinds & {"failure", "error"} else
-                                 "skipped" if "skipped" in kinds else "passed")
+        out[case.get("name")] = (
+            "failed"
+            if kinds & {"failure", "error"}
+            else "skipped"
+            if "skipped" in kinds
+            else "passed"
+        )
     return out
 
 
 def test_scikit_learn_test_mlp_passes_with_the_import_redirected(tmp_path):
     suite = _redirected_copy(tmp_path)
     report = tmp_path / "report.xml"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        ),
+    )
     # an empty ini file keeps this project's pytest configuration out of the run
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "sklearn.conftest",
-         "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), f"--junitxml={report}",
-         str(suite)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "sklearn.conftest",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            "--rootdir",
+            str(tmp_path),
+            f"--junitxml={report}",
+            str(suite),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert report.is_file(), proc.stdout[-4000:] + proc.stderr[-4000:]
     outcomes = _outcomes(report)
     counts = {k: sum(v == k for v in outcomes.values()) for k in ("passed", "failed", "skipped")}
     print(f"scikit-learn test_mlp.py with FNNClassifier/FNNRegressor: {counts}")
     failed = {name for name, kind in outcomes.items() if kind == "failed"}
-    summary = "\n".join(line for line in proc.stdout.splitlines()
-                        if re.match(r"(FAILED|ERROR) ", line))
+    summary = "\n".join(
+        line for line in proc.stdout.splitlines() if re.match(r"(FAILED|ERROR) ", line)
+    )
     assert failed == set(EXPECTED_FAILURES), (
         f"unexpected failures: {sorted(failed - set(EXPECTED_FAILURES))}; expected failures "
-        f"that passed: {sorted(set(EXPECTED_FAILURES) - failed)}\n{summary}\n{proc.stdout[-6000:]}")
+        f"that passed: {sorted(set(EXPECTED_FAILURES) - failed)}\n{summary}\n{proc.stdout[-6000:]}"
+    )
     assert counts["passed"] >= 50, counts

@@ -3,6 +3,7 @@ over stored entries (:mod:`fnn_numba.sparse`), checked against the
 index-level reference, the SciPy form and the dense kernels on X.toarray(),
 and every path that takes X (Network and estimators) against the same call
 on the dense matrix."""
+
 import types
 import warnings
 
@@ -70,13 +71,21 @@ def test_sparse_dw_db_matches_reference_scipy_and_dense_kernel(dtype):
     db = np.full(n, np.nan, dtype=dtype)
     fs.sparse_dw_db_backward(dz, X.indptr, X.indices, X.data, cols, w, l2, dw, db)
     Xb = X[:, cols]
-    ref = reference.sparse_dw_reference(dz, Xb.indptr, Xb.indices, Xb.data, n0) + \
-        reference.l2_gradient_reference(w, l2)
+    ref = reference.sparse_dw_reference(
+        dz, Xb.indptr, Xb.indices, Xb.data, n0
+    ) + reference.l2_gradient_reference(w, l2)
     vec = vectorized.sparse_dw_vectorized(dz, Xb) + vectorized.l2_gradient_vectorized(w, l2)
     ddw, ddb = np.zeros_like(dw), np.zeros_like(db)
-    kernels.dw_db_backward(dz, np.asfortranarray(Xb.toarray()), w, l2, ddw, ddb,
-                           np.zeros((n, cols.size), dtype=dtype),
-                           np.zeros((n0, cols.size), dtype=dtype))
+    kernels.dw_db_backward(
+        dz,
+        np.asfortranarray(Xb.toarray()),
+        w,
+        l2,
+        ddw,
+        ddb,
+        np.zeros((n, cols.size), dtype=dtype),
+        np.zeros((n0, cols.size), dtype=dtype),
+    )
     for got in (dw, vec, ddw):
         np.testing.assert_allclose(got, ref, **TOL[dtype])
     np.testing.assert_allclose(db, reference.db_reference(dz), **TOL[dtype])
@@ -105,8 +114,14 @@ def test_sparse_dw_is_bit_identical_for_any_thread_count():
 
 
 def small_net(seed=0, l2=0.01, n0=9):
-    return Network([n0, 5, 4, 3], ["tanh", "relu", "softmax"], cost="categorical_cross_entropy",
-                   dtype=np.float64, seed=seed, l2=l2)
+    return Network(
+        [n0, 5, 4, 3],
+        ["tanh", "relu", "softmax"],
+        cost="categorical_cross_entropy",
+        dtype=np.float64,
+        seed=seed,
+        l2=l2,
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csc", "csr", "coo"])
@@ -128,16 +143,31 @@ def test_network_forward_cost_and_gradients_equal_the_dense_ones(fmt):
         gs, gd = net.gradients(X, **kwargs), net.gradients(Xd, **kwargs)
         for a, b in zip(gs.weights + gs.biases + [gs.inputs], gd.weights + gd.biases + [gd.inputs]):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
-        assert gs.cost == pytest.approx(gd.cost, rel=1e-13) if gd.cost is not None else \
-            gs.cost is None
+        assert (
+            gs.cost == pytest.approx(gd.cost, rel=1e-13) if gd.cost is not None else gs.cost is None
+        )
 
 
-@pytest.mark.parametrize("settings", [
-    dict(optimizer="adam", learning_rate=0.01, clip_norm=0.5, validation_fraction=0.25,
-         early_stopping=True, patience=1),
-    dict(optimizer="nesterov", learning_rate=0.05, clip_value=0.1, lr_schedule="invscaling",
-         sample_weight=np.linspace(0.0, 2.0, 12)),
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(
+            optimizer="adam",
+            learning_rate=0.01,
+            clip_norm=0.5,
+            validation_fraction=0.25,
+            early_stopping=True,
+            patience=1,
+        ),
+        dict(
+            optimizer="nesterov",
+            learning_rate=0.05,
+            clip_value=0.1,
+            lr_schedule="invscaling",
+            sample_weight=np.linspace(0.0, 2.0, 12),
+        ),
+    ],
+)
 def test_fit_on_sparse_x_follows_the_fit_on_dense_x(settings):
     X = example_matrix()
     y = np.arange(12) % 3
@@ -203,20 +233,25 @@ def test_estimators_on_sparse_x_follow_the_dense_fit():
     Xd = rng.normal(size=(40, 9)) * (rng.random((40, 9)) < 0.3)
     y = (Xd.sum(axis=1) > 0).astype(int)
     for solver, extra in (("lbfgs", {}), ("adam", dict(early_stopping=True))):
-        a = FNNClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=5, random_state=0,
-                          **extra)
-        b = FNNClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=5, random_state=0,
-                          **extra)
+        a = FNNClassifier(
+            hidden_layer_sizes=(4,), solver=solver, max_iter=5, random_state=0, **extra
+        )
+        b = FNNClassifier(
+            hidden_layer_sizes=(4,), solver=solver, max_iter=5, random_state=0, **extra
+        )
         with pytest.warns(Warning):
             a.fit(sp.csr_array(Xd), y)
         with pytest.warns(Warning):
             b.fit(Xd, y)
         for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
             np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(a.predict_proba(sp.csc_matrix(Xd)), b.predict_proba(Xd),
-                                   rtol=1e-12)
-    r, s = FNNRegressor(hidden_layer_sizes=(3,), random_state=0), \
-        FNNRegressor(hidden_layer_sizes=(3,), random_state=0)
+        np.testing.assert_allclose(
+            a.predict_proba(sp.csc_matrix(Xd)), b.predict_proba(Xd), rtol=1e-12
+        )
+    r, s = (
+        FNNRegressor(hidden_layer_sizes=(3,), random_state=0),
+        FNNRegressor(hidden_layer_sizes=(3,), random_state=0),
+    )
     r.partial_fit(sp.csr_matrix(Xd), Xd[:, 0])
     s.partial_fit(Xd, Xd[:, 0])
     np.testing.assert_allclose(r.predict(sp.csr_matrix(Xd)), s.predict(Xd), rtol=1e-12)
@@ -246,6 +281,7 @@ def test_no_path_densifies_a_sparse_x(monkeypatch):
     net.gradients(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few iterations to converge
-        FNNRegressor(hidden_layer_sizes=(3,), max_iter=2, early_stopping=True,
-                     random_state=0).fit(sp.csc_array(Xr), np.arange(12.0)).predict(Xr)
+        FNNRegressor(hidden_layer_sizes=(3,), max_iter=2, early_stopping=True, random_state=0).fit(
+            sp.csc_array(Xr), np.arange(12.0)
+        ).predict(Xr)
         FNNRegressor(hidden_layer_sizes=(3,), max_iter=2, solver="lbfgs").fit(Xr, np.arange(12.0))
