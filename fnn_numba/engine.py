@@ -365,10 +365,16 @@ def forward_pass_fields(x, spatial, *fields):
 @njit(cache=True, inline="always")
 def forward_layers(model, x, buf, spatial):
     """The loop of :func:`forward_pass` (inlined into the compiled drivers)."""
+    return forward_layers_from(model, 1, x, buf, x.shape[1], spatial)
+
+
+@njit(cache=True, inline="always")
+def forward_layers_from(model, first, a_prev, buf, mb, spatial):
+    """Layers first..L's forward equations, ``a_prev`` being A[first-1] of
+    the batch of ``mb`` examples (the sparse drivers run layer 1 themselves
+    and start here at 2); advances the dropout counter in training."""
     L = model.geom.shape[0]
-    mb = x.shape[1]
-    a_prev = x
-    for l in range(1, L + 1):
+    for l in range(first, L + 1):
         z = layer_output(buf, l, Z, model.geom, mb)
         a = layer_output(buf, l, A, model.geom, mb)
         layer_forward(model, l, a_prev, z, a, spatial)
@@ -542,9 +548,16 @@ def backward_layers(model, x, buf, l2, need_dx, spatial):
     for l = L..1 the layer's backward equations, then P1 (17) for layer l-1's
     dJ/dZ from the dJ/dA[l-1] just written; down to dJ/dX (stored at role
     DA, layer 0) when ``need_dx``. ``spatial`` as in :func:`layer_forward`."""
+    backward_layers_down_to(model, 1, x, buf, x.shape[1], l2, need_dx, spatial)
+
+
+@njit(cache=True, inline="always")
+def backward_layers_down_to(model, lowest, x, buf, mb, l2, need_dx, spatial):
+    """:func:`backward_layers` for l = L..lowest, ending with layer
+    lowest-1's dJ/dZ when lowest > 1 (the sparse drivers run layer 1's
+    equations themselves and stop here at 2; x is read for l = 1 only)."""
     L = model.geom.shape[0]
-    mb = x.shape[1]
-    for l in range(L, 0, -1):
+    for l in range(L, lowest - 1, -1):
         layer_backward(model, l, x, buf, mb, l2, l > 1 or need_dx, spatial)
         # a layer without an activation has dJ/dZ = dJ/dA, stored in the same place
         if l > 1 and has_activation(model.geom[l - 2, KIND]):
@@ -576,8 +589,15 @@ def backward_from_output_gradient(model, x, g_out, buf, spatial=None):
     fused shortcut, which holds only for the library's own costs), then
     :func:`backward_layers` down to dJ/dX, without an L2 term (it belongs to
     a cost, and here the cost is the caller's)."""
+    output_gradient_delta(model, g_out, buf, x.shape[1])
+    backward_layers(model, x, buf, 0.0, True, spatial)
+
+
+@njit(cache=True, inline="always")
+def output_gradient_delta(model, g_out, buf, mb):
+    """dJ/dZ[L] from a given dJ/dA[L] ``g_out`` by P1 (17) (the cross-sum
+    P2 (8) for softmax)."""
     L = model.geom.shape[0]
-    mb = x.shape[1]
     dz_backward(
         model.geom[L - 1, ACT],
         layer_output(buf, L, Z, model.geom, mb),
@@ -585,7 +605,6 @@ def backward_from_output_gradient(model, x, g_out, buf, spatial=None):
         g_out,
         layer_output(buf, L, DZ, model.geom, mb),
     )
-    backward_layers(model, x, buf, 0.0, True, spatial)
 
 
 @njit(cache=True)

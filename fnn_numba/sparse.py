@@ -34,7 +34,7 @@ from . import engine
 from ._threading import kernel_section
 from .backends import CPUBackend, _CPURunner
 from .engine import DA, DZ, Y_BATCH, A, Z, layer_output, view_c, view_f
-from .kernels import activation_forward, da_prev_backward, dz_backward
+from .kernels import activation_forward, da_prev_backward
 from .layers import ACT, B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
 
 
@@ -114,11 +114,10 @@ def sparse_dw_db_backward(dz, indptr, indices, data, cols, w, l2, dw, db):
 @njit(cache=True, inline="always")
 def sparse_forward_pass(model, indptr, indices, data, cols, buf):
     """P1 (7), (1), (2), (8) with a sparse X: layer 1 by
-    :func:`sparse_z_forward` then P1 (2), layers 2..L by
-    :func:`fnn_numba.engine.layer_forward` (Dense layers only). Z[l], A[l]
-    go to the workspace; returns A[L]."""
+    :func:`sparse_z_forward` then P1 (2), layers 2..L by the engine's loop
+    :func:`fnn_numba.engine.forward_layers_from` (Dense layers only). Z[l],
+    A[l] go to the workspace; returns A[L]."""
     geom = model.geom
-    L = geom.shape[0]
     mb = cols.shape[0]
     g = geom[0]
     n, K = g[N_OUT], g[N_IN]
@@ -134,36 +133,21 @@ def sparse_forward_pass(model, indptr, indices, data, cols, buf):
         z,
     )
     activation_forward(g[ACT], z, a)
-    for l in range(2, L + 1):
-        z = layer_output(buf, l, Z, geom, mb)
-        a_next = layer_output(buf, l, A, geom, mb)
-        engine.layer_forward(model, l, a, z, a_next, None)
-        a = a_next
-    if model.training:
-        model.rng[1] += 1
-    return a
+    return engine.forward_layers_from(model, 2, a, buf, mb, None)
 
 
 @njit(cache=True, inline="always")
 def sparse_backward_layers(model, indptr, indices, data, cols, buf, l2, need_dx):
     """Backpropagation below the output with a sparse X, dJ/dZ[L] already in
-    the workspace: for l = L..2 :func:`fnn_numba.engine.layer_backward`
-    (P1 (13), (14), (21)) and P1 (17) for layer l-1; then layer 1's P1 (13),
+    the workspace: for l = L..2 the engine's own loop
+    (:func:`fnn_numba.engine.backward_layers_down_to`: P1 (13), (14), (21),
+    then P1 (17) for layer l-1); then layer 1's P1 (13),
     (14) by :func:`sparse_dw_db_backward`, and, when ``need_dx``, P1 (21)
     dJ/dX = W1^T dJ/dZ[1] (dense, at role DA of layer 0)."""
     geom = model.geom
-    L = geom.shape[0]
     mb = cols.shape[0]
-    a1 = layer_output(buf, 1, A, geom, mb)  # x of layer_backward, read for l == 1 only
-    for l in range(L, 1, -1):
-        engine.layer_backward(model, l, a1, buf, mb, l2, True, None)
-        dz_backward(
-            geom[l - 2, ACT],
-            layer_output(buf, l - 1, Z, geom, mb),
-            layer_output(buf, l - 1, A, geom, mb),
-            layer_output(buf, l - 1, DA, geom, mb),
-            layer_output(buf, l - 1, DZ, geom, mb),
-        )
+    a1 = layer_output(buf, 1, A, geom, mb)  # the x argument, never read from layer 2 up
+    engine.backward_layers_down_to(model, 2, a1, buf, mb, l2, True, None)
     g = geom[0]
     n, K = g[N_OUT], g[N_IN]
     w = view_c(model.params, g[W_OFF], n, K)
@@ -205,17 +189,8 @@ def sparse_output_gradient(model, indptr, indices, data, cols, g_out, buf):
     """:func:`fnn_numba.engine.backward_from_output_gradient` with a sparse
     X: P1 (17) at the output from the given dJ/dA[L], then
     :func:`sparse_backward_layers` down to dJ/dX, no L2 term."""
-    geom = model.geom
-    L = geom.shape[0]
-    mb = cols.shape[0]
     sparse_forward_pass(model, indptr, indices, data, cols, buf)
-    dz_backward(
-        geom[L - 1, ACT],
-        layer_output(buf, L, Z, geom, mb),
-        layer_output(buf, L, A, geom, mb),
-        g_out,
-        layer_output(buf, L, DZ, geom, mb),
-    )
+    engine.output_gradient_delta(model, g_out, buf, cols.shape[0])
     sparse_backward_layers(model, indptr, indices, data, cols, buf, 0.0, True)
 
 
